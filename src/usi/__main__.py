@@ -1,0 +1,3 @@
+from usi.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""The ``usi`` command line: a thin shell over the capability packages.
+
+Each capability registers its own commands (``usi.<capability>.cli.register``); this module
+only wires them together and enforces the bad-input contract: a :class:`UsiInputError`
+becomes one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# litellm fetches a model-cost map from the network at import unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import typer  # noqa: E402
+
+from usi.errors import UsiInputError  # noqa: E402
+
+app = typer.Typer(
+    name="usi",
+    help="How faithfully does your LLM user simulator stand in for real people? (User-Sim Index)",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_all() -> None:
+    from usi.data import cli as data_cli
+    from usi.demo import cli as demo_cli
+    from usi.fingerprint import cli as fingerprint_cli
+    from usi.metrics import cli as metrics_cli
+    from usi.report import cli as report_cli
+    from usi.run import cli as run_cli
+    from usi.study import cli as study_cli
+
+    for module in (data_cli, fingerprint_cli, metrics_cli, run_cli, study_cli, report_cli, demo_cli):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except UsiInputError as exc:
+        print(f"usi: error: {exc.one_line()}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("usi: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The canonical episode: the one interchange format every ``usi`` command reads and writes.
+
+One JSON object per line (JSON Lines). Humans and simulators, tau-usi sessions and
+``tau2 run`` results all become the same :class:`Episode`, so everything downstream
+(fingerprint, metrics, report) is written once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from usi.data.survey import validate_answer
+
+Role = Literal["user", "assistant", "tool"]
+
+HUMAN_SOURCE = "human"
+
+# Control messages of the study protocol (spec §1): they are not user behaviour.
+_CONTROL_PREFIXES: tuple[str, ...] = ("\\tau ", "\\reward")
+_STOP_RE = re.compile(r"^\s*/stop\s*$", re.IGNORECASE)
+
+
+class ToolCall(BaseModel):
+    """A tool invocation made by the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(BaseModel):
+    """One message of the conversation, in the agent-centric roles of τ²."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    content: str = ""
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class Episode(BaseModel):
+    """One conversation between a user (person or simulator) and the agent on one task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_id: str
+    source: str = Field(description='"human" or the simulator\'s name')
+    batch: int | None = None
+    domain: str
+    task_id: str | None = Field(default=None, description="τ² task id; null if unaligned")
+    messages: list[Message]
+    reward: float | None = None
+    survey: dict[str, str] | None = Field(
+        default=None, description="survey item id → chosen option label (spec §5)"
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("task_id", mode="before")
+    @classmethod
+    def _task_id_as_text(cls, value: Any) -> Any:
+        # τ² ids are strings ("20"); accept ints from hand-written files.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("survey")
+    @classmethod
+    def _known_answers(cls, survey: dict[str, str] | None) -> dict[str, str] | None:
+        if survey is not None:
+            for item_id, answer in survey.items():
+                validate_answer(item_id, answer)
+        return survey
+
+    @property
+    def is_human(self) -> bool:
+        return self.source == HUMAN_SOURCE
+
+    def user_turns(self) -> list[str]:
+        """The user's messages that carry real content (spec §1).
+
+        Empty messages and the study's control lines (the ``\\tau`` set-up, ``/stop``,
+        ``\\reward``) are not behaviour, so no feature may count them.
+        """
+        return [m.content for m in self.messages if m.role == "user" and is_user_content(m.content)]
+
+
+def is_user_content(text: str) -> bool:
+    """True unless ``text`` is empty or a control message of the study protocol."""
+    stripped = text.strip()
+    if not stripped:
+        return False
+    if stripped.startswith(_CONTROL_PREFIXES):
+        return False
+    return not _STOP_RE.match(stripped)

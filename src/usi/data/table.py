@@ -1,0 +1,67 @@
+"""The per-episode table of everything except the fingerprint: who, which task, outcome, survey.
+
+Metrics work on tables, not on conversations: once an episode is reduced to one row the
+conversation can be dropped, which is what keeps scoring memory flat in the corpus size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from usi.data.episode import Episode
+from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
+
+META_COLUMNS: tuple[str, ...] = (
+    "episode_id",
+    "source",
+    "batch",
+    "domain",
+    "task_id",
+    "reward",
+    "n_user_turns",
+)
+SURVEY_COLUMNS: tuple[str, ...] = tuple(f"survey_{i}" for i in SURVEY_ITEM_IDS)
+JUDGE_COLUMNS: tuple[str, ...] = tuple(f"judge_{i}" for i in SURVEY_ITEM_IDS)
+
+
+def _scores(answers: object) -> list[float]:
+    if not isinstance(answers, dict):
+        return [np.nan] * len(SURVEY_ITEM_IDS)
+    out: list[float] = []
+    for item_id in SURVEY_ITEM_IDS:
+        label = answers.get(item_id)
+        item = ITEMS_BY_ID[item_id]
+        out.append(item.score(label) if isinstance(label, str) and label in item.options else np.nan)
+    return out
+
+
+def episode_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
+    """One row per episode: meta columns, survey scores in [0, 1], judge scores (NaN if absent).
+
+    ``judge_*`` come from ``metadata["judge_survey"]``: a model's answers to the same survey
+    about the same conversation (``usi judge``), kept beside the participant's own.
+    """
+    rows = []
+    for ep in episodes:
+        rows.append(
+            [
+                ep.episode_id,
+                ep.source,
+                ep.batch,
+                ep.domain,
+                ep.task_id,
+                np.nan if ep.reward is None else float(ep.reward),
+                len(ep.user_turns()),
+                *_scores(ep.survey),
+                *_scores(ep.metadata.get("judge_survey")),
+            ]
+        )
+    frame = pd.DataFrame(rows, columns=[*META_COLUMNS, *SURVEY_COLUMNS, *JUDGE_COLUMNS])
+    frame["batch"] = frame["batch"].astype("Int64")
+    frame["n_user_turns"] = frame["n_user_turns"].astype("int64")
+    for col in ("reward", *SURVEY_COLUMNS, *JUDGE_COLUMNS):
+        frame[col] = frame[col].astype("float64")
+    return frame

@@ -1,0 +1,5 @@
+"""The behavioral fingerprint: 19 features in 4 dimensions, per episode, over user turns."""
+
+from usi.fingerprint.features import DIMENSION_NAMES, DIMENSIONS, FEATURE_DIMENSION, FEATURES
+
+__all__ = ["DIMENSIONS", "DIMENSION_NAMES", "FEATURES", "FEATURE_DIMENSION"]

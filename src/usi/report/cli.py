@@ -1,0 +1,9 @@
+"""Commands of the ``report`` capability."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this capability's commands to the ``usi`` app."""

@@ -1,0 +1,24 @@
+"""Shared fixtures: the offline environment every test runs in, and the optional real sample."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# No test may reach the network: litellm must not fetch its cost map, the Hub is faked.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SAMPLE = SHARED / "data" / "tau-usi-sample" / "tau_usi_sample.json"
+
+
+@pytest.fixture
+def tau_usi_sample() -> Path:
+    """The real human-study sample in ../shared, or a skip when it is absent."""
+    if not SAMPLE.exists():
+        pytest.skip("../shared/data/tau-usi-sample is absent")
+    return SAMPLE
