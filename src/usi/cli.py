@@ -13,7 +13,11 @@ import sys
 # litellm fetches a model-cost map from the network at import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import typer  # noqa: E402
+import typer
+from loguru import logger
+
+# τ² warns at import about a missing .env file, which means nothing to usi's users.
+logger.disable("tau2")
 
 from usi.errors import UsiInputError  # noqa: E402
 
@@ -35,7 +39,15 @@ def _register_all() -> None:
     from usi.run import cli as run_cli
     from usi.study import cli as study_cli
 
-    for module in (data_cli, fingerprint_cli, metrics_cli, run_cli, study_cli, report_cli, demo_cli):
+    for module in (
+        data_cli,
+        fingerprint_cli,
+        metrics_cli,
+        run_cli,
+        study_cli,
+        report_cli,
+        demo_cli,
+    ):
         module.register(app)
 
 

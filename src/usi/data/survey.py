@@ -48,7 +48,12 @@ SURVEY_ITEMS: tuple[SurveyItem, ...] = (
     SurveyItem(
         "efficiency",
         "How efficient was the agent in completing the task?",
-        ("Very inefficient - Too many steps", "Somewhat inefficient", "About right", "Very efficient"),
+        (
+            "Very inefficient - Too many steps",
+            "Somewhat inefficient",
+            "About right",
+            "Very efficient",
+        ),
         "Efficiency",
     ),
     SurveyItem(
@@ -63,7 +68,12 @@ SURVEY_ITEMS: tuple[SurveyItem, ...] = (
         ("Low", "Medium", "High"),
         "Answer effort",
     ),
-    SurveyItem("human_like", "Does the agent feel human-like?", ("No", "Partially", "Yes"), "Human-likeness"),
+    SurveyItem(
+        "human_like",
+        "Does the agent feel human-like?",
+        ("No", "Partially", "Yes"),
+        "Human-likeness",
+    ),
     SurveyItem(
         "interaction_flow",
         "How smooth was the overall interaction during clarification?",

@@ -34,7 +34,9 @@ def _scores(answers: object) -> list[float]:
     for item_id in SURVEY_ITEM_IDS:
         label = answers.get(item_id)
         item = ITEMS_BY_ID[item_id]
-        out.append(item.score(label) if isinstance(label, str) and label in item.options else np.nan)
+        out.append(
+            item.score(label) if isinstance(label, str) and label in item.options else np.nan
+        )
     return out
 
 
