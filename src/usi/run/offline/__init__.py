@@ -1,0 +1,1 @@
+"""The embedded offline models: a scripted OpenAI-compatible server (see server.py)."""

@@ -1,0 +1,278 @@
+"""A local, deterministic, OpenAI-compatible chat-completions server for the offline models.
+
+Why a real HTTP server rather than a mock inside litellm: the offline models must exercise the
+exact path real models take (litellm → OpenAI client → HTTP, retries included), so a demo or a
+CI run proves the chain a hosted model would use. It binds 127.0.0.1 on a free port and runs
+in a daemon thread (stdlib ``ThreadingHTTPServer``: no start-up cost, one thread per request).
+
+Tests and benchmarks shape it with :class:`OfflineConfig`: a fixed latency per completion and
+failure injection — HTTP 429/500, hangs past the client's timeout, or a garbled answer — by
+rate (seeded) or by schedule (the n-th request). The environment variables
+``USI_OFFLINE_LATENCY_MS`` and ``USI_OFFLINE_FAULTS`` configure the default server, so worker
+processes (Ray) get the same behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from usi.errors import UsiInputError
+from usi.run.models import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
+from usi.run.offline import behaviour
+
+FAULT_KINDS = ("429", "500", "timeout", "garbage")
+
+
+@dataclass
+class OfflineConfig:
+    """Latency and failure injection of the offline server.
+
+    ``fault_rates`` maps a fault kind to the chance that a request gets it; ``fault_schedule``
+    maps a 1-based request number to the fault it gets (deterministic, for tests).
+    """
+
+    latency_ms: float = 0.0
+    fault_rates: dict[str, float] = field(default_factory=dict)
+    fault_schedule: dict[int, str] = field(default_factory=dict)
+    hang_s: float = 3.0
+    seed: int = 0
+
+    @classmethod
+    def from_env(cls) -> OfflineConfig:
+        latency = os.environ.get("USI_OFFLINE_LATENCY_MS", "0") or "0"
+        config = parse_faults(os.environ.get("USI_OFFLINE_FAULTS", ""))
+        try:
+            config.latency_ms = float(latency)
+        except ValueError:
+            raise UsiInputError(
+                f"not a number: {latency!r}", where="USI_OFFLINE_LATENCY_MS"
+            ) from None
+        return config
+
+
+def parse_faults(spec: str) -> OfflineConfig:
+    """Parse ``"429:0.1,500:0.05,timeout@3,garbage@5"``: ``kind:rate`` or ``kind@request``."""
+    config = OfflineConfig()
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        if "@" in part:
+            kind, _, at = part.partition("@")
+            if kind not in FAULT_KINDS or not at.isdigit():
+                raise UsiInputError(
+                    f"bad fault {part!r} (kind@request, kinds: {FAULT_KINDS})", where="faults"
+                )
+            config.fault_schedule[int(at)] = kind
+        elif ":" in part:
+            kind, _, rate = part.partition(":")
+            try:
+                value = float(rate)
+            except ValueError:
+                value = -1.0
+            if kind not in FAULT_KINDS or not 0.0 <= value <= 1.0:
+                raise UsiInputError(
+                    f"bad fault {part!r} (kind:rate, kinds: {FAULT_KINDS})", where="faults"
+                )
+            config.fault_rates[kind] = value
+        else:
+            raise UsiInputError(f"bad fault {part!r} (kind:rate or kind@request)", where="faults")
+    return config
+
+
+class OfflineServer:
+    """The running server: its URL, its config, and counters the tests can read."""
+
+    def __init__(self, config: OfflineConfig | None = None) -> None:
+        self.config = config or OfflineConfig()
+        self.requests = 0
+        self.faults_injected: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.config.seed)
+        handler = type("Handler", (_Handler,), {"server_ref": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, name="usi-offline"
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def next_fault(self) -> str | None:
+        """Count one completion request and decide whether it fails, and how."""
+        with self._lock:
+            self.requests += 1
+            fault = self.config.fault_schedule.get(self.requests)
+            if fault is None:
+                for kind, rate in sorted(self.config.fault_rates.items()):
+                    if self._rng.random() < rate:
+                        fault = kind
+                        break
+            if fault is not None:
+                self.faults_injected[fault] = self.faults_injected.get(fault, 0) + 1
+            return fault
+
+
+_default: OfflineServer | None = None
+_default_lock = threading.Lock()
+
+
+def default_server() -> OfflineServer:
+    """The process-wide offline server, started on first use (config from the environment)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = OfflineServer(OfflineConfig.from_env())
+        return _default
+
+
+def set_default_server(server: OfflineServer | None) -> OfflineServer | None:
+    """Swap the process-wide server (tests inject latency/faults); returns the previous one."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, server
+        return previous
+
+
+def _words(payload: Any) -> int:
+    return len(json.dumps(payload, ensure_ascii=False).split())
+
+
+def complete(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """One scripted chat completion (OpenAI response shape)."""
+    model = str(body.get("model", "")).removeprefix("openai/").removeprefix("offline/")
+    if model not in OFFLINE_MODELS:
+        raise LookupError(f"unknown offline model {model!r}")
+    messages: list[dict[str, Any]] = list(body.get("messages") or [])
+    role = headers.get(ROLE_HEADER.lower()) or OFFLINE_MODELS[model]
+    task_key = headers.get(TASK_HEADER.lower())
+    if role in ("survey", "judge"):
+        style = model if model != "oracle" else "cooperative"
+        message: dict[str, Any] = {"content": behaviour.survey_reply(style, messages)}
+    else:
+        if task_key:
+            domain, _, task_id = task_key.partition("/")
+        else:
+            system = " ".join(
+                str(m.get("content") or "") for m in messages if m.get("role") == "system"
+            )
+            found = behaviour.task_from_prompt(system)
+            if found is None:
+                raise LookupError(f"no {TASK_HEADER} header and no known task in the system prompt")
+            domain, task_id = found
+        script = behaviour.task_script(domain, task_id)
+        chat = [m for m in messages if m.get("role") != "system"]
+        if model == "oracle":
+            message = behaviour.oracle_reply(script, chat)
+        else:
+            message = {"content": behaviour.user_reply(model, script, chat, body.get("seed"))}
+    tool_calls = message.get("tool_calls")
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": message.get("content"),
+                    "tool_calls": tool_calls,
+                },
+                "finish_reason": "tool_calls" if tool_calls else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": _words(messages),
+            "completion_tokens": _words(message),
+            "total_tokens": _words(messages) + _words(message),
+        },
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_ref: OfflineServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # the server must stay quiet
+        return
+
+    def _send(
+        self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            pass
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._send(
+                200,
+                {"object": "list", "data": [{"id": m, "object": "model"} for m in OFFLINE_MODELS]},
+            )
+        else:
+            self._send(200, {"status": "ok"})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        config = self.server_ref.config
+        if config.latency_ms > 0:
+            time.sleep(config.latency_ms / 1000.0)
+        fault = self.server_ref.next_fault()
+        if fault == "429":
+            self._send(
+                429,
+                {"error": {"message": "rate limited (injected)", "type": "rate_limit"}},
+                {"retry-after-ms": "20"},
+            )
+            return
+        if fault == "500":
+            self._send(
+                500, {"error": {"message": "server error (injected)"}}, {"retry-after-ms": "20"}
+            )
+            return
+        if fault == "timeout":
+            time.sleep(config.hang_s)
+        try:
+            body = json.loads(raw)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            response = complete(body, headers)
+        except (LookupError, KeyError, ValueError) as exc:
+            self._send(400, {"error": {"message": str(exc), "type": "invalid_request_error"}})
+            return
+        if fault == "garbage":
+            response["choices"][0]["message"] = {
+                "role": "assistant",
+                "content": "I'd rather not say.",
+            }
+            response["choices"][0]["finish_reason"] = "stop"
+        self._send(200, response)
