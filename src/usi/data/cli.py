@@ -1,9 +1,118 @@
-"""Commands of the ``data`` capability."""
+"""Commands of the ``data`` capability: ``usi data convert`` and ``usi data fetch``.
+
+Both write canonical episodes atomically (a failure leaves no output file), report what they
+wrote as one summary line on stderr, and surface every task-alignment warning as its own
+line naming the session, so unaligned sessions are never dropped silently.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from usi.data.align import AlignmentWarning
+from usi.data.fetch import ConversionSummary, fetch
+from usi.data.io import atomic_writer, episode_line
+from usi.data.readers import EpisodeFormat, iter_episodes
+from usi.errors import UsiInputError
+
+data_app = typer.Typer(
+    name="data",
+    help="Bring episodes into usi: convert any supported format, fetch the human study.",
+    no_args_is_help=True,
+)
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class FormatChoice(StrEnum):
+    AUTO = "auto"
+    CANONICAL = "canonical"
+    TAU_USI = "tau-usi"
+    TAU2_RESULTS = "tau2-results"
+
+
+@contextlib.contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """Show each alignment warning as one rich line as it happens."""
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        _stderr.print(f"[yellow]warning:[/] {escape(str(message))}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AlignmentWarning)
+        warnings.showwarning = show
+        yield
+
+
+@data_app.command("convert")
+def convert_command(
+    source: Annotated[
+        Path,
+        typer.Argument(help="Episodes file: canonical JSONL, tau-usi JSON, or tau2 results JSON."),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Canonical episodes JSONL to write.")
+    ],
+    fmt: Annotated[
+        FormatChoice,
+        typer.Option("--format", help="Input format; auto detects it from the content."),
+    ] = FormatChoice.AUTO,
+) -> None:
+    """Convert episodes in any supported format to canonical JSON Lines."""
+    chosen = None if fmt is FormatChoice.AUTO else EpisodeFormat(fmt.value)
+    summary = ConversionSummary()
+    with _warnings_on_stderr(), atomic_writer(output) as handle:
+        for episode in iter_episodes(source, chosen):
+            handle.write(episode_line(episode) + "\n")
+            summary.add(episode)
+        if summary.episodes == 0:
+            raise UsiInputError("no episodes", source)
+    _stderr.print(f"converted {escape(summary.one_line())} → {escape(str(output))}")
+
+
+@data_app.command("fetch")
+def fetch_command(
+    dest: Annotated[
+        Path | None,
+        typer.Option(
+            "--dest", help="Folder for the snapshot and human.jsonl (default: user cache)."
+        ),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="Convert a local copy (file or folder) instead of downloading."
+        ),
+    ] = None,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Dataset revision: branch, tag or commit.")
+    ] = None,
+) -> None:
+    """Download the human-study dataset (cmu-lti/tau-usi) and convert it to canonical episodes.
+
+    Prints the path of the episodes file it wrote (DEST/human.jsonl) on stdout.
+    """
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    with _warnings_on_stderr():
+        result = fetch(dest=dest, source=source, revision=revision, endpoint=endpoint)
+    files = ", ".join(
+        p.name if p == result.snapshot else str(p.relative_to(result.snapshot))
+        for p in result.files
+    )
+    _stderr.print(f"read {escape(files)} from {escape(str(result.snapshot))}")
+    _stderr.print(f"wrote {escape(result.summary.one_line())}")
+    typer.echo(str(result.output))
 
 
 def register(app: typer.Typer) -> None:
     """Add this capability's commands to the ``usi`` app."""
+    app.add_typer(data_app, name="data")

