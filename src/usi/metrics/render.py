@@ -1,0 +1,178 @@
+"""Readable terminal output of ``usi score`` (the JSON is the contract; this is for people)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from usi.fingerprint.features import DIMENSION_NAMES
+from usi.metrics.models import (
+    COMPONENT_NAMES,
+    CeilingResult,
+    Components,
+    Leaderboard,
+    ScoreResult,
+)
+from usi.metrics.significance import LARGE_EFFECT, SIGNIFICANCE_LEVEL
+
+NARROW_DISPERSION = 0.5
+"""Dispersion ratios below this are called out: less than half the human spread."""
+
+COMPONENT_LABELS: dict[str, str] = {
+    **{d: f"{d} {name}" for d, name in DIMENSION_NAMES.items()},
+    "outcome": "Outcome alignment (1 − ECE)",
+    "evaluation": "Evaluative alignment (1 − MAE)",
+}
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _usi_text(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if low is None or high is None:
+        return f"{value:.1f}"
+    return f"{value:.1f}  [{low:.1f}, {high:.1f}]"
+
+
+def _components_table(components: Components, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("component")
+    table.add_column("value", justify="right")
+    table.add_column("note")
+    for c in COMPONENT_NAMES:
+        value = getattr(components, c)
+        table.add_row(COMPONENT_LABELS[c], _num(value), components.missing.get(c, ""))
+    return table
+
+
+def _interval_note(result: ScoreResult) -> str:
+    u = result.uncertainty
+    if u.method == "batches":
+        return f"mean ± std over {u.n_batches} human batches"
+    if u.method == "bootstrap":
+        return f"95% task-bootstrap interval, {u.n_bootstrap} replicates"
+    return "no interval"
+
+
+def render_score(result: ScoreResult, console: Console) -> None:
+    """One simulator: USI ± interval, components, flagged features, evaluation, fidelity."""
+    console.print(
+        f"[bold]{result.simulator}[/bold]  USI [bold]"
+        f"{_usi_text(result.usi.value, result.usi.ci_low, result.usi.ci_high)}[/bold]"
+        f"  ({_interval_note(result)})"
+    )
+    console.print(
+        f"episodes: {result.n_episodes.simulator:,} simulator, {result.n_episodes.human:,} human; "
+        f"{result.n_tasks_paired} tasks on both sides; components used: "
+        f"{', '.join(result.usi.components_used) or 'none'}"
+    )
+    console.print(_components_table(result.components, "Components"))
+
+    flagged = [(f, c) for f, c in result.features.items() if c.large_gap]
+    gaps = Table(
+        title=f"Large gaps (Holm p < {SIGNIFICANCE_LEVEL}, |Cliff's δ| ≥ {LARGE_EFFECT})",
+        title_justify="left",
+    )
+    for column in ("feature", "dim", "human", "simulator", "dice", "p_adj", "effect"):
+        gaps.add_column(column, justify="left" if column in ("feature", "dim") else "right")
+    for name, c in sorted(flagged, key=lambda item: -abs(item[1].effect or 0.0)):
+        gaps.add_row(
+            name,
+            c.dimension,
+            _num(c.human),
+            _num(c.simulator),
+            _num(c.dice),
+            f"{c.p_adj:.1e}" if c.p_adj is not None else "—",
+            f"{c.effect:+.2f}" if c.effect is not None else "—",
+        )
+    if flagged:
+        console.print(gaps)
+    else:
+        console.print("No feature shows a large, significant gap.")
+
+    if result.evaluation_detail is not None:
+        survey = Table(title="Survey: simulator vs human (Δ = sim − human)", title_justify="left")
+        for column in ("dimension", "human", "simulator", "Δ", "relative"):
+            survey.add_column(column, justify="left" if column == "dimension" else "right")
+        for dim, g in result.evaluation_detail.dimensions.items():
+            rel = "—" if g.relative_overestimation is None else f"{g.relative_overestimation:+.0%}"
+            survey.add_row(dim, _num(g.human), _num(g.simulator), f"{g.delta:+.3f}", rel)
+        console.print(survey)
+
+    if result.fidelity is not None:
+        fid = result.fidelity
+        narrow = [f for f, r in fid.dispersion.items() if r is not None and r < NARROW_DISPERSION]
+        console.print(
+            "Fidelity (beside USI): coverage "
+            f"{_num(fid.coverage.score)} (humans vs humans {_num(fid.coverage.human_reference)}), "
+            f"discriminator AUC {_num(fid.discriminator_auc)} (0.5 = indistinguishable)"
+        )
+        if narrow:
+            console.print(f"  less than half the human spread: {', '.join(narrow)}")
+    if result.judge is not None and result.judge.human is not None:
+        j = result.judge.human
+        console.print(
+            f"LLM judge vs participants: MAE {j.mae:.3f} over {j.n_episodes} conversations"
+        )
+
+
+def render_ceiling(result: CeilingResult, console: Console) -> None:
+    """The human ceiling and how it was made."""
+    how = (
+        f"each of {result.n_batches} batches against the others"
+        if result.method == "leave-one-batch-out"
+        else "one half of each task's sessions against the other"
+    )
+    spread = "" if result.std is None else f" ± {result.std:.1f}"
+    value = "n/a" if result.value is None else f"{result.value:.1f}{spread}"
+    console.print(f"[bold]Human ceiling[/bold] USI {value}  ({how}; {result.n_episodes} sessions)")
+    if result.reason:
+        console.print(result.reason)
+    console.print(_components_table(result.components, "Components (humans vs humans)"))
+
+
+def render_leaderboard(board: Leaderboard, console: Console) -> None:
+    """Simulators by USI, with the human ceiling as the reference row on top."""
+    table = Table(title="User-Sim Index leaderboard", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("user")
+    table.add_column("USI", justify="right")
+    table.add_column("interval", justify="right")
+    for c in COMPONENT_NAMES:
+        table.add_column(c, justify="right")
+    table.add_column("coverage", justify="right")
+    table.add_column("AUC", justify="right")
+    table.add_column("episodes", justify="right")
+    ceiling = board.ceiling
+    table.add_row(
+        "",
+        "[italic]humans (ceiling)[/italic]",
+        _num(ceiling.value, 1),
+        "—" if ceiling.std is None else f"± {ceiling.std:.1f}",
+        *(_num(getattr(ceiling.components, c)) for c in COMPONENT_NAMES),
+        "",
+        "",
+        f"{ceiling.n_episodes:,}",
+        end_section=True,
+    )
+    for rank, r in enumerate(board.leaderboard, start=1):
+        interval = (
+            "—"
+            if r.usi.ci_low is None or r.usi.ci_high is None
+            else f"{r.usi.ci_low:.1f}–{r.usi.ci_high:.1f}"
+        )
+        fid = r.fidelity
+        table.add_row(
+            str(rank),
+            r.simulator,
+            _num(r.usi.value, 1),
+            interval,
+            *(_num(getattr(r.components, c)) for c in COMPONENT_NAMES),
+            _num(fid.coverage.score if fid else None),
+            _num(fid.discriminator_auc if fid else None),
+            f"{r.n_episodes.simulator:,}",
+        )
+    console.print(table)

@@ -1,0 +1,92 @@
+"""From episodes to the per-episode table that every metric reads.
+
+Scoring never holds conversations: episodes are read in chunks, each chunk is reduced to
+its rows (meta, survey, judge, the 19 features) and dropped, so memory grows with the
+table (about 50 numbers per episode), never with the text of the corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+import pandas as pd
+
+from usi.data.episode import HUMAN_SOURCE, Episode
+from usi.data.table import episode_frame
+from usi.errors import UsiInputError
+from usi.fingerprint.features import FEATURES
+
+DEFAULT_CHUNK_SIZE = 2048
+"""Episodes reduced per step: large enough to amortize pandas overhead, small enough that
+the conversations in flight stay a few megabytes."""
+
+TASK_KEY_SEPARATOR = "/"
+
+ProgressCallback = Callable[[int], None]
+
+
+def _chunks(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
+    iterator = iter(episodes)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def load_table(
+    source: str | Path | Iterable[Episode],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """One row per episode: ``episode_frame`` columns then the 19 ``FEATURES``.
+
+    ``source`` is a path in any format ``usi.data.iter_episodes`` reads, or episodes
+    already in memory. ``progress`` is called with the number of episodes read so far
+    after every chunk (the CLI draws its status line from it).
+    """
+    from usi.fingerprint.extract import fingerprint_frame
+
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    path: Path | None = None
+    if isinstance(source, str | Path):
+        from usi.data.readers import iter_episodes
+
+        path = Path(source)
+        episodes: Iterable[Episode] = iter_episodes(path)
+    else:
+        episodes = source
+    parts: list[pd.DataFrame] = []
+    done = 0
+    for chunk in _chunks(episodes, chunk_size):
+        meta = episode_frame(chunk)
+        features = fingerprint_frame(chunk).reset_index(drop=True)
+        parts.append(pd.concat([meta, features[list(FEATURES)]], axis=1))
+        done += len(chunk)
+        del chunk
+        if progress is not None:
+            progress(done)
+    if not parts:
+        raise UsiInputError("no episodes", path)
+    return pd.concat(parts, ignore_index=True)
+
+
+def task_keys(table: pd.DataFrame) -> pd.Series:
+    """The task of each row as ``domain/task_id``; None where the episode is unaligned.
+
+    τ² ids repeat across domains (airline "5" and retail "5" are different tasks), so a
+    task is identified by both.
+    """
+    keys = table["domain"].astype(str) + TASK_KEY_SEPARATOR + table["task_id"].astype(str)
+    return keys.where(table["task_id"].notna(), None)
+
+
+def human_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The people's episodes of a table."""
+    return table[table["source"] == HUMAN_SOURCE].reset_index(drop=True)
+
+
+def simulator_sources(table: pd.DataFrame) -> list[str]:
+    """Names of the non-human sources of a table, in order of first appearance."""
+    sources = table.loc[table["source"] != HUMAN_SOURCE, "source"]
+    return list(dict.fromkeys(sources.astype(str)))
