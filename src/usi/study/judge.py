@@ -1,0 +1,124 @@
+"""Quality control: an LLM judge rates how faithfully a participant followed the instruction.
+
+This is the study's ``quality_score`` (spec §8): 0–100 with reasoning; a session is kept
+when the score reaches the keep threshold, unless an admin keeps or discards it by hand.
+The judge is any litellm model, reached through ``usi.run.models.completion_kwargs`` with
+``role="judge"``.
+
+Offline fallback (tests and demos only): ``usi run``'s offline server answers judge
+requests with survey answers, not a score. For ``offline/…`` judge models whose reply has
+no score, :func:`offline_adherence` computes one without a model — the share of the card's
+identifiers (user id, order/reservation codes, names, zip) the participant actually
+used — and the reasoning says so. It is a plumbing stand-in, never a quality judgement.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from usi.study.agent import CompletionKwargs, default_completion_kwargs
+
+DEFAULT_KEEP_THRESHOLD = 60.0
+JUDGE_MAX_TOKENS = 600
+OFFLINE_FALLBACK_NOTE = "[offline fallback judge: identifier overlap, not an LLM judgement]"
+
+JUDGE_PROMPT = """You are checking the quality of a user study. A participant was given an \
+instruction card and asked to role-play the user described on it while chatting with a \
+customer-service agent. Rate how faithfully the PARTICIPANT followed the instruction \
+(not how well the agent did): did they pursue the stated goal, use the given details \
+(names, ids, preferences) correctly, respect the constraints, and avoid inventing facts?
+
+Reply with JSON only: {{"score": <integer 0-100>, "reasoning": "<two or three sentences>"}}
+
+<instruction_card>
+{card}
+</instruction_card>
+
+<conversation>
+{conversation}
+</conversation>"""
+
+
+@dataclass(frozen=True)
+class QualityVerdict:
+    score: float
+    reasoning: str
+
+
+class JudgeError(Exception):
+    """The judge's reply could not be read as a score."""
+
+
+def judge_messages(card: str, turns: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """The chat sent to the judge: one user message with the card and the conversation."""
+    conversation = "\n".join(
+        f"{'PARTICIPANT' if role == 'user' else 'AGENT'}: {text}" for role, text in turns
+    )
+    return [{"role": "user", "content": JUDGE_PROMPT.format(card=card, conversation=conversation)}]
+
+
+def parse_verdict(text: str) -> QualityVerdict:
+    """Read ``{"score": n, "reasoning": "..."}`` from the reply (code fences tolerated)."""
+    match = re.search(r"\{.*\}", text or "", re.S)
+    if match is None:
+        raise JudgeError("no JSON object in the judge's reply")
+    try:
+        data: Any = json.loads(match.group(0))
+    except json.JSONDecodeError as exc:
+        raise JudgeError(f"judge reply is not JSON ({exc})") from exc
+    if not isinstance(data, dict) or "score" not in data:
+        raise JudgeError("judge reply has no score")
+    try:
+        score = float(data["score"])
+    except (TypeError, ValueError) as exc:
+        raise JudgeError(f"judge score is not a number: {data['score']!r}") from exc
+    if not 0.0 <= score <= 100.0:
+        raise JudgeError(f"judge score {score} is outside 0-100")
+    return QualityVerdict(score=score, reasoning=str(data.get("reasoning") or "").strip())
+
+
+_IDENTIFIER = re.compile(
+    r"#?\b[A-Z0-9]{6,}\b|\b[a-z]+_[a-z]+_\d{3,}\b|\b\d{5}\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
+)
+
+
+def offline_adherence(card: str, turns: Sequence[tuple[str, str]]) -> QualityVerdict:
+    """Test-only stand-in judge: share of the card's identifiers the participant used."""
+    wanted = {m.group(0).lstrip("#").lower() for m in _IDENTIFIER.finditer(card)}
+    said = " ".join(text for role, text in turns if role == "user").lower()
+    if not wanted:
+        return QualityVerdict(50.0, f"{OFFLINE_FALLBACK_NOTE} the card names no identifiers.")
+    used = sorted(w for w in wanted if w in said)
+    score = round(100.0 * len(used) / len(wanted), 1)
+    return QualityVerdict(
+        score, f"{OFFLINE_FALLBACK_NOTE} used {len(used)} of {len(wanted)} card identifiers."
+    )
+
+
+def judge_quality(
+    card: str,
+    turns: Sequence[tuple[str, str]],
+    model: str,
+    *,
+    base_url: str | None = None,
+    resolver: CompletionKwargs | None = None,
+) -> QualityVerdict:
+    """Ask ``model`` for the participant's adherence score."""
+    import litellm
+
+    resolve = resolver or default_completion_kwargs()
+    kwargs = dict(resolve(model, base_url=base_url, role="judge"))
+    response: Any = litellm.completion(
+        messages=judge_messages(card, turns), max_tokens=JUDGE_MAX_TOKENS, **kwargs
+    )
+    text = str(response.choices[0].message.content or "")
+    try:
+        return parse_verdict(text)
+    except JudgeError:
+        if model.startswith("offline/"):
+            return offline_adherence(card, turns)
+        raise

@@ -1,0 +1,136 @@
+"""Background work of the study server: agent replies, rewards and quality judgements.
+
+The participant's POST only commits their message and returns; the agent's reply is
+computed here, in a bounded thread pool, with no database transaction open while the LLM
+thinks. At start-up every session left ``pending`` by a killed server is resubmitted, so
+no participant message goes unanswered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from usi.study import service
+from usi.study.agent import AgentFailure, StudyAgent
+from usi.study.judge import judge_quality
+from usi.study.reward import evaluate_reward
+from usi.study.tasks import task_card
+from usi.study.transcript import row_fields, to_tau
+
+log = logging.getLogger("usi.study")
+
+AGENT_WORKERS = 4
+
+
+@dataclass
+class StudyWorker:
+    """Runs agent turns (one at a time per session) and after-survey jobs."""
+
+    factory: sessionmaker[Session]
+    agent: StudyAgent
+    judge_model: str | None = None
+    judge_base_url: str | None = None
+    workers: int = AGENT_WORKERS
+    _pool: ThreadPoolExecutor = field(init=False)
+    _running: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="usi-agent")
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def resume_pending(self) -> int:
+        """Resubmit every session whose participant still waits for the agent."""
+        pending = service.pending_sessions(self.factory)
+        for session_id in pending:
+            self.submit_turn(session_id)
+        return len(pending)
+
+    def submit_turn(self, session_id: int) -> Future[None] | None:
+        """Schedule the agent's answer to the session's last message (deduplicated)."""
+        with self._lock:
+            if session_id in self._running:
+                return None
+            self._running.add(session_id)
+        return self._pool.submit(self._turn, session_id)
+
+    def _turn(self, session_id: int) -> None:
+        try:
+            self.run_turn(session_id)
+        except Exception:  # never let a worker thread die silently
+            log.exception("agent turn of session %s failed", session_id)
+        finally:
+            with self._lock:
+                self._running.discard(session_id)
+
+    def run_turn(self, session_id: int) -> None:
+        """Compute and store one agent reply (synchronously; the pool calls this)."""
+        session = service.get_session(self.factory, session_id)
+        if session is None or session.agent_status != "pending" or not session.task_id:
+            return
+        rows = service.messages_of(self.factory, session_id, visible_only=False)
+        if not rows or rows[-1].role != "user":
+            service.record_agent_error(self.factory, session_id, "no participant message to answer")
+            return
+        try:
+            produced = self.agent.respond(
+                session_id, str(session.domain), session.task_id, to_tau(rows)
+            )
+        except AgentFailure as exc:
+            log.warning("agent error in session %s: %s", session_id, exc)
+            service.record_agent_error(self.factory, session_id, str(exc))
+            return
+        except Exception as exc:
+            log.exception("unexpected agent error in session %s", session_id)
+            service.record_agent_error(self.factory, session_id, f"{type(exc).__name__}: {exc}")
+            return
+        service.record_agent_reply(
+            self.factory, session_id, rows[-1].seq, [row_fields(m) for m in produced]
+        )
+
+    # --- after the survey -------------------------------------------------------------
+
+    def submit_reward(self, session_id: int) -> Future[None]:
+        return self._pool.submit(self._guarded, self.compute_reward, session_id)
+
+    def submit_judge(self, session_id: int) -> Future[None]:
+        return self._pool.submit(self._guarded, self.compute_quality, session_id)
+
+    def _guarded(self, job: object, session_id: int) -> None:
+        try:
+            job(session_id)  # type: ignore[operator]
+        except Exception:
+            log.exception("background job for session %s failed", session_id)
+
+    def compute_reward(self, session_id: int) -> float | None:
+        """τ² evaluator's reward of a finished session, stored on the session."""
+        session = service.get_session(self.factory, session_id)
+        if session is None or not session.task_id or not session.domain:
+            return None
+        rows = service.messages_of(self.factory, session_id, visible_only=False)
+        reward, info = evaluate_reward(session.domain, session.task_id, to_tau(rows))
+        service.record_reward(self.factory, session_id, reward, info)
+        return reward
+
+    def compute_quality(self, session_id: int) -> float | None:
+        """The judge's adherence score of a finished session, stored on the session."""
+        if not self.judge_model:
+            return None
+        session = service.get_session(self.factory, session_id)
+        if session is None or not session.task_id or not session.domain:
+            return None
+        rows = service.messages_of(self.factory, session_id, visible_only=True)
+        turns = [(r.role, r.content) for r in rows]
+        card = task_card(session.domain, session.task_id).as_text()
+        verdict = judge_quality(card, turns, self.judge_model, base_url=self.judge_base_url)
+        service.record_quality(
+            self.factory, session_id, verdict.score, verdict.reasoning, self.judge_model
+        )
+        return verdict.score
