@@ -13,7 +13,10 @@ Mapping:
   ``reward_info.reward`` (null when the simulation has no reward).
 - messages: user, assistant and tool messages in order, ``tool_calls`` kept with their ids;
   a ``MultiToolMessage`` is expanded into its tool messages; system messages are dropped
-  (they are the agent's prompt, not part of the conversation).
+  (they are the agent's prompt, not part of the conversation). The simulator's control
+  tokens (``###STOP###``, ``###TRANSFER###``, ``###OUT-OF-SCOPE###``, τ²'s equivalent of a
+  participant's ``/stop``) are removed from user text, and a user message left empty is
+  dropped, so simulated and human user turns are counted alike (spec §1).
 - ``survey``: the simulator's own answers to the post-interaction survey, where ``usi run``
   stores them: a ``"survey"`` object on the simulation itself, or in ``reward_info.info``
   (the free-form dict τ²'s model keeps). τ² ignores unknown keys, so such a file still
@@ -103,6 +106,14 @@ def _survey(raw: Any, reward_info: Any) -> dict[str, str] | None:
     return None
 
 
+def _without_control_tokens(text: str) -> str:
+    from tau2.user.base import OUT_OF_SCOPE, STOP, TRANSFER
+
+    for token in (STOP, TRANSFER, OUT_OF_SCOPE):
+        text = text.replace(token, "")
+    return text.strip()
+
+
 def _messages(messages: list[Any]) -> Iterator[Message]:
     from tau2.data_model.message import (
         AssistantMessage,
@@ -113,6 +124,9 @@ def _messages(messages: list[Any]) -> Iterator[Message]:
 
     for message in messages:
         if isinstance(message, UserMessage | AssistantMessage):
+            text = message.content or ""
+            if isinstance(message, UserMessage):
+                text = _without_control_tokens(text)
             calls = (
                 [
                     ToolCall(id=c.id or None, name=c.name, arguments=c.arguments)
@@ -121,7 +135,9 @@ def _messages(messages: list[Any]) -> Iterator[Message]:
                 if message.tool_calls
                 else None
             )
-            yield Message(role=message.role, content=message.content or "", tool_calls=calls)
+            if isinstance(message, UserMessage) and not text and not calls:
+                continue
+            yield Message(role=message.role, content=text, tool_calls=calls)
         elif isinstance(message, ToolMessage):
             yield Message(role="tool", content=message.content or "", tool_call_id=message.id)
         elif isinstance(message, MultiToolMessage):
