@@ -1,0 +1,156 @@
+"""Build the whole report: load and score once, draw every section, write all files at once.
+
+Inputs are validated before anything heavy runs, and all outputs are written into a
+temporary sibling of the output folder and moved into place only when every file exists,
+so bad input or a crash never leaves a half-written report behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from usi.errors import UsiInputError
+from usi.report.context import ReportData, choose_focus
+from usi.report.inputs import TableInput, check_table, load_capability
+from usi.report.model import Section
+from usi.report.render import render_html, write_tree
+from usi.report.scores import score_all
+from usi.report.sections import (
+    capability,
+    easy_mode,
+    evaluative,
+    judge,
+    leaderboard,
+    reward,
+    taxonomy,
+)
+from usi.report.style import report_style
+
+REPORT_FILE = "report.html"
+
+SectionBuilder = Callable[[ReportData], Section]
+#: The report's sections, in reading order.
+SECTIONS: tuple[tuple[str, SectionBuilder], ...] = (
+    ("leaderboard", leaderboard.build),
+    ("capability", capability.build),
+    ("taxonomy", taxonomy.build),
+    ("evaluative", evaluative.build),
+    ("reward", reward.build),
+    ("easy_mode", easy_mode.build),
+    ("judge", judge.build),
+)
+
+#: Called with (stage, detail) as the build advances; the CLI turns it into a status line.
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class ReportResult:
+    """Where the report went and how long each stage took (seconds)."""
+
+    path: Path
+    sections: list[Section]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _load(source: TableInput, label: str) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return check_table(source, label).reset_index(drop=True)
+    from usi.metrics import load_table
+
+    return check_table(load_table(source), label)
+
+
+def _check_sources(human: TableInput, sims: Mapping[str, TableInput]) -> None:
+    """Fail on a missing file before spending time on the others."""
+    for source in (human, *sims.values()):
+        if isinstance(source, pd.DataFrame):
+            continue
+        path = Path(source)
+        if not path.is_file():
+            raise UsiInputError("no such file" if not path.exists() else "not a file", path)
+
+
+def build_report(
+    human: TableInput,
+    sims: Mapping[str, TableInput],
+    out_dir: str | Path,
+    capability_csv: str | Path | None = None,
+    focus: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> ReportResult:
+    """Write ``out_dir``/report.html plus figures (PNG, SVG) and tables (CSV, Markdown)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def tick(stage: str, detail: str = "") -> None:
+        if progress is not None:
+            progress(stage, detail)
+
+    if not sims:
+        raise UsiInputError("at least one simulator is required", where="--sim")
+    for name in focus or ():
+        if name not in sims:
+            raise UsiInputError(
+                f"{name!r} is not a --sim NAME (known: {', '.join(sims)})", where="--focus"
+            )
+    _check_sources(human, sims)
+    capability_frame = load_capability(capability_csv, sims) if capability_csv is not None else None
+
+    t = time.perf_counter()
+    tick("load", "human episodes")
+    human_table = _load(human, "--human")
+    sim_tables: dict[str, pd.DataFrame] = {}
+    for name, source in sims.items():
+        tick("load", name)
+        sim_tables[name] = _load(source, name)
+    timings["load"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    scores, ceiling, ceiling_note = score_all(
+        human_table, sim_tables, progress=lambda name: tick("score", name)
+    )
+    timings["score"] = time.perf_counter() - t
+
+    data = ReportData(
+        human=human_table,
+        sims=sim_tables,
+        scores=scores,
+        ceiling=ceiling,
+        capability=capability_frame,
+        ceiling_note=ceiling_note,
+    )
+    data.focus = choose_focus(data, list(focus) if focus else None)
+
+    sections: list[Section] = []
+    for key, builder in SECTIONS:
+        tick("section", key)
+        t = time.perf_counter()
+        with report_style():
+            section = builder(data)
+        section.seconds = time.perf_counter() - t
+        timings[f"section:{key}"] = section.seconds
+        sections.append(section)
+
+    t = time.perf_counter()
+    tick("write", str(out_dir))
+    html = render_html(sections, data)
+    path = write_tree(Path(out_dir), sections, html, REPORT_FILE)
+    timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    return ReportResult(path=path, sections=sections, timings=timings)
+
+
+def write_report(
+    human: TableInput,
+    sims: Mapping[str, TableInput],
+    out_dir: str | Path,
+    capability: str | Path | None = None,
+) -> Path:
+    """The report for ``usi demo`` and scripts: returns the path of report.html."""
+    return build_report(human, sims, out_dir, capability).path

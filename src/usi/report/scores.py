@@ -1,0 +1,201 @@
+"""The report's view of ``usi.metrics`` results: the only module that reads ``ScoreResult``.
+
+Every USI, component, significance and fidelity number shown in the report is computed by
+``usi.metrics``; this module only copies those numbers into small, flat records the
+sections can draw from, so a change in the metrics API is absorbed in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from usi.metrics.models import CeilingResult, ScoreResult
+
+#: Component keys in the order the leaderboard shows them (spec §6).
+COMPONENTS: tuple[str, ...] = ("D1", "D2", "D3", "D4", "outcome", "evaluation")
+COMPONENT_LABELS: dict[str, str] = {
+    "D1": "D1 Communication style",
+    "D2": "D2 Information pattern",
+    "D3": "D3 Clarification",
+    "D4": "D4 Error reaction",
+    "outcome": "Outcome calibration",
+    "evaluation": "Evaluative alignment",
+}
+#: Beyond-USI fidelity measures, in leaderboard order.
+FIDELITY: tuple[str, ...] = ("dispersion", "coverage", "discriminator_auc")
+FIDELITY_LABELS: dict[str, str] = {
+    "dispersion": "Dispersion ratio (median over features)",
+    "coverage": "Coverage",
+    "discriminator_auc": "Discriminator AUC",
+}
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "feature",
+    "dimension",
+    "human",
+    "simulator",
+    "dice",
+    "p",
+    "p_adj",
+    "effect",
+    "large_gap",
+)
+EVALUATION_COLUMNS: tuple[str, ...] = (
+    "item",
+    "human_mean",
+    "sim_mean",
+    "delta",
+    "relative",
+    "n_tasks",
+)
+
+
+@dataclass
+class SimScore:
+    """One simulator's (or the human ceiling's) scores, as the report shows them."""
+
+    name: str
+    usi: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    #: Std of USI over human batches (the capability figure's error bars); None without batches.
+    usi_std: float | None = None
+    uncertainty_method: str = ""
+    components: dict[str, float | None] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    components_used: list[str] = field(default_factory=list)
+    #: One row per feature: FEATURE_COLUMNS.
+    features: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FEATURE_COLUMNS))
+    #: One row per survey item: EVALUATION_COLUMNS (Δ = simulator − human).
+    evaluation: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=EVALUATION_COLUMNS)
+    )
+    fidelity: dict[str, float | None] = field(default_factory=dict)
+    n_episodes: int = 0
+    n_tasks_paired: int = 0
+
+
+def _features_frame(result: ScoreResult) -> pd.DataFrame:
+    rows = [
+        {
+            "feature": feature,
+            "dimension": cmp.dimension,
+            "human": cmp.human,
+            "simulator": cmp.simulator,
+            "dice": cmp.dice,
+            "p": cmp.p,
+            "p_adj": cmp.p_adj,
+            "effect": cmp.effect,
+            "large_gap": cmp.large_gap,
+        }
+        for feature, cmp in result.features.items()
+    ]
+    frame = pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
+    for col in ("human", "simulator", "dice", "p", "p_adj", "effect"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
+
+
+def _evaluation_frame(result: ScoreResult) -> pd.DataFrame:
+    detail = result.evaluation_detail
+    if detail is None:
+        return pd.DataFrame(columns=list(EVALUATION_COLUMNS))
+    rows = [
+        {
+            "item": item,
+            "human_mean": gap.human,
+            "sim_mean": gap.simulator,
+            "delta": gap.delta,
+            "relative": gap.relative_overestimation,
+            "n_tasks": gap.n_tasks,
+        }
+        for item, gap in detail.dimensions.items()
+    ]
+    frame = pd.DataFrame(rows, columns=list(EVALUATION_COLUMNS))
+    frame["relative"] = pd.to_numeric(frame["relative"], errors="coerce").astype("float64")
+    return frame
+
+
+def median_dispersion(ratios: Mapping[str, float | None]) -> float | None:
+    """One number for the leaderboard: the median per-feature dispersion ratio."""
+    values = [v for v in ratios.values() if v is not None]
+    return float(np.median(values)) if values else None
+
+
+def from_result(name: str, result: ScoreResult) -> SimScore:
+    """Copy one ``ScoreResult`` into the report's flat record (no number recomputed)."""
+    components = result.components
+    fidelity: dict[str, float | None] = dict.fromkeys(FIDELITY)
+    if result.fidelity is not None:
+        fidelity = {
+            "dispersion": median_dispersion(result.fidelity.dispersion),
+            "coverage": result.fidelity.coverage.score,
+            "discriminator_auc": result.fidelity.discriminator_auc,
+        }
+    return SimScore(
+        name=name,
+        usi=result.usi.value,
+        ci_low=result.usi.ci_low,
+        ci_high=result.usi.ci_high,
+        usi_std=result.uncertainty.std,
+        uncertainty_method=result.uncertainty.method,
+        components={c: getattr(components, c) for c in COMPONENTS},
+        missing=dict(components.missing),
+        components_used=list(result.usi.components_used),
+        features=_features_frame(result),
+        evaluation=_evaluation_frame(result),
+        fidelity=fidelity,
+        n_episodes=result.n_episodes.simulator,
+        n_tasks_paired=result.n_tasks_paired,
+    )
+
+
+def from_ceiling(ceiling: CeilingResult) -> SimScore:
+    """The human ceiling as a leaderboard row: value ± std over folds, its components."""
+    value, std = ceiling.value, ceiling.std
+    low, high = (
+        (value - std, value + std) if value is not None and std is not None else (None, None)
+    )
+    components = ceiling.components
+    return SimScore(
+        name="human ceiling",
+        usi=value,
+        ci_low=low,
+        ci_high=high,
+        usi_std=std,
+        uncertainty_method=ceiling.method,
+        components={c: getattr(components, c) for c in COMPONENTS},
+        missing=dict(components.missing),
+        components_used=[c for c in COMPONENTS if getattr(components, c) is not None],
+        n_episodes=ceiling.n_episodes,
+    )
+
+
+ScoreProgress = Callable[[str], None]
+
+
+def score_all(
+    human: pd.DataFrame,
+    sims: Mapping[str, pd.DataFrame],
+    progress: ScoreProgress | None = None,
+) -> tuple[dict[str, SimScore], SimScore | None, str]:
+    """Score every simulator and the human ceiling with ``usi.metrics``.
+
+    Returns the scores by name, the ceiling (None when it has no value) and why it is absent.
+    """
+    from usi.metrics import human_ceiling, score_simulator
+
+    scores: dict[str, SimScore] = {}
+    for name, table in sims.items():
+        scores[name] = from_result(name, score_simulator(table, human, name))
+        if progress is not None:
+            progress(name)
+    ceiling = human_ceiling(human)
+    if ceiling.value is None:
+        return scores, None, ceiling.reason or "not computable"
+    return scores, from_ceiling(ceiling), ""
