@@ -151,7 +151,7 @@ def discriminator_auc(
     return float(roc_auc_score(y, proba))
 
 
-def fidelity(
+def measure_fidelity(
     simulator: pd.DataFrame,
     human: pd.DataFrame,
     human_halves: tuple[pd.DataFrame, pd.DataFrame] | None = None,

@@ -10,7 +10,7 @@ import pandas as pd
 from usi.fingerprint.features import FEATURE_DIMENSION, FEATURES
 from usi.metrics.bootstrap import N_BOOTSTRAP
 from usi.metrics.evaluation import JudgeAgreement, judge_agreement
-from usi.metrics.fidelity import DEFAULT_SEED, fidelity
+from usi.metrics.fidelity import DEFAULT_SEED, measure_fidelity
 from usi.metrics.index import estimate_usi, human_ceiling, n_tasks_paired, split_half
 from usi.metrics.models import (
     DimensionGapModel,
@@ -129,7 +129,9 @@ def score_simulator(
         uncertainty=estimate.uncertainty,
         outcome_detail=OutcomeDetail(ece=pooled.outcome.ece, n_tasks=pooled.outcome.n_tasks),
         evaluation_detail=evaluation_detail,
-        fidelity=fidelity(simulator, human, split_half(human), seed) if with_fidelity else None,
+        fidelity=measure_fidelity(simulator, human, split_half(human), seed)
+        if with_fidelity
+        else None,
         judge=judge,
     )
 
