@@ -1,9 +1,240 @@
-"""Commands of the ``run`` capability."""
+"""Commands of the ``run`` capability: ``usi run`` and ``usi judge``.
+
+All input is validated before the first episode starts (domain, task ids, model prefixes,
+reachable base URLs, prompt/persona files, plugin import), so bad input costs one clear
+line and exit code 2, never a half-written output.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
+
+from usi.errors import UsiInputError
+
+
+def _task_list(tasks: str | None) -> list[str] | None:
+    if tasks is None:
+        return None
+    ids = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not ids:
+        raise UsiInputError("--tasks is empty (give τ² task ids such as 0,1,2)", where="tasks")
+    return ids
+
+
+def check_base_url(url: str | None, option: str) -> None:
+    """An OpenAI-compatible base URL must answer (any HTTP status) before a run starts."""
+    if not url:
+        return
+    import httpx
+
+    if not url.startswith(("http://", "https://")):
+        raise UsiInputError(f"not an http(s) URL: {url!r}", where=option)
+    try:
+        httpx.get(url.rstrip("/") + "/models", timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise UsiInputError(
+            f"unreachable base URL {url} ({type(exc).__name__})", where=option
+        ) from None
+
+
+def _configure_offline(latency_ms: float | None, faults: str | None) -> None:
+    """Shape the offline server (before it starts) and pass the shape on to Ray workers."""
+    from usi.run.offline.server import parse_faults
+
+    if latency_ms is not None:
+        if latency_ms < 0:
+            raise UsiInputError("--offline-latency-ms must be >= 0")
+        os.environ["USI_OFFLINE_LATENCY_MS"] = str(latency_ms)
+    if faults:
+        parse_faults(faults)  # validate now
+        os.environ["USI_OFFLINE_FAULTS"] = faults
 
 
 def register(app: typer.Typer) -> None:
     """Add this capability's commands to the ``usi`` app."""
+
+    @app.command("run")
+    def run_command(
+        domain: str = typer.Option(..., "--domain", help="τ² domain: airline or retail."),
+        user_model: str = typer.Option(
+            "offline/cooperative",
+            "--user-model",
+            help="User simulator model (litellm string or offline/…).",
+        ),
+        agent_model: str = typer.Option(
+            "offline/oracle", "--agent-model", help="Agent model (litellm string)."
+        ),
+        out: Path = typer.Option(..., "-o", "--out", help="Output episodes (.jsonl)."),
+        tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated τ² task ids."),
+        split: str | None = typer.Option(None, "--split", help="τ² split: test, train or base."),
+        trials: int = typer.Option(1, "--trials", help="Episodes per task."),
+        concurrency: int = typer.Option(1, "--concurrency", help="Episodes in flight at once."),
+        resume: bool = typer.Option(
+            False, "--resume", help="Skip (task, trial) pairs already in OUT."
+        ),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+        user_base_url: str | None = typer.Option(
+            None, "--user-base-url", help="OpenAI-compatible URL."
+        ),
+        agent_base_url: str | None = typer.Option(
+            None, "--agent-base-url", help="OpenAI-compatible URL."
+        ),
+        user_temperature: float | None = typer.Option(None, "--user-temperature"),
+        agent_temperature: float | None = typer.Option(None, "--agent-temperature"),
+        user_max_tokens: int | None = typer.Option(None, "--user-max-tokens"),
+        agent_max_tokens: int | None = typer.Option(None, "--agent-max-tokens"),
+        user_seed: int | None = typer.Option(
+            None, "--user-seed", help="Fixed user seed (+ trial)."
+        ),
+        agent_seed: int | None = typer.Option(
+            None, "--agent-seed", help="Fixed agent seed (+ trial)."
+        ),
+        seed: int = typer.Option(
+            300, "--seed", help="Base seed of the trial seeds (τ²'s default)."
+        ),
+        user_kind: str = typer.Option("prompt", "--user-kind", help="prompt, roleflip or plugin."),
+        user_prompt: Path | None = typer.Option(
+            None, "--user-prompt", help="Prompt file replacing τ²'s guidelines."
+        ),
+        persona: Path | None = typer.Option(
+            None, "--persona", help="Persona file added to the scenario."
+        ),
+        user_plugin: str | None = typer.Option(
+            None, "--user-plugin", help="package.module:Class or entry point."
+        ),
+        name: str | None = typer.Option(
+            None, "--name", help="Simulator name recorded as the episodes' source."
+        ),
+        max_steps: int = typer.Option(100, "--max-steps"),
+        max_errors: int = typer.Option(10, "--max-errors"),
+        retries: int = typer.Option(
+            5, "--retries", help="Retries (with backoff) on 429/5xx/timeouts."
+        ),
+        timeout: float = typer.Option(120.0, "--timeout", help="Seconds per model call."),
+        survey: bool = typer.Option(
+            True, "--survey/--no-survey", help="Ask the simulator the survey."
+        ),
+        backend: str = typer.Option("thread", "--backend", help="thread or ray."),
+        ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
+        offline_latency_ms: float | None = typer.Option(None, "--offline-latency-ms"),
+        offline_faults: str | None = typer.Option(
+            None, "--offline-faults", help="e.g. 429:0.1,500@3"
+        ),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    ) -> None:
+        """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey."""
+        from loguru import logger
+
+        from usi.run.episode import RoleSettings, RunSettings, select_tasks
+        from usi.run.models import validate_model
+        from usi.run.runner import run_episodes, summary_line
+        from usi.run.simulators import (
+            SIMULATOR_KINDS,
+            SimulatorSpec,
+            check_prompt_template,
+            load_plugin,
+            read_text_file,
+        )
+
+        logger.remove()
+        _configure_offline(offline_latency_ms, offline_faults)
+        if user_kind not in SIMULATOR_KINDS:
+            raise UsiInputError(
+                f"unknown --user-kind {user_kind!r} (known: {', '.join(SIMULATOR_KINDS)})"
+            )
+        if tasks is not None and split is not None:
+            raise UsiInputError("give --tasks or --split, not both")
+        select_tasks(domain, _task_list(tasks), split)
+        validate_model(agent_model)
+        user_model_used: str | None = user_model
+        if user_kind == "plugin":
+            if not user_plugin:
+                raise UsiInputError("--user-kind plugin needs --user-plugin", where="user-plugin")
+            load_plugin(user_plugin)
+        if user_model_used:
+            validate_model(user_model_used)
+        check_base_url(user_base_url, "user-base-url")
+        check_base_url(agent_base_url, "agent-base-url")
+        prompt_text = read_text_file(user_prompt, "user prompt") if user_prompt else None
+        if prompt_text is not None and user_prompt is not None:
+            check_prompt_template(prompt_text, user_prompt)
+        persona_text = read_text_file(persona, "persona") if persona else None
+        settings = RunSettings(
+            domain=domain,
+            agent=RoleSettings(
+                agent_model, agent_base_url, agent_temperature, agent_max_tokens, agent_seed
+            ),
+            user=RoleSettings(
+                user_model_used, user_base_url, user_temperature, user_max_tokens, user_seed
+            ),
+            simulator=SimulatorSpec(user_kind, prompt_text, persona_text, user_plugin),
+            name=name,
+            seed=seed,
+            max_steps=max_steps,
+            max_errors=max_errors,
+            num_retries=retries,
+            timeout_s=timeout,
+            survey=survey,
+        )
+        summary = run_episodes(
+            settings,
+            out,
+            task_ids=_task_list(tasks),
+            split=split,
+            trials=trials,
+            concurrency=concurrency,
+            resume=resume,
+            overwrite=overwrite,
+            backend=backend,
+            ray_address=ray_address,
+            progress=not quiet,
+        )
+        typer.echo(summary_line(summary))
+
+    @app.command("judge")
+    def judge_command(
+        episodes: Path = typer.Argument(
+            ..., help="Episodes to rate (canonical, tau-usi or τ² results)."
+        ),
+        model: str = typer.Option(
+            ..., "--model", help="Judge model (litellm string or offline/…)."
+        ),
+        out: Path = typer.Option(
+            ..., "-o", "--out", help="Output episodes with metadata.judge_survey."
+        ),
+        base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible URL."),
+        temperature: float | None = typer.Option(None, "--temperature"),
+        max_tokens: int | None = typer.Option(None, "--max-tokens"),
+        concurrency: int = typer.Option(1, "--concurrency"),
+        resume: bool = typer.Option(False, "--resume", help="Skip episodes already in OUT."),
+        overwrite: bool = typer.Option(False, "--overwrite"),
+        retries: int = typer.Option(5, "--retries"),
+        timeout: float = typer.Option(120.0, "--timeout"),
+        offline_latency_ms: float | None = typer.Option(None, "--offline-latency-ms"),
+        offline_faults: str | None = typer.Option(None, "--offline-faults"),
+        quiet: bool = typer.Option(False, "--quiet"),
+    ) -> None:
+        """A model rates conversations as their user would (into metadata.judge_survey)."""
+        from loguru import logger
+
+        from usi.run.judge import JudgeSettings, judge_file
+        from usi.run.models import validate_model
+
+        logger.remove()
+        _configure_offline(offline_latency_ms, offline_faults)
+        validate_model(model)
+        check_base_url(base_url, "base-url")
+        settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
+        judged, skipped = judge_file(
+            episodes,
+            out,
+            settings,
+            concurrency=concurrency,
+            resume=resume,
+            overwrite=overwrite,
+            progress=not quiet,
+        )
+        typer.echo(f"{judged} episode(s) judged by {model}, {skipped} already done → {out}")

