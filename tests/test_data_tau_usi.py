@@ -1,4 +1,4 @@
-"""The tau-usi reader: hand-made sessions with the full markup, malformed variants, the real sample."""
+"""The tau-usi reader: hand-made sessions with full markup, malformed variants, the real sample."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from data_fixtures import TAU_USI_SMALL
 
+from data_fixtures import TAU_USI_SMALL
 from usi.data.align import AlignmentWarning
 from usi.data.episode import Episode
 from usi.data.readers import EpisodeFormat, detect_format, read_episodes

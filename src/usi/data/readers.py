@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from usi.data.episode import Episode
 from usi.errors import UsiInputError
 
 
-class EpisodeFormat(str, Enum):
+class EpisodeFormat(StrEnum):
     CANONICAL = "canonical"
     TAU_USI = "tau-usi"
     TAU2_RESULTS = "tau2-results"
