@@ -82,3 +82,11 @@ def test_fidelity_is_deterministic_and_degrades_gracefully() -> None:
     tiny = make_table([{"words_per_turn": 2.0}])
     assert discriminator_auc(tiny, hum) is None
     assert coverage(sim, tiny).score is None
+
+
+def test_a_simulator_that_always_behaves_the_same_is_still_scored() -> None:
+    hum = random_table(8, "human")
+    clones = make_table([{"words_per_turn": 5.0}] * 30)  # one fingerprint, 30 times
+    auc = discriminator_auc(clones, hum)
+    assert auc is not None and auc > 0.9
+    assert discriminator_auc(clones.iloc[:1], hum) is None

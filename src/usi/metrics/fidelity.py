@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.spatial.distance import pdist
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -134,8 +134,11 @@ def discriminator_auc(
 ) -> float | None:
     """Out-of-fold ROC AUC of logistic regression telling simulator (1) from human (0).
 
-    Standardization is fitted inside each fold (a pipeline), folds are stratified and
-    seeded. None when either side has too few episodes to cross-validate.
+    Standardization is fitted inside each fold (a pipeline); folds are stratified, seeded,
+    and keep identical fingerprints together: otherwise a held-out episode's exact twin
+    with the other label sits in the training fold and pushes the AUC *below* 0.5 when the
+    two clouds are the same (short episodes often share an all-zero fingerprint). None when
+    either side has too few episodes to cross-validate.
     """
     n_sim, n_hum = len(simulator), len(human)
     if min(n_sim, n_hum) < MIN_EPISODES_PER_CLASS:
@@ -143,12 +146,22 @@ def discriminator_auc(
     sim_points, hum_points = standardized_clouds(simulator, human)
     x = np.vstack([sim_points, hum_points])
     y = np.concatenate([np.ones(n_sim, dtype=np.int64), np.zeros(n_hum, dtype=np.int64)])
-    folds = StratifiedKFold(
-        n_splits=min(DISCRIMINATOR_FOLDS, n_sim, n_hum), shuffle=True, random_state=seed
-    )
+    groups = np.unique(x, axis=0, return_inverse=True)[1].ravel()
+    distinct = min(len(np.unique(groups[y == 1])), len(np.unique(groups[y == 0])))
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    proba = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-    return float(roc_auc_score(y, proba))
+    if distinct >= MIN_EPISODES_PER_CLASS:
+        folds = StratifiedGroupKFold(
+            n_splits=min(DISCRIMINATOR_FOLDS, distinct), shuffle=True, random_state=seed
+        )
+        splits = list(folds.split(x, y, groups))
+    else:
+        # One side is a single fingerprint repeated: no twin across labels to leak.
+        plain = StratifiedKFold(
+            n_splits=min(DISCRIMINATOR_FOLDS, n_sim, n_hum), shuffle=True, random_state=seed
+        )
+        splits = list(plain.split(x, y))
+    proba = cross_val_predict(model, x, y, cv=splits, method="predict_proba")
+    return float(roc_auc_score(y, proba[:, 1]))
 
 
 def measure_fidelity(
