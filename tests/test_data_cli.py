@@ -333,9 +333,12 @@ def test_fetch_hub_unreachable(
     _fetch_error([], tmp_path, capsys, "cannot reach the Hugging Face Hub", endpoint)
 
 
-def test_fetch_offline_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # The suite runs with HF_HUB_OFFLINE=1: no cache → a clear line, not a traceback.
-    assert hf_constants.HF_HUB_OFFLINE
+def test_fetch_offline_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # HF_HUB_OFFLINE=1 and nothing cached → a clear line, not a traceback.
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     _fetch_error([], tmp_path, capsys, "cannot reach the Hugging Face Hub")
 
 
