@@ -133,10 +133,12 @@ def write_tau2_results(
     survey_top_level: dict[str, Any] | None = None,
     survey_in_reward_info: dict[str, Any] | None = None,
     simulator: str | None = None,
+    usi_run_info: dict[str, Any] | None = None,
 ) -> Path:
     """Save a results file with ``Results.save``; optionally add what ``usi run`` adds."""
     tau2_results(user_llm).save(path)
-    if survey_top_level is None and survey_in_reward_info is None and simulator is None:
+    extras = (survey_top_level, survey_in_reward_info, simulator, usi_run_info)
+    if all(extra is None for extra in extras):
         return path
     document = json.loads(path.read_text())
     first = document["simulations"][0]
@@ -146,5 +148,7 @@ def write_tau2_results(
         first["reward_info"]["info"] = {"survey": survey_in_reward_info}
     if simulator is not None:
         first["simulator"] = simulator
+    if usi_run_info is not None:
+        first["reward_info"]["info"] = usi_run_info
     path.write_text(json.dumps(document, indent=4))
     return path

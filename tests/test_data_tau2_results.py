@@ -71,6 +71,14 @@ def test_survey_where_usi_run_stores_it(tmp_path: Path, where: str) -> None:
     assert episodes[1].survey is None
 
 
+def test_what_usi_run_records_in_reward_info(tmp_path: Path) -> None:
+    """``usi run`` writes reward_info.info = {usi_survey, usi_source, usi_episode_id}."""
+    info = {"usi_survey": SIM_SURVEY, "usi_source": "persona-sim", "usi_episode_id": "e-1"}
+    episodes = read_episodes(write_tau2_results(tmp_path / "run.json", usi_run_info=info))
+    assert episodes[0].survey == SIM_SURVEY and episodes[0].source == "persona-sim"
+    assert episodes[1].survey is None and episodes[1].source == "gpt-4o-mini"
+
+
 def test_simulator_name_and_source_fallback(tmp_path: Path) -> None:
     named = read_episodes(write_tau2_results(tmp_path / "a.json", simulator="my-sim"))
     assert [e.source for e in named] == ["my-sim", "gpt-4o-mini"]

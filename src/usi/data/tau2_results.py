@@ -7,8 +7,9 @@ each :class:`~tau2.data_model.simulation.SimulationRun` to one canonical :class:
 Mapping:
 
 - ``episode_id`` = simulation id; ``source`` = the user simulator's LLM
-  (``info.user_info.llm``), or ``"tau2-user"`` when the run names none; an explicit
-  ``"simulator"`` key on the simulation (written by ``usi run``) wins.
+  (``info.user_info.llm``), or ``"tau2-user"`` when the run names none; the simulator name
+  ``usi run`` records (``reward_info.info.usi_source``, or a ``"simulator"`` key on the
+  simulation) wins.
 - ``domain`` = ``info.environment_info.domain_name``; ``task_id``; ``reward`` =
   ``reward_info.reward`` (null when the simulation has no reward).
 - messages: user, assistant and tool messages in order, ``tool_calls`` kept with their ids;
@@ -18,9 +19,9 @@ Mapping:
   participant's ``/stop``) are removed from user text, and a user message left empty is
   dropped, so simulated and human user turns are counted alike (spec §1).
 - ``survey``: the simulator's own answers to the post-interaction survey, where ``usi run``
-  stores them: a ``"survey"`` object on the simulation itself, or in ``reward_info.info``
-  (the free-form dict τ²'s model keeps). τ² ignores unknown keys, so such a file still
-  loads in τ².
+  stores them: ``reward_info.info.usi_survey`` (the free-form dict τ²'s model keeps), or a
+  ``"survey"`` object on the simulation itself or in ``reward_info.info``. τ² ignores
+  unknown keys, so such a file still loads in τ².
 - ``metadata``: trial, seed, termination reason, agent/user implementation, model and cost,
   duration, and whether τ² skipped the sample.
 """
@@ -38,8 +39,8 @@ from usi.data.readers import describe_validation_error, load_json
 from usi.errors import UsiInputError
 
 DEFAULT_SOURCE = "tau2-user"
-SURVEY_KEY = "survey"
-SIMULATOR_KEY = "simulator"
+SURVEY_KEYS: tuple[str, ...] = ("usi_survey", "survey")
+SIMULATOR_KEYS: tuple[str, ...] = ("usi_source", "simulator")
 
 
 def read_tau2_results(path: str | Path) -> Iterator[Episode]:
@@ -63,7 +64,7 @@ def read_tau2_results(path: str | Path) -> Iterator[Episode]:
     for position, simulation in enumerate(results.simulations):
         raw = raw_simulations[position] if position < len(raw_simulations) else {}
         where = f"simulation {simulation.id}"
-        source = raw.get(SIMULATOR_KEY) if isinstance(raw, dict) else None
+        source = _recorded(raw, simulation.reward_info, SIMULATOR_KEYS)
         metadata: dict[str, Any] = {
             "trial": simulation.trial,
             "seed": simulation.seed if simulation.seed is not None else info.seed,
@@ -93,16 +94,25 @@ def read_tau2_results(path: str | Path) -> Iterator[Episode]:
             raise UsiInputError(describe_validation_error(exc), p, where) from None
 
 
+def _recorded(raw: Any, reward_info: Any, keys: tuple[str, ...]) -> Any:
+    """A value ``usi run`` recorded: in ``reward_info.info`` or on the simulation itself."""
+    places: list[dict[str, Any]] = []
+    if reward_info is not None and isinstance(reward_info.info, dict):
+        places.append(reward_info.info)
+    if isinstance(raw, dict):
+        places.append(raw)
+    for place in places:
+        for key in keys:
+            if place.get(key) is not None:
+                return place[key]
+    return None
+
+
 def _survey(raw: Any, reward_info: Any) -> dict[str, str] | None:
     """The simulator's survey answers, wherever ``usi run`` put them (see module doc)."""
-    candidates: list[Any] = []
-    if isinstance(raw, dict):
-        candidates.append(raw.get(SURVEY_KEY))
-    if reward_info is not None and isinstance(reward_info.info, dict):
-        candidates.append(reward_info.info.get(SURVEY_KEY))
-    for survey in candidates:
-        if isinstance(survey, dict):
-            return {str(k): v for k, v in survey.items() if v is not None}
+    survey = _recorded(raw, reward_info, SURVEY_KEYS)
+    if isinstance(survey, dict):
+        return {str(k): v for k, v in survey.items() if v is not None}
     return None
 
 
