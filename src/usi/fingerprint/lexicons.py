@@ -166,7 +166,7 @@ IDENTIFIER_HINT_PATTERN = rf"[\d@][^{_SEP}]*"
 #: apology (the agent-like "I apologize for the inconvenience" also counts as identity confusion).
 POLITENESS_CUES: tuple[str, ...] = (
     "please",
-    "pleas+e+",
+    "ple+a*s+e+",
     "pls",
     "plz",
     "plse",
