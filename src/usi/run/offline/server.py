@@ -36,7 +36,8 @@ class OfflineConfig:
     """Latency and failure injection of the offline server.
 
     ``fault_rates`` maps a fault kind to the chance that a request gets it; ``fault_schedule``
-    maps a 1-based request number to the fault it gets (deterministic, for tests).
+    maps a 1-based request number to the fault it gets (deterministic, for tests); with
+    ``fault_roles`` only requests of those roles (``X-USI-Role``) can fail, and are counted.
     """
 
     latency_ms: float = 0.0
@@ -44,6 +45,7 @@ class OfflineConfig:
     fault_schedule: dict[int, str] = field(default_factory=dict)
     hang_s: float = 3.0
     seed: int = 0
+    fault_roles: frozenset[str] | None = None  # only requests of these roles can fail (None: all)
 
     @classmethod
     def from_env(cls) -> OfflineConfig:
@@ -91,6 +93,7 @@ class OfflineServer:
     def __init__(self, config: OfflineConfig | None = None) -> None:
         self.config = config or OfflineConfig()
         self.requests = 0
+        self.eligible = 0
         self.faults_injected: dict[str, int] = {}
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
@@ -114,11 +117,14 @@ class OfflineServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def next_fault(self) -> str | None:
+    def next_fault(self, role: str | None = None) -> str | None:
         """Count one completion request and decide whether it fails, and how."""
         with self._lock:
             self.requests += 1
-            fault = self.config.fault_schedule.get(self.requests)
+            if self.config.fault_roles is not None and role not in self.config.fault_roles:
+                return None
+            self.eligible += 1  # the schedule counts only the requests that may fail
+            fault = self.config.fault_schedule.get(self.eligible)
             if fault is None:
                 for kind, rate in sorted(self.config.fault_rates.items()):
                     if self._rng.random() < rate:
@@ -247,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         config = self.server_ref.config
         if config.latency_ms > 0:
             time.sleep(config.latency_ms / 1000.0)
-        fault = self.server_ref.next_fault()
+        fault = self.server_ref.next_fault(self.headers.get(ROLE_HEADER))
         if fault == "429":
             self._send(
                 429,
