@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from test_metrics_support import make_table
@@ -32,6 +32,7 @@ def test_dice_array_matches_scalar_and_keeps_nan() -> None:
     assert math.isnan(out[2])
 
 
+@settings(deadline=None)
 @given(non_negative, non_negative)
 def test_dice_is_bounded_and_symmetric(m: float, h: float) -> None:
     value = dice(m, h)
@@ -39,6 +40,7 @@ def test_dice_is_bounded_and_symmetric(m: float, h: float) -> None:
     assert value == pytest.approx(dice(h, m))
 
 
+@settings(deadline=None)
 @given(non_negative)
 def test_dice_of_identical_values_is_one(x: float) -> None:
     assert dice(x, x) == pytest.approx(1.0)
@@ -82,6 +84,7 @@ def test_nan_feature_is_skipped_not_zeroed() -> None:
     assert dims["D1"] == pytest.approx((2 / 3 + 6) / 7)
 
 
+@settings(deadline=None)
 @given(st.lists(st.lists(non_negative, min_size=19, max_size=19), min_size=1, max_size=6))
 def test_a_table_against_itself_aligns_fully(rows: list[list[float]]) -> None:
     table = make_table([dict(zip(FEATURES, r, strict=True)) for r in rows])

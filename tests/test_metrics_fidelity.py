@@ -12,6 +12,7 @@ from usi.metrics import (
     coverage_score,
     discriminator_auc,
     dispersion_ratio,
+    human_coverage_reference,
     measure_fidelity,
 )
 from usi.metrics.index import split_half
@@ -45,7 +46,7 @@ def test_coverage_score_mapping() -> None:
 def test_identical_clouds_cover_fully_and_cannot_be_told_apart() -> None:
     hum = random_table(1, "human", n_tasks=30, per_task=4)
     sim = hum.assign(source="sim")
-    result = measure_fidelity(sim, hum, split_half(hum))
+    result = measure_fidelity(sim, hum, human_coverage_reference(split_half(hum)))
     assert result.coverage.score == pytest.approx(1.0)
     assert result.coverage.distance == pytest.approx(0.0, abs=1e-6)
     assert result.discriminator_auc is not None and abs(result.discriminator_auc - 0.5) < 0.1

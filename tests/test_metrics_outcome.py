@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from test_metrics_support import make_table
@@ -32,12 +32,14 @@ def test_bin_edges_go_to_the_upper_bin_and_one_to_the_last() -> None:
     assert calibration_bins([0.0999]).tolist() == [0]
 
 
+@settings(deadline=None)
 @given(rates, st.data())
 def test_ece_is_in_unit_interval(p_sim: list[float], data: st.DataObject) -> None:
     p_hum = data.draw(st.lists(st.floats(0, 1), min_size=len(p_sim), max_size=len(p_sim)))
     assert 0.0 <= expected_calibration_error(p_sim, p_hum) <= 1.0
 
 
+@settings(deadline=None)
 @given(rates)
 def test_identical_rates_are_perfectly_calibrated(p: list[float]) -> None:
     assert expected_calibration_error(p, p) == 0.0

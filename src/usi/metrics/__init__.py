@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         coverage_score,
         discriminator_auc,
         dispersion_ratio,
+        human_coverage_reference,
         measure_fidelity,
     )
     from usi.metrics.index import (
@@ -126,6 +127,7 @@ _EXPORTS: dict[str, str] = {
     "expected_calibration_error": "usi.metrics.outcome",
     "feature_dice": "usi.metrics.alignment",
     "feature_significance": "usi.metrics.significance",
+    "human_coverage_reference": "usi.metrics.fidelity",
     "measure_fidelity": "usi.metrics.fidelity",
     "holm": "usi.metrics.significance",
     "human_ceiling": "usi.metrics.index",
@@ -188,6 +190,7 @@ __all__ = [
     "feature_significance",
     "holm",
     "human_ceiling",
+    "human_coverage_reference",
     "human_rows",
     "judge_agreement",
     "load_table",

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
+PIPE_WIDTH = 160
 
 
 def _load(path: Path, console: Console) -> pd.DataFrame:
@@ -89,7 +90,9 @@ def _run(
     from usi.metrics.score import score_leaderboard, score_simulator
 
     status = Console(stderr=True)
-    out = Console(soft_wrap=True)
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=PIPE_WIDTH)  # a file or a pipe: don't squeeze the tables to 80
     if ceiling is not None:
         if simulators or human is not None:
             raise UsiInputError("--ceiling HUMAN takes no SIM files and no --human")

@@ -10,7 +10,7 @@ import pandas as pd
 from usi.fingerprint.features import FEATURE_DIMENSION, FEATURES
 from usi.metrics.bootstrap import N_BOOTSTRAP
 from usi.metrics.evaluation import JudgeAgreement, judge_agreement
-from usi.metrics.fidelity import DEFAULT_SEED, measure_fidelity
+from usi.metrics.fidelity import DEFAULT_SEED, human_coverage_reference, measure_fidelity
 from usi.metrics.index import estimate_usi, human_ceiling, n_tasks_paired, split_half
 from usi.metrics.models import (
     DimensionGapModel,
@@ -64,8 +64,13 @@ def score_simulator(
     n_bootstrap: int = N_BOOTSTRAP,
     seed: int = DEFAULT_SEED,
     with_fidelity: bool = True,
+    coverage_reference: float | None = None,
 ) -> ScoreResult:
-    """Score one simulator's table against the humans' table (both from ``load_table``)."""
+    """Score one simulator's table against the humans' table (both from ``load_table``).
+
+    ``coverage_reference`` (humans vs humans coverage) is computed here unless given: a
+    leaderboard computes it once for all simulators.
+    """
     if name is None:
         sources = simulator["source"].astype(str).unique()
         name = str(sources[0]) if len(sources) == 1 else "+".join(map(str, sources))
@@ -112,6 +117,9 @@ def score_simulator(
         if judge_human is None and judge_simulator is None
         else JudgeDetail(human=judge_human, simulator=judge_simulator)
     )
+    reference = coverage_reference
+    if with_fidelity and reference is None:
+        reference = human_coverage_reference(split_half(human), seed)
     return ScoreResult(
         simulator=name,
         usi=UsiValue(
@@ -129,9 +137,7 @@ def score_simulator(
         uncertainty=estimate.uncertainty,
         outcome_detail=OutcomeDetail(ece=pooled.outcome.ece, n_tasks=pooled.outcome.n_tasks),
         evaluation_detail=evaluation_detail,
-        fidelity=measure_fidelity(simulator, human, split_half(human), seed)
-        if with_fidelity
-        else None,
+        fidelity=measure_fidelity(simulator, human, reference, seed) if with_fidelity else None,
         judge=judge,
     )
 
@@ -145,9 +151,16 @@ def score_leaderboard(
     with_fidelity: bool = True,
 ) -> Leaderboard:
     """Every simulator against the same humans, best USI first, under the human ceiling."""
+    reference = human_coverage_reference(split_half(human), seed) if with_fidelity else None
     results = [
         score_simulator(
-            table, human, name, n_bootstrap=n_bootstrap, seed=seed, with_fidelity=with_fidelity
+            table,
+            human,
+            name,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            with_fidelity=with_fidelity,
+            coverage_reference=reference,
         )
         for name, table in simulators.items()
     ]

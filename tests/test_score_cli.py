@@ -1,0 +1,231 @@
+"""``usi score``: the JSON contract, the leaderboard, the ceiling, and bad input."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from usi.cli import app
+from usi.data.episode import Episode, Message
+from usi.data.io import write_episodes
+from usi.data.survey import SURVEY_ITEMS
+from usi.fingerprint.features import FEATURES
+from usi.metrics import load_table, score_simulator
+from usi.metrics.bootstrap import N_BOOTSTRAP
+from usi.metrics.cli import DEFAULT_BOOTSTRAP
+from usi.metrics.table import human_rows
+
+runner = CliRunner()
+
+HUMAN_TURNS = ["yes", "ok go ahead", "my order is #W1234567", "hmm not sure", "ugh forget it"]
+POLITE_TURNS = [
+    "Thank you so much for your help; I would appreciate it if you could check my order.",
+    "Certainly, please proceed with the exchange — I am absolutely sure about the color.",
+    "Additionally, could you please confirm the refund? Thanks again for your patience.",
+]
+TERSE_TURNS = ["ok", "yes", "A", "no"]
+
+
+def _episode(
+    rng: random.Random,
+    source: str,
+    index: int,
+    task: int,
+    turns: list[str],
+    batch: int | None = None,
+    success: float = 0.5,
+    survey: bool = True,
+) -> Episode:
+    messages = [Message(role="assistant", content="Hi! How can I help you today?")]
+    for _ in range(rng.randint(2, 5)):
+        messages.append(Message(role="user", content=rng.choice(turns)))
+        messages.append(Message(role="assistant", content="Let me check that for you."))
+    answers = {item.id: rng.choice(item.options) for item in SURVEY_ITEMS} if survey else None
+    return Episode(
+        episode_id=f"{source}-{batch}-{index}",
+        source=source,
+        batch=batch,
+        domain="retail",
+        task_id=str(task),
+        messages=messages,
+        reward=1.0 if rng.random() < success else 0.0,
+        survey=answers,
+    )
+
+
+def _write(path: Path, episodes: list[Episode]) -> Path:
+    write_episodes(path, episodes)
+    return path
+
+
+@pytest.fixture
+def human_file(tmp_path: Path) -> Path:
+    rng = random.Random(1)
+    episodes = [
+        _episode(rng, "human", i, i % 8, HUMAN_TURNS, batch=1 + i % 2, success=0.4)
+        for i in range(48)
+    ]
+    return _write(tmp_path / "human.jsonl", episodes)
+
+
+@pytest.fixture
+def sim_file(tmp_path: Path) -> Path:
+    rng = random.Random(2)
+    episodes = [_episode(rng, "polite-llm", i, i % 8, POLITE_TURNS, success=0.8) for i in range(32)]
+    return _write(tmp_path / "sim.jsonl", episodes)
+
+
+@pytest.fixture
+def two_sims_file(tmp_path: Path) -> Path:
+    rng = random.Random(3)
+    episodes = [_episode(rng, "polite-llm", i, i % 8, POLITE_TURNS, success=0.8) for i in range(24)]
+    episodes += [_episode(rng, "humanlike", i, i % 8, HUMAN_TURNS, success=0.4) for i in range(24)]
+    episodes += [_episode(rng, "terse", i, i % 8, TERSE_TURNS, survey=False) for i in range(24)]
+    return _write(tmp_path / "sims.jsonl", episodes)
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["score", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_single_simulator_json_is_exactly_the_contract(human_file: Path, sim_file: Path) -> None:
+    code, out, err = _invoke(str(sim_file), "--human", str(human_file), "--json")
+    assert code == 0, err
+    payload = json.loads(out)  # exactly one JSON object, nothing else on stdout
+    assert isinstance(payload, dict)
+    assert {"usi", "components", "features", "n_episodes", "n_tasks_paired"} <= set(payload)
+    assert set(payload["usi"]) == {"value", "ci_low", "ci_high", "components_used"}
+    assert {"D1", "D2", "D3", "D4", "outcome", "evaluation", "missing"} == set(
+        payload["components"]
+    )
+    assert list(payload["features"]) == list(FEATURES)
+    for feature in payload["features"].values():
+        assert {"human", "simulator", "dice", "p_adj", "effect"} <= set(feature)
+    assert payload["n_episodes"] == {"human": 48, "simulator": 32}
+    assert payload["n_tasks_paired"] == 8
+    assert payload["simulator"] == "polite-llm"
+    # two human batches → mean ± std over batches
+    assert payload["uncertainty"]["method"] == "batches"
+    assert payload["uncertainty"]["n_batches"] == 2
+    usi = payload["usi"]
+    assert usi["ci_low"] < usi["value"] < usi["ci_high"]
+    assert usi["components_used"] == ["D1", "D2", "D3", "D4", "outcome", "evaluation"]
+    assert set(payload["fidelity"]) == {"dispersion", "coverage", "discriminator_auc"}
+    assert set(payload["evaluation_detail"]["dimensions"]) <= {i.id for i in SURVEY_ITEMS}
+    # the polite simulator is far more polite than these humans: flagged
+    assert payload["features"]["politeness_rate"]["effect"] > 0.33
+    # every number comes from the data: the library on the same files says the same
+    table = load_table(human_file)
+    sim_table = load_table(sim_file)
+    expected = score_simulator(sim_table, human_rows(table), "polite-llm").model_dump()
+    assert payload == json.loads(json.dumps(expected))
+
+
+def test_single_simulator_summary_is_readable(human_file: Path, sim_file: Path) -> None:
+    code, out, _ = _invoke(str(sim_file), "--human", str(human_file), "--bootstrap", "20")
+    assert code == 0
+    assert "polite-llm" in out and "USI" in out
+    assert "mean ± std over 2 human batches" in out
+    assert "politeness_rate" in out  # a flagged large gap, with both values
+    assert "discriminator AUC" in out
+
+
+def test_one_file_can_hold_humans_and_simulators(human_file: Path, sim_file: Path) -> None:
+    both = Path(sim_file).parent / "both.jsonl"
+    both.write_text(human_file.read_text() + sim_file.read_text())
+    code, out, _ = _invoke(str(both), "--human", str(both), "--json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["n_episodes"] == {"human": 48, "simulator": 32}
+
+
+def test_leaderboard_json_is_sorted_under_the_ceiling(
+    human_file: Path, two_sims_file: Path
+) -> None:
+    code, out, err = _invoke(str(two_sims_file), "--human", str(human_file), "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert set(payload) == {"ceiling", "leaderboard"}
+    names = [r["simulator"] for r in payload["leaderboard"]]
+    assert sorted(names) == ["humanlike", "polite-llm", "terse"]
+    values = [r["usi"]["value"] for r in payload["leaderboard"]]
+    assert values == sorted(values, reverse=True)
+    assert names[0] == "humanlike"  # the simulator written from the humans' turns wins
+    terse = next(r for r in payload["leaderboard"] if r["simulator"] == "terse")
+    assert terse["components"]["evaluation"] is None
+    assert terse["components"]["missing"]["evaluation"] == "no simulator survey answers"
+    assert "evaluation" not in terse["usi"]["components_used"]
+    assert payload["ceiling"]["method"] == "leave-one-batch-out"
+
+
+def test_leaderboard_table_has_the_ceiling_on_top(human_file: Path, two_sims_file: Path) -> None:
+    code, out, _ = _invoke(str(two_sims_file), "--human", str(human_file), "--bootstrap", "20")
+    assert code == 0
+    assert out.index("humans (ceiling)") < out.index("humanlike") < out.index("terse")
+
+
+def test_ceiling_json(human_file: Path) -> None:
+    code, out, _ = _invoke("--ceiling", str(human_file), "--json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["method"] == "leave-one-batch-out" and payload["n_batches"] == 2
+    assert len(payload["per_fold"]) == 2
+    assert 0 < payload["value"] <= 100
+    code, out, _ = _invoke("--ceiling", str(human_file))
+    assert code == 0 and "Human ceiling" in out
+
+
+def _assert_one_line_error(code: int, out: str, err: str, needle: str) -> None:
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("usi: error: ") and needle in lines[0]
+    assert "Traceback" not in err
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, human_file: Path, sim_file: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    _assert_one_line_error(*_invoke(str(sim_file), "--human", str(missing)), "no such file")
+    _assert_one_line_error(
+        *_invoke(str(sim_file), "--human", str(sim_file), "--json"), "no human episodes"
+    )
+    _assert_one_line_error(
+        *_invoke(str(human_file), "--human", str(human_file)), "no simulator episodes"
+    )
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(sim_file.read_text().splitlines()[0] + "\n{not json\n")
+    _assert_one_line_error(*_invoke(str(broken), "--human", str(human_file)), "line 2")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    _assert_one_line_error(*_invoke("--ceiling", str(empty)), "empty.jsonl")
+    _assert_one_line_error(*_invoke(str(sim_file)), "--human")
+    _assert_one_line_error(*_invoke(), "--ceiling")
+    _assert_one_line_error(
+        *_invoke(str(sim_file), "--ceiling", str(human_file)), "--ceiling HUMAN takes no SIM"
+    )
+
+
+def test_unreadable_input_is_bad_input(tmp_path: Path, human_file: Path) -> None:
+    binary = tmp_path / "episodes.bin"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    _assert_one_line_error(*_invoke(str(binary), "--human", str(human_file)), "episodes.bin")
+    _assert_one_line_error(*_invoke(str(tmp_path), "--human", str(human_file)), "directory")
+
+
+def test_cli_default_bootstrap_matches_the_library() -> None:
+    assert DEFAULT_BOOTSTRAP == N_BOOTSTRAP
+
+
+@pytest.mark.shared
+def test_ceiling_of_the_real_sample(tau_usi_sample: Path) -> None:
+    code, out, err = _invoke("--ceiling", str(tau_usi_sample), "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["n_batches"] == 2 and payload["method"] == "leave-one-batch-out"
+    assert 50 < payload["value"] <= 100
