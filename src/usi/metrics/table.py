@@ -72,7 +72,7 @@ def load_table(
 
 
 def task_keys(table: pd.DataFrame) -> pd.Series:
-    """The task of each row as ``domain/task_id``; None where the episode is unaligned.
+    """The task of each row as ``domain/task_id``; missing (NaN) where the episode is unaligned.
 
     τ² ids repeat across domains (airline "5" and retail "5" are different tasks), so a
     task is identified by both.
