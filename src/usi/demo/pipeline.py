@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from usi.data.episode import HUMAN_SOURCE
-from usi.demo.corpus import demo_tasks, write_demo_corpus
+from usi.demo.corpus import demo_tasks
 
 OFFLINE_AGENT = "offline/oracle"
 OFFLINE_SIMULATORS: tuple[str, ...] = ("offline/cooperative", "offline/terse")
