@@ -1,4 +1,4 @@
-"""The Ray backend on a local instance: same episodes, same format, same resume (one test: Ray is slow to start)."""
+"""The Ray backend on a local instance: same episodes, format and resume (one test: slow start)."""
 
 from __future__ import annotations
 
