@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # A reply needs at most this many agent steps (tool calls + the final message); τ²'s own
 # orchestrator caps whole simulations at 100 steps, a single turn never needs this many.
 MAX_AGENT_STEPS_PER_TURN = 30
-ENV_CACHE_SIZE = 64
+ENV_CACHE_SIZE = 32  # ≈ 24 MB per airline environment
 GREETING = "Hi! How can I help you today?"
 
 

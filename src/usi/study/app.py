@@ -37,7 +37,8 @@ from usi.study.security import (
     RateLimiter,
     same_secret,
 )
-from usi.study.tasks import task_card
+from usi.study.shards import ShardedWorker, ShardSettings
+from usi.study.tasks import load_tasks, task_card
 from usi.study.transcript import is_stop_command
 from usi.study.worker import StudyWorker
 
@@ -76,13 +77,25 @@ class StudyApp:
         self.engine = make_engine(config.db_url)
         self.factory: sessionmaker[Session] = session_factory(self.engine)
         self.agent = agent or TauStudyAgent(config.agent_model, base_url=config.agent_base_url)
-        self.worker = StudyWorker(
-            self.factory,
-            self.agent,
-            judge_model=config.judge_model,
-            judge_base_url=config.judge_base_url,
-            workers=config.agent_workers,
-        )
+        self.worker: StudyWorker | ShardedWorker
+        if agent is None and config.agent_processes > 0:
+            settings = ShardSettings(
+                db_url=config.db_url,
+                agent_model=config.agent_model,
+                agent_base_url=config.agent_base_url,
+                judge_model=config.judge_model,
+                judge_base_url=config.judge_base_url,
+                threads=config.agent_workers,
+            )
+            self.worker = ShardedWorker(settings, config.agent_processes, self.factory)
+        else:
+            self.worker = StudyWorker(
+                self.factory,
+                self.agent,
+                judge_model=config.judge_model,
+                judge_base_url=config.judge_base_url,
+                workers=config.agent_workers,
+            )
         self.limiter = RateLimiter()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self._stop = threading.Event()
@@ -91,6 +104,8 @@ class StudyApp:
     def start(self) -> None:
         """Migrate, seed the design, resume interrupted agent turns, start the reaper."""
         migrate(self.engine)
+        for domain in self.config.tasks:  # load τ² once, before the first participant
+            load_tasks(domain)
         service.seed_slots(self.factory, self.config.tasks, self.config.batches)
         service.set_session_timeout(self.config.session_timeout)
         resumed = self.worker.resume_pending()

@@ -1,9 +1,205 @@
-"""Commands of the ``study`` capability."""
+"""Commands of the ``study`` capability: serve, export, loadtest."""
 
 from __future__ import annotations
 
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from usi.errors import UsiInputError
+
+study_app = typer.Typer(
+    name="study",
+    help="The web app where real people play the user (consent, task card, chat, survey).",
+    no_args_is_help=True,
+)
+
+MIN_ADMIN_TOKEN_CHARS = 22  # 22 URL-safe characters ≈ 131 bits
+
+
+def _domains(value: str) -> list[str]:
+    from usi.study.tasks import STUDY_DOMAINS
+
+    names = [d.strip() for d in value.split(",") if d.strip()]
+    unknown = [d for d in names if d not in STUDY_DOMAINS]
+    if not names or unknown:
+        raise UsiInputError(
+            f"unknown domains {unknown or value!r} (known: {', '.join(STUDY_DOMAINS)})",
+            where="--domains",
+        )
+    return list(dict.fromkeys(names))
+
+
+@study_app.command("serve")
+def serve(
+    db: Annotated[
+        str, typer.Option("--db", help="SQLAlchemy URL (sqlite:///… or postgresql://…)")
+    ] = ("sqlite:///study.db"),
+    agent_model: Annotated[
+        str, typer.Option("--agent-model", help="litellm model or offline/oracle")
+    ] = ("offline/oracle"),
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    admin_token: Annotated[
+        str | None,
+        typer.Option("--admin-token", envvar="USI_STUDY_ADMIN_TOKEN", help="Generated if absent."),
+    ] = None,
+    domains: Annotated[str, typer.Option("--domains")] = "airline,retail",
+    batches: Annotated[int, typer.Option("--batches", min=1, max=50)] = 3,
+    tasks_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tasks-file", help='JSON {"airline": ["0", "1"], …}; default: τ² base split.'
+        ),
+    ] = None,
+    agent_base_url: Annotated[str | None, typer.Option("--agent-base-url")] = None,
+    judge_model: Annotated[
+        str | None, typer.Option("--judge-model", help="Quality judge (default: no judge).")
+    ] = None,
+    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url")] = None,
+    keep_threshold: Annotated[float, typer.Option("--keep-threshold", min=0, max=100)] = 60.0,
+    session_timeout: Annotated[
+        float,
+        typer.Option(
+            "--session-timeout", min=0.05, help="Minutes before an idle session is released."
+        ),
+    ] = 60.0,
+    completion_code: Annotated[
+        str | None,
+        typer.Option("--completion-code", help="Study-wide code (default: one per session)."),
+    ] = None,
+    completion_url: Annotated[
+        str, typer.Option("--completion-url", help="Recruiter redirect; {code} is replaced.")
+    ] = "https://app.prolific.com/submissions/complete?cc={code}",
+    workers: Annotated[
+        int, typer.Option("--agent-workers", min=1, max=64, help="Agent threads per process.")
+    ] = 4,
+    processes: Annotated[
+        int, typer.Option("--agent-processes", min=0, max=16, help="0: in the web process.")
+    ] = 1,
+    secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Behind HTTPS.")] = False,
+) -> None:
+    """Serve the study (SQLite WAL by default, PostgreSQL by URL)."""
+    import uvicorn
+
+    from usi.run.models import validate_model
+    from usi.study.app import create_app
+    from usi.study.config import StudyConfig
+    from usi.study.security import new_token
+    from usi.study.tasks import read_task_list
+
+    validate_model(agent_model)
+    if judge_model:
+        validate_model(judge_model)
+    if admin_token is not None and len(admin_token) < MIN_ADMIN_TOKEN_CHARS:
+        raise UsiInputError(
+            f"admin token too short (at least {MIN_ADMIN_TOKEN_CHARS} random characters)",
+            where="--admin-token",
+        )
+    token = admin_token or new_token()
+    config = StudyConfig(
+        db_url=db,
+        agent_model=agent_model,
+        tasks=read_task_list(tasks_file, _domains(domains)),
+        batches=batches,
+        agent_base_url=agent_base_url,
+        judge_model=judge_model,
+        judge_base_url=judge_base_url,
+        admin_token=token,
+        keep_threshold=keep_threshold,
+        session_timeout=timedelta(minutes=session_timeout),
+        completion_code=completion_code,
+        completion_url=completion_url,
+        agent_workers=workers,
+        agent_processes=processes,
+        secure_cookies=secure_cookies,
+    )
+    slots = sum(len(ids) for ids in config.tasks.values()) * batches
+    base = f"http://{host}:{port}"
+    print(f"usi study: {slots} slots, agent {agent_model}, database {db}", file=sys.stderr)
+    print(
+        f"usi study: entry link {base}/start?PROLIFIC_PID=…&STUDY_ID=…&SESSION_ID=…",
+        file=sys.stderr,
+    )
+    if admin_token is None:
+        print(f"usi study: admin {base}/admin  token {token}", file=sys.stderr)
+    else:
+        print(f"usi study: admin {base}/admin", file=sys.stderr)
+    app = create_app(config)
+    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("USI_STUDY_LOG", "warning"))
+
+
+@study_app.command("export")
+def export(
+    db: Annotated[str, typer.Option("--db", help="The study database URL.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Canonical episodes (JSONL).")],
+    kept_only: Annotated[
+        bool, typer.Option("--kept-only", help="Only sessions kept by QC.")
+    ] = False,
+    keep_threshold: Annotated[float, typer.Option("--keep-threshold", min=0, max=100)] = 60.0,
+    include_recruiter_ids: Annotated[
+        bool, typer.Option("--include-recruiter-ids", help="Keep PROLIFIC_PID etc. in metadata.")
+    ] = False,
+) -> None:
+    """Write finished sessions as canonical human episodes (reward from τ²'s evaluator)."""
+    from usi.study.export import export_study
+
+    count = export_study(
+        db,
+        output,
+        kept_only=kept_only,
+        threshold=keep_threshold,
+        include_recruiter_ids=include_recruiter_ids,
+    )
+    print(f"wrote {count} episodes to {output}", file=sys.stderr)
+
+
+@study_app.command("loadtest")
+def loadtest(
+    url: Annotated[str, typer.Option("--url", help="Base URL of a running study server.")],
+    participants: Annotated[int, typer.Option("--participants", min=1)] = 50,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 20,
+    turns: Annotated[int, typer.Option("--turns", min=1, max=4)] = 3,
+) -> None:
+    """Drive scripted participants through the whole flow; print latency and errors."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from usi.study.loadtest import run_loadtest, summary_rows
+
+    if not url.startswith(("http://", "https://")):
+        raise UsiInputError("expected an http(s) URL", where="--url")
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("participants", total=participants)
+        result = asyncio.run(
+            run_loadtest(
+                url.rstrip("/"),
+                participants,
+                concurrency,
+                turns,
+                on_done=lambda: progress.advance(bar),
+            )
+        )
+    table = Table(title=f"usi study loadtest — {url}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in summary_rows(result):
+        table.add_row(label, value)
+    Console().print(table)
+    for error in result.errors[:20]:
+        console.print(f"error: {error}", markup=False)
+    if result.errors or result.lost_messages:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this capability's commands to the ``usi`` app."""
+    app.add_typer(study_app, name="study")

@@ -32,7 +32,8 @@ class StudyConfig:
     completion_code: str | None = None
     completion_url: str = DEFAULT_COMPLETION_URL
     secure_cookies: bool = False
-    agent_workers: int = 4
+    agent_workers: int = 4  # threads per agent process (LLM calls overlap)
+    agent_processes: int = 1  # 0: agent work in the web process (tests, debugging)
     auto_judge: bool = True
 
     @property

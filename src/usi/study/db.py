@@ -8,6 +8,9 @@ PostgreSQL works by URL. The schema is owned by Alembic, never by ``create_all``
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,30 @@ def make_engine(url: str) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (pages render after the write)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+_GATES: dict[int, threading.Lock] = {}
+_GATES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def writing(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A write transaction; on SQLite, one writer per process at a time.
+
+    SQLite allows one writer; when several threads race for it, the losers sleep in
+    SQLite's busy handler with growing back-off, which shows up as latency spikes. Queuing
+    the writers of this process on a lock instead keeps every commit short and in order
+    (other processes still meet the busy timeout). PostgreSQL needs no gate.
+    """
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        with factory.begin() as db:
+            yield db
+        return
+    with _GATES_LOCK:
+        gate = _GATES.setdefault(id(engine), threading.Lock())
+    with gate, factory.begin() as db:
+        yield db
 
 
 def migrate(engine: Engine) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEMS, validate_answer
 from usi.study import schema as s
+from usi.study.db import writing
 from usi.study.schema import Slot, StoredMessage, StudySession
 from usi.study.security import MAX_FREE_TEXT_CHARS, completion_code, new_token, token_digest
 
@@ -66,7 +67,7 @@ def seed_slots(
         for batch in range(1, batches + 1)
     }
     created = 0
-    with factory.begin() as db:
+    with writing(factory) as db:
         existing = {(r.domain, r.task_id, r.batch): r for r in db.scalars(select(Slot))}
         for key, row in existing.items():
             row.active = key in wanted
@@ -112,7 +113,7 @@ def create_session(
     """A new session at the consent page; returns it and its (only ever returned) token."""
     token = new_token()
     now = utcnow()
-    with factory.begin() as db:
+    with writing(factory) as db:
         row = StudySession(
             token_hash=token_digest(token),
             csrf_token=new_token(),
@@ -132,7 +133,7 @@ def create_session(
 def touch(factory: sessionmaker[Session], session_id: int, *, min_interval: float = 30.0) -> None:
     """Record activity (at most one write per ``min_interval`` seconds)."""
     now = utcnow()
-    with factory.begin() as db:
+    with writing(factory) as db:
         db.execute(
             update(StudySession)
             .where(
@@ -145,7 +146,7 @@ def touch(factory: sessionmaker[Session], session_id: int, *, min_interval: floa
 
 
 def decline_consent(factory: sessionmaker[Session], session_id: int) -> None:
-    with factory.begin() as db:
+    with writing(factory) as db:
         db.execute(
             update(StudySession)
             .where(StudySession.id == session_id, StudySession.state == s.CONSENT)
@@ -191,7 +192,7 @@ def _assign(factory: sessionmaker[Session], session_id: int, pid: str) -> bool:
         ).all()
     for slot_id, domain, task_id, batch in candidates:
         now = utcnow()
-        with factory.begin() as db:
+        with writing(factory) as db:
             taken = db.execute(
                 update(Slot)
                 .where(Slot.id == slot_id, Slot.status == s.SLOT_OPEN)
@@ -220,7 +221,7 @@ def _assign(factory: sessionmaker[Session], session_id: int, pid: str) -> bool:
 def release_expired(factory: sessionmaker[Session], timeout: timedelta) -> int:
     """Expire sessions idle for longer than ``timeout``; their slots return to the pool."""
     cutoff = utcnow() - timeout
-    with factory.begin() as db:
+    with writing(factory) as db:
         stale = list(
             db.scalars(
                 select(StudySession.id).where(
@@ -260,7 +261,7 @@ def release_expired_now(factory: sessionmaker[Session]) -> int:
 def start_chat(factory: sessionmaker[Session], session_id: int, greeting: str) -> None:
     """Task card read: open the chat with the agent's greeting (once)."""
     now = utcnow()
-    with factory.begin() as db:
+    with writing(factory) as db:
         moved = db.execute(
             update(StudySession)
             .where(StudySession.id == session_id, StudySession.state == s.TASK)
@@ -315,7 +316,7 @@ def post_message(
     else:
         values.update(agent_status=s.AGENT_PENDING, agent_error=None)
     try:
-        with factory.begin() as db:
+        with writing(factory) as db:
             moved = db.execute(
                 update(StudySession)
                 .where(
@@ -347,7 +348,7 @@ def post_message(
 
 def retry_agent(factory: sessionmaker[Session], session_id: int) -> bool:
     """After an agent error, hand the turn back to the agent."""
-    with factory.begin() as db:
+    with writing(factory) as db:
         return bool(
             db.execute(
                 update(StudySession)
@@ -412,7 +413,7 @@ def submit_survey(
     """Store the survey and finish the session; a second submission raises :class:`Conflict`."""
     code = fixed_code or completion_code()
     now = utcnow()
-    with factory.begin() as db:
+    with writing(factory) as db:
         moved = db.execute(
             update(StudySession)
             .where(StudySession.id == session_id, StudySession.state == s.SURVEY)
@@ -455,7 +456,7 @@ def record_agent_reply(
     """Append the agent's messages if the session still waits for exactly this reply."""
     now = utcnow()
     try:
-        with factory.begin() as db:
+        with writing(factory) as db:
             moved = db.execute(
                 update(StudySession)
                 .where(
@@ -483,7 +484,7 @@ class _Stale(Exception):
 
 
 def record_agent_error(factory: sessionmaker[Session], session_id: int, error: str) -> None:
-    with factory.begin() as db:
+    with writing(factory) as db:
         db.execute(
             update(StudySession)
             .where(StudySession.id == session_id, StudySession.agent_status == s.AGENT_PENDING)
@@ -540,14 +541,14 @@ def list_sessions(
 
 
 def set_keep(factory: sessionmaker[Session], session_id: int, keep: bool | None) -> None:
-    with factory.begin() as db:
+    with writing(factory) as db:
         db.execute(update(StudySession).where(StudySession.id == session_id).values(keep=keep))
 
 
 def record_quality(
     factory: sessionmaker[Session], session_id: int, score: float, reasoning: str, model: str
 ) -> None:
-    with factory.begin() as db:
+    with writing(factory) as db:
         db.execute(
             update(StudySession)
             .where(StudySession.id == session_id)
@@ -558,7 +559,7 @@ def record_quality(
 def record_reward(
     factory: sessionmaker[Session], session_id: int, reward: float, info: dict[str, Any]
 ) -> None:
-    with factory.begin() as db:
+    with writing(factory) as db:
         db.execute(
             update(StudySession)
             .where(StudySession.id == session_id)

@@ -43,8 +43,8 @@ class StudyWorker:
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="usi-agent")
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, wait: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
     def resume_pending(self) -> int:
         """Resubmit every session whose participant still waits for the agent."""
