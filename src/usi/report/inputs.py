@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -73,20 +74,21 @@ def load_capability(path: str | Path, sim_names: Mapping[str, object]) -> pd.Dat
     frame = frame[list(CAPABILITY_COLUMNS)].copy()
     if frame.empty:
         raise UsiInputError("no rows", p)
-    for number, row in enumerate(frame.itertuples(index=False), start=2):
+    records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+    for number, row in enumerate(records, start=2):
         where = f"line {number}"
-        model = "" if pd.isna(row.model) else str(row.model).strip()
+        model = "" if pd.isna(row["model"]) else str(row["model"]).strip()
         if not model:
             raise UsiInputError("empty model name", p, where)
         if model not in sim_names:
             known = ", ".join(sim_names)
             raise UsiInputError(f"model {model!r} is not a --sim NAME (known: {known})", p, where)
-        if pd.isna(row.family) or not str(row.family).strip():
+        if pd.isna(row["family"]) or not str(row["family"]).strip():
             raise UsiInputError(f"empty family for model {model!r}", p, where)
         try:
-            score = float(row.score)
+            score = float(row["score"])
         except (TypeError, ValueError):
-            raise UsiInputError(f"score {row.score!r} is not a number", p, where) from None
+            raise UsiInputError(f"score {row['score']!r} is not a number", p, where) from None
         if score != score:
             raise UsiInputError(f"missing score for model {model!r}", p, where)
     frame["model"] = frame["model"].str.strip()

@@ -7,7 +7,10 @@ sections can draw from, so a change in the metrics API is absorbed in one place.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -178,23 +181,63 @@ def from_ceiling(ceiling: CeilingResult) -> SimScore:
 
 ScoreProgress = Callable[[str], None]
 
+#: Below this many simulators, starting worker processes costs more than it saves.
+PARALLEL_MIN_SIMS = 4
+
+
+def _limit_threads() -> None:
+    # One BLAS/OpenMP thread per worker: the workers already use every core.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _score_one(args: tuple[str, pd.DataFrame, pd.DataFrame]) -> ScoreResult:
+    from usi.metrics import score_simulator
+
+    name, table, human = args
+    return score_simulator(table, human, name)
+
+
+def default_workers(n_sims: int) -> int:
+    """Worker processes for scoring: one per core when there are enough simulators."""
+    if n_sims < PARALLEL_MIN_SIMS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, n_sims))
+
 
 def score_all(
     human: pd.DataFrame,
     sims: Mapping[str, pd.DataFrame],
     progress: ScoreProgress | None = None,
+    workers: int | None = None,
 ) -> tuple[dict[str, SimScore], SimScore | None, str]:
     """Score every simulator and the human ceiling with ``usi.metrics``.
 
-    Returns the scores by name, the ceiling (None when it has no value) and why it is absent.
+    Simulators are independent, so with several of them they are scored in worker
+    processes (a fresh ``forkserver``, never a fork of this process, whose threads
+    and OpenMP state a fork would copy). Returns the scores by name, the ceiling (None when
+    it has no value) and why it is absent.
     """
     from usi.metrics import human_ceiling, score_simulator
 
-    scores: dict[str, SimScore] = {}
-    for name, table in sims.items():
-        scores[name] = from_result(name, score_simulator(table, human, name))
-        if progress is not None:
-            progress(name)
+    n_workers = default_workers(len(sims)) if workers is None else workers
+    results: dict[str, ScoreResult] = {}
+    if n_workers <= 1:
+        for name, table in sims.items():
+            results[name] = score_simulator(table, human, name)
+            if progress is not None:
+                progress(name)
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["usi.metrics.score", "threadpoolctl"])
+        jobs = [(name, table, human) for name, table in sims.items()]
+        with ProcessPoolExecutor(n_workers, context, initializer=_limit_threads) as pool:
+            for name, result in zip(sims, pool.map(_score_one, jobs), strict=True):
+                results[name] = result
+                if progress is not None:
+                    progress(name)
+    scores = {name: from_result(name, result) for name, result in results.items()}
     ceiling = human_ceiling(human)
     if ceiling.value is None:
         return scores, None, ceiling.reason or "not computable"

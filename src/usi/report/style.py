@@ -85,7 +85,7 @@ def series_marker(index: int) -> str:
 @contextmanager
 def report_style() -> Iterator[None]:
     """Apply the report's rc settings to the figures drawn (and saved) inside the block."""
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         yield
 
 
@@ -117,6 +117,8 @@ def render(fig: Figure, name: str, title: str, caption: str) -> RenderedFigure:
     with report_style():
         png_buffer = io.BytesIO()
         fig.savefig(png_buffer, format="png", dpi=FIGURE_DPI * 1.5)
+        # The layout is solved; keep it for the SVG instead of solving it again.
+        fig.set_layout_engine("none")
         svg_buffer = io.StringIO()
         fig.savefig(svg_buffer, format="svg")
     width, height = fig.get_size_inches()

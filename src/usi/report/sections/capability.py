@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -15,6 +17,14 @@ from usi.report.style import new_figure, render, series_colour, series_marker
 BAND_LEVEL = 0.80
 #: A line through fewer points than this is not a fit worth drawing.
 MIN_FIT_POINTS = 3
+FIT_COLUMNS: tuple[str, ...] = (
+    "family",
+    "n",
+    "slope_per_capability_unit",
+    "intercept",
+    "pearson_r",
+    "p_value",
+)
 
 GUIDE = (
     "Each point is one simulator: its general capability score from the capability CSV "
@@ -28,7 +38,7 @@ GUIDE = (
 )
 
 
-def fit_family(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> dict[str, object]:
+def fit_family(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> dict[str, Any]:
     """OLS of y on x with the confidence band of the mean at ``grid`` (level BAND_LEVEL)."""
     n = len(x)
     result = stats.linregress(x, y)
@@ -54,13 +64,14 @@ def capability_frame(data: ReportData) -> pd.DataFrame:
     """Capability rows joined with each simulator's USI and batch std."""
     assert data.capability is not None
     rows = []
-    for record in data.capability.itertuples(index=False):
-        score = data.scores[str(record.model)]
+    records: list[dict[str, Any]] = data.capability.to_dict("records")  # type: ignore[assignment]
+    for record in records:
+        score = data.scores[str(record["model"])]
         rows.append(
             {
-                "model": record.model,
-                "family": record.family,
-                "capability": float(record.score),
+                "model": record["model"],
+                "family": record["family"],
+                "capability": float(record["score"]),
                 "USI": score.usi,
                 "batch_std": score.usi_std,
             }
@@ -71,7 +82,7 @@ def capability_frame(data: ReportData) -> pd.DataFrame:
     return frame
 
 
-def _figure(frame: pd.DataFrame, fits: dict[str, dict[str, object]]) -> Figure:
+def _figure(frame: pd.DataFrame, fits: dict[str, dict[str, Any]]) -> Figure:
     fig = new_figure(height=5.6)
     ax = fig.add_subplot()
     x_all = frame["capability"].to_numpy(dtype=float)
@@ -106,11 +117,11 @@ def _figure(frame: pd.DataFrame, fits: dict[str, dict[str, object]]) -> Figure:
         if fit is not None:
             grid = np.linspace(x.min() - 0.03 * span, x.max() + 0.03 * span, 50)
             fit_now = fit_family(x, y, grid)
-            ax.plot(grid, fit_now["fitted"], color=colour, linewidth=1.8)  # type: ignore[arg-type]
+            ax.plot(grid, fit_now["fitted"], color=colour, linewidth=1.8)
             ax.fill_between(
                 grid,
-                fit_now["low"],  # type: ignore[arg-type]
-                fit_now["high"],  # type: ignore[arg-type]
+                fit_now["low"],
+                fit_now["high"],
                 color=colour,
                 alpha=0.18,
                 linewidth=0,
@@ -140,8 +151,8 @@ def build(data: ReportData) -> Section:
         section.notes.append(f"Not in the capability file, so not plotted: {', '.join(absent)}.")
     if frame["batch_std"].isna().all():
         section.notes.append("No batch std (single human batch): points carry no error bars.")
-    fits: dict[str, dict[str, object]] = {}
-    fit_rows = []
+    fits: dict[str, dict[str, Any]] = {}
+    fit_rows: list[dict[str, Any]] = []
     for family, group in frame.groupby("family", sort=True):
         x = group["capability"].to_numpy(dtype=float)
         y = group["USI"].to_numpy(dtype=float)
@@ -179,6 +190,6 @@ def build(data: ReportData) -> Section:
         )
     )
     section.tables.append(Table("capability", "USI and capability per simulator", frame, 2))
-    fit_table = pd.DataFrame(fit_rows)
+    fit_table = pd.DataFrame(fit_rows, columns=list(FIT_COLUMNS))
     section.tables.append(Table("capability_fits", "Per-family linear fits", fit_table, 4))
     return section
