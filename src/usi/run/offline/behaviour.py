@@ -179,12 +179,17 @@ def _scenario_index() -> dict[str, tuple[str, str]]:
             reason = instructions if isinstance(instructions, str) else instructions.reason_for_call
             if reason:
                 index.setdefault(" ".join(reason.split()), (domain, task.id))
+                index.setdefault(first_person(reason), (domain, task.id))
     return index
 
 
-def task_from_prompt(system_prompt: str) -> tuple[str, str] | None:
-    """Recognise the task from a τ² user-simulator system prompt (when no header was sent)."""
-    flat = " ".join(system_prompt.split())
+def task_from_prompt(text: str) -> tuple[str, str] | None:
+    """Recognise the task when no header was sent (e.g. under plain ``tau2 run``).
+
+    ``text`` is a τ² user-simulator system prompt (it holds the scenario) or, for the agent,
+    the user's turns (the cooperative user's opening restates its reason for calling).
+    """
+    flat = " ".join(text.split())
     for reason, key in _scenario_index().items():
         if reason in flat:
             return key

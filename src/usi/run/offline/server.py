@@ -179,6 +179,11 @@ def complete(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
                 str(m.get("content") or "") for m in messages if m.get("role") == "system"
             )
             found = behaviour.task_from_prompt(system)
+            if found is None and model == "oracle":
+                said = " ".join(
+                    str(m.get("content") or "") for m in messages if m.get("role") == "user"
+                )
+                found = behaviour.task_from_prompt(said)
             if found is None:
                 raise LookupError(f"no {TASK_HEADER} header and no known task in the system prompt")
             domain, task_id = found

@@ -1,0 +1,150 @@
+"""Throughput and per-turn orchestration overhead of ``usi run`` next to τ²'s own runner.
+
+Both runners drive the same offline models (oracle agent, cooperative user) through litellm
+against the same in-process offline server, on the same retail tasks at the same concurrency,
+in the same process — so the only difference is the orchestration around the model calls.
+τ²'s side is ``tau2.run.run_tasks`` (what ``tau2 run`` executes, with its results file), which
+gets the task from the conversation (no header), the way it would under the ``tau2`` CLI.
+
+    per-turn overhead = (wall time x concurrency - model calls x latency) / model calls
+
+i.e. the time each model call costs beyond the model's own latency (HTTP, litellm, τ²'s
+environment and evaluator, and for usi the survey call and the crash-safe append). usi makes
+one more model call per episode than τ² (the survey); it is counted as a call.
+
+Usage: ``python benchmarks/bench_run.py [--latencies 0,200] [--concurrency 1,8,32]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def _quiet() -> None:
+    from loguru import logger
+
+    logger.remove()
+
+
+def run_usi(tasks: list[str], concurrency: int, out_dir: Path) -> int:
+    from usi.run.episode import RoleSettings, RunSettings
+    from usi.run.runner import run_episodes
+
+    settings = RunSettings(
+        domain="retail",
+        agent=RoleSettings("offline/oracle"),
+        user=RoleSettings("offline/cooperative"),
+    )
+    out = out_dir / f"usi-{concurrency}-{time.monotonic_ns()}.jsonl"
+    summary = run_episodes(settings, out, task_ids=tasks, concurrency=concurrency, progress=False)
+    return summary.finished
+
+
+def run_tau2(tasks: list[str], concurrency: int, out_dir: Path) -> int:
+    from tau2.run import run_tasks
+
+    from usi.run.episode import domain_tasks
+    from usi.run.offline.server import default_server
+
+    server = default_server()
+    args = {"api_base": server.api_base, "api_key": "usi-offline"}
+    all_tasks = domain_tasks("retail")
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # τ² prints per task
+        results = _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir)
+    _quiet()
+    return len(results.simulations)
+
+
+def _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir):  # type: ignore[no-untyped-def]
+    return run_tasks(
+        domain="retail",
+        tasks=[all_tasks[t] for t in tasks],
+        agent="llm_agent",
+        user="user_simulator",
+        llm_agent="openai/oracle",
+        llm_args_agent=dict(args),
+        llm_user="openai/cooperative",
+        llm_args_user=dict(args),
+        max_concurrency=concurrency,
+        save_to=out_dir / f"tau2-{concurrency}-{time.monotonic_ns()}.json",
+        console_display=False,
+        log_level="ERROR",
+    )
+
+
+def measure(
+    runner: str, tasks: list[str], concurrency: int, latency_ms: float, out_dir: Path
+) -> dict[str, float]:
+    from usi.run.offline.server import default_server
+
+    server = default_server()
+    server.config.latency_ms = latency_ms
+    calls_before = server.requests
+    start = time.perf_counter()
+    episodes = (run_usi if runner == "usi" else run_tau2)(tasks, concurrency, out_dir)
+    wall = time.perf_counter() - start
+    calls = server.requests - calls_before
+    overhead = (wall * concurrency - calls * latency_ms / 1000) / calls
+    return {
+        "episodes": episodes,
+        "calls": calls,
+        "wall_s": wall,
+        "episodes_per_min": episodes / wall * 60,
+        "overhead_ms": overhead * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latencies", default="0,200", help="ms per completion")
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--min-episodes", type=int, default=8, help="episodes at concurrency 1")
+    args = parser.parse_args()
+    _quiet()
+    from usi.run.episode import domain_tasks, select_tasks
+
+    domain_tasks("retail")
+    pool = select_tasks("retail", None, None)
+    # Warm up: imports, task loading and the server, so neither runner pays them.
+    with tempfile.TemporaryDirectory() as tmp:
+        run_usi(pool[:1], 1, Path(tmp))
+        run_tau2(pool[:1], 1, Path(tmp))
+    print(
+        f"{'latency':>7} {'conc':>4} {'runner':>6} {'episodes':>8} {'calls':>6} {'wall s':>7} "
+        f"{'ep/min':>8} {'overhead ms/turn':>17}"
+    )
+    baseline: dict[tuple[str, float], float] = {}
+    for latency in (float(x) for x in args.latencies.split(",")):
+        for concurrency in (int(x) for x in args.concurrency.split(",")):
+            tasks = pool[: max(args.min_episodes, concurrency)]
+            row: dict[str, dict[str, float]] = {}
+            for runner in ("usi", "tau2"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    row[runner] = m = measure(runner, tasks, concurrency, latency, Path(tmp))
+                if concurrency == 1:
+                    baseline[(runner, latency)] = m["episodes_per_min"]
+                scale = m["episodes_per_min"] / baseline.get(
+                    (runner, latency), m["episodes_per_min"]
+                )
+                print(
+                    f"{latency:>7.0f} {concurrency:>4} {runner:>6} {m['episodes']:>8.0f} "
+                    f"{m['calls']:>6.0f} {m['wall_s']:>7.2f} {m['episodes_per_min']:>8.1f} {m['overhead_ms']:>17.1f}"
+                    f"   speed-up vs conc 1: {scale:.1f}x"
+                )
+            ratio = row["usi"]["overhead_ms"] / row["tau2"]["overhead_ms"]
+            speed = row["usi"]["episodes_per_min"] / row["tau2"]["episodes_per_min"]
+            print(
+                f"{'':>7} {'':>4} usi/τ² per-turn overhead ratio: {ratio:.2f}; "
+                f"throughput ratio: {speed:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
