@@ -135,7 +135,8 @@ def main() -> None:
                 )
                 print(
                     f"{latency:>7.0f} {concurrency:>4} {runner:>6} {m['episodes']:>8.0f} "
-                    f"{m['calls']:>6.0f} {m['wall_s']:>7.2f} {m['episodes_per_min']:>8.1f} {m['overhead_ms']:>17.1f}"
+                    f"{m['calls']:>6.0f} {m['wall_s']:>7.2f} {m['episodes_per_min']:>8.1f} "
+                    f"{m['overhead_ms']:>17.1f}"
                     f"   speed-up vs conc 1: {scale:.1f}x"
                 )
             ratio = row["usi"]["overhead_ms"] / row["tau2"]["overhead_ms"]
