@@ -46,8 +46,8 @@ def reference_fingerprint(turns: Sequence[str]) -> dict[str, float]:
     f: dict[str, float] = {}
     f["words_per_turn"] = mean
     f["short_utterance_rate"] = sum(length <= 3 for length in lengths) / n
-    for feature, regexes in CUE_REGEXES.items():
-        hits = sum(any(r.search(TURN_SEPARATOR + t) for r in regexes) for t in lowered)
+    for feature, regex in CUE_REGEXES.items():
+        hits = sum(bool(regex.search(TURN_SEPARATOR + t)) for t in lowered)
         f[feature] = hits / n
     f["verbosity_cv"] = statistics.pstdev(lengths) / mean if n >= 2 and mean > 0 else 0.0
     grams = [list(zip(x, x[1:], x[2:], strict=False)) for x in tokens]

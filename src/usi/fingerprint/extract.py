@@ -32,7 +32,8 @@ import pandas as pd
 from usi.data.episode import Episode
 from usi.fingerprint.features import FEATURES
 from usi.fingerprint.lexicons import (
-    CUE_REGEXES,
+    CUE_FEATURES,
+    CUE_SCAN_RE,
     FRONT_LOADING_TURNS,
     IDENTIFIER_HINT_RE,
     IDENTIFIER_RE,
@@ -54,7 +55,7 @@ CHUNK_EPISODES = 2048
 #: Features that are a per-turn flag averaged over the episode's turns, and can therefore be
 #: pooled over turns ("30.4% of all human turns are short"). Repetition is left out: whether a
 #: turn repeats depends on the rest of its episode.
-TURN_FLAG_FEATURES: tuple[str, ...] = ("short_utterance_rate", *CUE_REGEXES)
+TURN_FLAG_FEATURES: tuple[str, ...] = ("short_utterance_rate", *CUE_FEATURES)
 
 #: Stand-in for a separator character found inside a turn: like the separator it is neither a
 #: word character nor whitespace, so every cue sees it the same way.
@@ -90,15 +91,24 @@ def _clean(turns: Sequence[str]) -> Sequence[str]:
 
 
 def _cue_flags(lowered: Sequence[str]) -> dict[str, BoolArray]:
-    """Per lexicon feature, whether each (lower-cased) turn holds at least one cue."""
+    """Per lexicon feature, whether each (lower-cased) turn holds at least one cue.
+
+    One scan of the joined turns with :data:`~usi.fingerprint.lexicons.CUE_SCAN_RE`: each match
+    is a cue position and its groups say which features' cues start there.
+    """
     joined, starts = _join(lowered)
     n = len(lowered)
-    flags: dict[str, BoolArray] = {}
-    for feature, regexes in CUE_REGEXES.items():
-        hit = np.zeros(n, dtype=np.bool_)
-        for regex in regexes:
-            hit |= _turns_hit((m.start() for m in regex.finditer(joined)), starts, n)
-        flags[feature] = hit
+    positions: list[int] = []
+    features: list[tuple[str | None, ...]] = []
+    for match in CUE_SCAN_RE.finditer(joined):
+        positions.append(match.start())
+        features.append(match.groups())
+    flags = {feature: np.zeros(n, dtype=np.bool_) for feature in CUE_FEATURES}
+    if positions:
+        turn_of = np.searchsorted(starts, positions, side="right") - 1
+        started = np.array(features, dtype=object) != None  # noqa: E711 (elementwise)
+        for column, feature in enumerate(CUE_FEATURES):
+            flags[feature][turn_of[started[:, column]]] = True
     return flags
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 # --------------------------------------------------------------------------------------------
 # Thresholds
@@ -80,45 +81,72 @@ def _expand_leading_group(cue: str) -> list[str]:
     return [option + cue[close + 1 :] for option in options.split("|")]
 
 
-def cue_pattern(
-    words: Iterable[str] = (), symbols: Iterable[str] = (), tails: Iterable[str] = ()
-) -> str:
-    """One regex for a lexicon: word-bounded ``words``, punctuation ``symbols``, and ``tails``.
+@dataclass(frozen=True)
+class Lexicon:
+    """The cues of one feature, as the regex that follows the leading non-word character.
 
-    Shape: ``\\W(?:(?<=[symbols])|p(?:lease|ls)|t(?:hanks|hx)|...|tails)``. Every match starts
-    on the non-word character just before the cue (every turn is preceded by the separator,
-    so a cue opening a turn has one too); that is the start boundary, and it lets the engine
-    jump between non-word characters with a character-set scan instead of trying the whole
-    alternation at every position. Word cues are grouped by first letter so one literal test
-    per distinct letter rejects a word start. ``symbols`` are single non-word characters that
-    are cues by themselves (em dash, semicolon). ``tails`` are raw regex fragments matched
-    right after the leading non-word character, which they may inspect with a lookbehind.
+    ``words`` are word-bounded cues (see the module docstring for the mini-syntax);
+    ``symbols`` are non-word characters that are cues by themselves (em dash, semicolon: the
+    lookbehind tests the leading character itself); ``bodies`` are raw regex fragments matched
+    right after the leading character, which they may inspect with a lookbehind (whole-turn
+    cues, "100%").
+    """
+
+    words: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    bodies: tuple[str, ...] = ()
+
+    def alternatives(self) -> list[str]:
+        """One regex per cue (word cues expanded and bounded), symbols first."""
+        symbols = "".join(self.symbols)
+        if any(len(c) != 1 or c.isalnum() or c == "_" for c in self.symbols):
+            raise ValueError(f"symbols must be single non-word characters: {self.symbols!r}")
+        out = [f"(?<=[{re.escape(symbols)}])"] if symbols else []
+        for word in self.words:
+            for cue in _expand_leading_group(word):
+                if not _starts_with_literal(cue):
+                    raise ValueError(f"a word cue must start with a literal letter: {cue!r}")
+                end = "" if cue.endswith("]") else _WORD_END_GUARD
+                out.append(_body(cue) + end)
+        return [*out, *self.bodies]
+
+
+def _starts_with_literal(fragment: str) -> bool:
+    """True if ``fragment`` starts with a plain ASCII letter/digit that no quantifier follows."""
+    return (
+        bool(fragment)
+        and fragment[0].isascii()
+        and fragment[0].isalnum()
+        and (fragment[1:2] not in {"?", "*", "+", "{"})
+    )
+
+
+def trie(alternatives: Iterable[str], depth: int = 2) -> str:
+    """An alternation with shared literal prefixes factored out (``th(?:anks|at's...)``).
+
+    Python's engine tries the branches of an alternation one after the other; factoring the
+    first characters makes a non-matching position cost a few literal tests instead of one per
+    cue. Same language as ``(?:a|b|...)``.
     """
     groups: dict[str, list[str]] = {}
-    for word in words:
-        for cue in _expand_leading_group(word):
-            first = cue[0]
-            if not (first.isalnum() and first.isascii()) or cue[1:2] in {"?", "*", "+", "{"}:
-                raise ValueError(f"a word cue must start with a literal letter or digit: {cue!r}")
-            end = "" if cue.endswith("]") else _WORD_END_GUARD
-            groups.setdefault(first, []).append(_body(cue[1:]) + end)
-    branches = [f"{first}(?:{'|'.join(rests)})" for first, rests in groups.items()]
-    symbol_set = "".join(symbols)
-    if symbol_set:
-        if any(c.isalnum() or c == "_" for c in symbol_set):
-            raise ValueError(f"symbols must be non-word characters: {symbol_set!r}")
-        branches.insert(0, f"(?<=[{re.escape(symbol_set)}])")
-    return r"\W(?:" + "|".join([*branches, *tails]) + ")"
+    others: list[str] = []
+    for alternative in alternatives:
+        if depth > 0 and _starts_with_literal(alternative):
+            groups.setdefault(alternative[0], []).append(alternative[1:])
+        else:
+            others.append(alternative)
+    branches = [first + trie(rests, depth - 1) for first, rests in groups.items()]
+    return "(?:" + "|".join([*branches, *others]) + ")"
 
 
-def whole_turn_pattern(words: Iterable[str], trailing: str) -> str:
+def whole_turn_body(words: Iterable[str], trailing: str) -> str:
     """A turn consisting only of one or more of ``words`` (comma/space separated) + punctuation.
 
-    Anchored on the separator that precedes every turn (see :data:`TURN_SEPARATOR`): a literal
-    start lets the engine jump from turn to turn instead of trying every character.
+    The leading non-word character must be the separator that precedes every turn (see
+    :data:`TURN_SEPARATOR`), and the match must reach the next separator or the end.
     """
     item = "(?:" + "|".join(_body(w) for w in words) + ")"
-    return rf"{_SEP}\s*{item}(?:[\s,]+{item})*{trailing}\s*{TURN_END}"
+    return rf"(?<={_SEP})\s*{item}(?:[\s,]+{item})*{trailing}\s*{TURN_END}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,35 +503,56 @@ STRATEGY_PIVOT_CUES: tuple[str, ...] = (
     "change of plans",
 )
 #: Turn-initial "actually" (optionally after "oh"/"wait"/"um").
-STRATEGY_PIVOT_OPENING = rf"{_SEP}\s*(?:(?:oh|wait|um|hmm)[\s,]+)?actually(?!\w)"
+STRATEGY_PIVOT_OPENING = rf"(?<={_SEP})\s*(?:(?:oh|wait|um|hmm)[\s,]+)?actually(?!\w)"
 
 # --------------------------------------------------------------------------------------------
 # Per-feature compiled patterns
 # --------------------------------------------------------------------------------------------
 
-#: The rate features detected by lexical cues, each as the tuple of regexes a turn must hit
-#: (any of them) to count. Searched in ``TURN_SEPARATOR + turn.lower()``.
-CUE_PATTERNS: dict[str, tuple[str, ...]] = {
-    "politeness_rate": (cue_pattern(POLITENESS_CUES),),
-    "formality_rate": (cue_pattern(FORMALITY_CUES, FORMALITY_SYMBOLS),),
-    "acknowledgment_rate": (whole_turn_pattern(ACKNOWLEDGMENT_CUES, ACKNOWLEDGMENT_TRAILING),),
-    "identity_confusion_rate": (cue_pattern(IDENTITY_CONFUSION_CUES),),
-    "uncertainty_rate": (cue_pattern(UNCERTAINTY_CUES),),
-    "certainty_rate": (cue_pattern(CERTAINTY_CUES, tails=CERTAINTY_TAILS),),
-    "pushback_rate": (cue_pattern(PUSHBACK_CUES),),
-    "clarification_question_rate": (
-        cue_pattern(CLARIFICATION_CUES),
-        whole_turn_pattern(CLARIFICATION_WHOLE_TURN, CLARIFICATION_WHOLE_TURN_TRAILING),
+#: The rate features detected by lexical cues: the regex that must match right after a non-word
+#: character of ``TURN_SEPARATOR + turn.lower()`` for the turn to count.
+CUE_LEXICONS: dict[str, Lexicon] = {
+    "politeness_rate": Lexicon(POLITENESS_CUES),
+    "formality_rate": Lexicon(FORMALITY_CUES, FORMALITY_SYMBOLS),
+    "acknowledgment_rate": Lexicon(
+        bodies=(whole_turn_body(ACKNOWLEDGMENT_CUES, ACKNOWLEDGMENT_TRAILING),)
     ),
-    "info_seeking_rate": (cue_pattern(INFO_SEEKING_CUES),),
-    "emotional_expression_rate": (cue_pattern(EMOTIONAL_EXPRESSION_CUES),),
-    "accusatory_rate": (cue_pattern(ACCUSATORY_CUES),),
-    "strategy_pivot_rate": (cue_pattern(STRATEGY_PIVOT_CUES), STRATEGY_PIVOT_OPENING),
+    "identity_confusion_rate": Lexicon(IDENTITY_CONFUSION_CUES),
+    "uncertainty_rate": Lexicon(UNCERTAINTY_CUES),
+    "certainty_rate": Lexicon(CERTAINTY_CUES, bodies=CERTAINTY_TAILS),
+    "pushback_rate": Lexicon(PUSHBACK_CUES),
+    "clarification_question_rate": Lexicon(
+        CLARIFICATION_CUES,
+        bodies=(whole_turn_body(CLARIFICATION_WHOLE_TURN, CLARIFICATION_WHOLE_TURN_TRAILING),),
+    ),
+    "info_seeking_rate": Lexicon(INFO_SEEKING_CUES),
+    "emotional_expression_rate": Lexicon(EMOTIONAL_EXPRESSION_CUES),
+    "accusatory_rate": Lexicon(ACCUSATORY_CUES),
+    "strategy_pivot_rate": Lexicon(STRATEGY_PIVOT_CUES, bodies=(STRATEGY_PIVOT_OPENING,)),
+}
+CUE_BODIES: dict[str, str] = {f: trie(lex.alternatives()) for f, lex in CUE_LEXICONS.items()}
+CUE_FEATURES: tuple[str, ...] = tuple(CUE_BODIES)
+
+#: One regex per feature: "the turn has a cue" is ``CUE_REGEXES[f].search(SEP + turn.lower())``.
+#: The plain definition, used by the tests as the reference for the combined scan below.
+CUE_REGEXES: dict[str, re.Pattern[str]] = {
+    feature: re.compile(r"\W" + body) for feature, body in CUE_BODIES.items()
 }
 
-CUE_REGEXES: dict[str, tuple[re.Pattern[str], ...]] = {
-    feature: tuple(re.compile(p) for p in patterns) for feature, patterns in CUE_PATTERNS.items()
-}
+#: All lexicons in ONE scan: at each non-word character where any feature's cue starts, the
+#: match records, in group ``i`` (an empty capture), whether feature ``CUE_FEATURES[i]``'s cue
+#: starts there. The cues are tested in zero-width lookaheads, so a match consumes only the
+#: leading character and no cue can hide another (overlapping cues of different features,
+#: like "thank you" inside "thank you for your patience", are all seen).
+#: The gate ``(?=...)`` is the union of every cue as one prefix-factored alternation, so the
+#: common case (no cue starts here) costs a few literal tests.
+CUE_SCAN_PATTERN = (
+    r"\W(?="
+    + trie(alt for lex in CUE_LEXICONS.values() for alt in lex.alternatives())
+    + ")"
+    + "".join(f"(?:(?={body})())?" for body in CUE_BODIES.values())
+)
+CUE_SCAN_RE = re.compile(CUE_SCAN_PATTERN)
 TOKEN_RE = re.compile(TOKEN_PATTERN)
 IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
 IDENTIFIER_HINT_RE = re.compile(IDENTIFIER_HINT_PATTERN)
