@@ -14,6 +14,7 @@ from usi.errors import UsiInputError
 from usi.fingerprint.extract import fingerprint_frame
 from usi.fingerprint.features import FEATURES
 from usi.metrics import load_table, simulator_sources, task_keys
+from usi.metrics.shards import load_parallel, shard_ranges
 
 
 def _episodes(n: int) -> list[Episode]:
@@ -66,3 +67,20 @@ def test_no_episodes_is_bad_input(tmp_path: Path) -> None:
         load_table([])
     with pytest.raises(ValueError):
         load_table(_episodes(1), chunk_size=0)
+
+
+def test_parallel_shards_give_the_same_table_and_the_same_error_lines(tmp_path: Path) -> None:
+    episodes = _episodes(40)
+    path = tmp_path / "e.jsonl"
+    write_episodes(path, episodes)
+    ranges = shard_ranges(path, shard_bytes=1500)
+    assert len(ranges) > 3 and ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
+    seen: list[int] = []
+    parts = load_parallel(path, chunk_size=4, workers=2, progress=seen.append, shard_bytes=1500)
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), load_table(path))
+    assert seen[-1] == 40 and seen == sorted(seen)
+    lines = path.read_text().splitlines()
+    lines[33] = '{"episode_id": "broken"'
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsiInputError, match="line 34"):
+        load_parallel(path, chunk_size=4, workers=2, shard_bytes=1500)

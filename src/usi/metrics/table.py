@@ -33,37 +33,52 @@ def _chunks(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
         yield chunk
 
 
+def rows_of(episodes: Iterable[Episode], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Table rows chunk by chunk; each chunk's conversations are dropped once reduced."""
+    from usi.fingerprint.extract import fingerprint_frame
+
+    for chunk in _chunks(episodes, chunk_size):
+        meta = episode_frame(chunk)
+        features = fingerprint_frame(chunk).reset_index(drop=True)
+        yield pd.concat([meta, features[list(FEATURES)]], axis=1)
+
+
 def load_table(
     source: str | Path | Iterable[Episode],
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """One row per episode: ``episode_frame`` columns then the 19 ``FEATURES``.
 
     ``source`` is a path in any format ``usi.data.iter_episodes`` reads, or episodes
     already in memory. ``progress`` is called with the number of episodes read so far
-    after every chunk (the CLI draws its status line from it).
+    (the CLI draws its status line from it). A large canonical JSONL file is read by
+    ``workers`` processes (default: 2 above ``shards.PARALLEL_MIN_BYTES``, else 1); the
+    table is the same either way.
     """
-    from usi.fingerprint.extract import fingerprint_frame
-
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     path: Path | None = None
+    parts: list[pd.DataFrame] = []
     if isinstance(source, str | Path):
-        from usi.data.readers import iter_episodes
+        from usi.data.readers import EpisodeFormat, detect_format, iter_episodes
+        from usi.metrics.shards import default_workers, load_parallel
 
         path = Path(source)
-        episodes: Iterable[Episode] = iter_episodes(path)
+        fmt = detect_format(path)
+        n_workers = workers if workers is not None else default_workers(path)
+        if fmt is EpisodeFormat.CANONICAL and n_workers > 1:
+            parts = load_parallel(path, chunk_size, n_workers, progress)
+            episodes: Iterable[Episode] = ()
+        else:
+            episodes = iter_episodes(path, fmt)
     else:
         episodes = source
-    parts: list[pd.DataFrame] = []
     done = 0
-    for chunk in _chunks(episodes, chunk_size):
-        meta = episode_frame(chunk)
-        features = fingerprint_frame(chunk).reset_index(drop=True)
-        parts.append(pd.concat([meta, features[list(FEATURES)]], axis=1))
-        done += len(chunk)
-        del chunk
+    for part in rows_of(episodes, chunk_size):
+        parts.append(part)
+        done += len(part)
         if progress is not None:
             progress(done)
     if not parts:

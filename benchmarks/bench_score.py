@@ -1,0 +1,124 @@
+"""Benchmark ``usi score`` end to end on synthetic corpora of 5k, 10k and 20k episodes.
+
+What it shows:
+- wall time of ``usi score CORPUS --human CORPUS --json`` as a subprocess (target: < 10 s
+  at 20k episodes on 2 cores), against the straightforward peer measured in the same run:
+  pandas building a frame from the same JSON Lines with ``json.loads`` per line (which only
+  *reads* the data; it computes nothing);
+- peak RSS of each run: the scorer streams episodes in chunks and keeps only the feature
+  table, so its memory should grow by roughly the table's size per extra episode, while
+  the peer, holding every conversation, grows with the text.
+
+Prints figures and ratios; asserts nothing about time (the machine is shared).
+
+    .venv/bin/python benchmarks/bench_score.py [--sizes 5000,10000,20000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _corpus import write_corpus
+
+PEER = """
+import json, sys
+import pandas as pd
+with open(sys.argv[1], encoding="utf-8") as handle:
+    frame = pd.DataFrame([json.loads(line) for line in handle if line.strip()])
+print(len(frame))
+"""
+
+
+def run_measured(command: list[str]) -> tuple[float, float, float, bytes]:
+    """(wall s, CPU s, peak RSS MiB, stdout) of that very child (and the workers it waited
+    for), from wait4's rusage."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out_file, stderr=err_file, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {err.decode()[-2000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, usage.ru_maxrss / 1024.0, out  # ru_maxrss is in KiB on Linux
+
+
+def table_bytes_per_episode(corpus: Path) -> float:
+    """Deep memory of the feature table per episode (measured in this process)."""
+    from usi.metrics import load_table
+
+    table = load_table(corpus)
+    return float(table.memory_usage(deep=True).sum()) / len(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="5000,10000,20000")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    usi = [sys.executable, "-m", "usi", "score"]
+    rows = []
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} cores, load average {load:.1f} at start (wall times need an idle box)")
+    with tempfile.TemporaryDirectory(prefix="usi-bench-score-") as tmp:
+        for n in sizes:
+            corpus = write_corpus(Path(tmp) / f"corpus-{n}.jsonl", n, args.seed)
+            size_mib = corpus.stat().st_size / 2**20
+            score_s, score_cpu, score_rss, out = run_measured(
+                [*usi, str(corpus), "--human", str(corpus), "--json"]
+            )
+            board = json.loads(out)
+            peer_s, peer_cpu, peer_rss, _ = run_measured([sys.executable, "-c", PEER, str(corpus)])
+            rows.append((n, size_mib, score_s, score_rss, peer_s, peer_rss, board))
+            print(
+                f"{n:>6} episodes ({size_mib:5.1f} MiB): usi score {score_s:6.2f} s wall "
+                f"{score_cpu:6.2f} s CPU, peak RSS {score_rss:6.1f} MiB | peer json.loads+pandas "
+                f"{peer_s:5.2f} s wall {peer_cpu:5.2f} s CPU, peak RSS {peer_rss:6.1f} MiB | "
+                f"wall ratio usi/peer {score_s / peer_s:5.2f}",
+                flush=True,
+            )
+        per_episode = table_bytes_per_episode(Path(tmp) / f"corpus-{sizes[0]}.jsonl")
+
+    print()
+    print(f"feature table: {per_episode:.0f} bytes per episode (deep, measured at {sizes[0]})")
+    first, last = rows[0], rows[-1]
+    extra = last[0] - first[0]
+    if extra > 0:
+        score_growth = (last[3] - first[3]) * 2**20 / extra
+        peer_growth = (last[5] - first[5]) * 2**20 / extra
+        text = (last[1] - first[1]) * 2**20 / extra
+        print(
+            f"RSS growth per extra episode, {first[0]} → {last[0]}: usi score "
+            f"{score_growth:,.0f} B (feature table {per_episode:,.0f} B, plus the scoring "
+            f"matrices), peer {peer_growth:,.0f} B (the JSON text is {text:,.0f} B per episode)"
+        )
+    print()
+    board = last[6]
+    ceiling = board["ceiling"]
+    print(
+        f"at {last[0]} episodes: ceiling {ceiling['value']:.1f} ({ceiling['method']}); "
+        + ", ".join(f"{r['simulator']} {r['usi']['value']:.1f}" for r in board["leaderboard"])
+    )
+    print(
+        f"usi score at {last[0]} episodes: {last[2]:.2f} s (target < 10 s on 2 cores), "
+        f"{last[2] / last[4]:.2f}× the time of just parsing the file with json.loads + pandas"
+    )
+
+
+if __name__ == "__main__":
+    main()
