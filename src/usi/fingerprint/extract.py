@@ -2,12 +2,13 @@
 
 Why chunks: the 19 features are cheap individually, but a corpus has tens of thousands of
 episodes and hundreds of thousands of turns, and paying Python's per-call overhead for every
-(turn, lexicon) pair dominates. So a chunk's user turns are lower-cased and joined with
-:data:`~usi.fingerprint.lexicons.TURN_SEPARATOR` into one text, each lexicon regex scans that
-text once (``finditer``), match offsets are mapped back to turns with ``numpy.searchsorted``, and
-per-episode sums are ``numpy.bincount`` over the turn → episode index. No cue can match across
-the separator, so this gives exactly the per-turn answer (tests check it against a plain
-per-turn reference on generated turns).
+(turn, lexicon) pair dominates. So a chunk's user turns are lower-cased and joined into one text,
+each preceded by :data:`~usi.fingerprint.lexicons.TURN_SEPARATOR`; one ``finditer`` pass finds
+the cues of all twelve lexicons, match offsets are mapped back to turns with
+``numpy.searchsorted``, word trigrams are counted as integer codes, and per-episode sums are
+``numpy.bincount`` over the turn → episode index. No cue can match across the separator, so
+this gives exactly the per-turn answer (tests check it against a plain per-turn reference on
+generated turns).
 
 Conventions the spec leaves open, fixed here:
 

@@ -9,12 +9,16 @@ matches any run of whitespace and an apostrophe is optional and may be straight 
 Word boundaries: a cue that starts (ends) with a word character must not be preceded (followed)
 by one, so "please" does not fire inside "displease" and "no" does not fire inside "know".
 
-Why the compiled form looks odd: a lexicon's regex starts by consuming the non-word character
-before the cue (``\\W(?:p(?:lease|ls)|...)``) instead of the usual leading ``\\b``. Python's
-regex engine can then pre-scan the text for non-word characters and try the pattern only there;
-a leading assertion disables that scan and makes matching several times slower. The meaning is
+Entries are small regexes: ``thanks``, ``ple+a*s+e+``, ``(?:can|could) you (?:clarify|explain)``.
+
+How they are matched, and why it looks odd: a cue is "the regex that follows a non-word
+character" (``\\W`` then ``please(?!\\w)``) instead of the usual ``\\bplease\\b``. Python's regex
+engine can then pre-scan the text for non-word characters and try the pattern only there; a
+leading assertion disables that scan and makes matching several times slower. The meaning is
 the same: "the character before the cue is not a word character". Every turn is searched as
 ``TURN_SEPARATOR + turn.lower()``, so a cue at the very start of a turn has such a character.
+All twelve lexicons are then scanned in a single pass (:data:`CUE_SCAN_RE`); the one-regex-per-
+feature form (:data:`CUE_REGEXES`) is the plain definition the tests compare it with.
 
 Every threshold of the spec is a named constant here, so it can be changed in one place.
 """
