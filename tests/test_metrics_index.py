@@ -181,3 +181,10 @@ def test_ceiling_with_one_batch_scores_half_against_half() -> None:
 def test_ceiling_of_a_single_session_says_why_not() -> None:
     ceiling = human_ceiling(make_table([{"task_id": "1"}], source="human"))
     assert ceiling.value is None and ceiling.reason is not None
+
+
+def test_too_few_bootstrap_replicates_give_no_interval_rather_than_nan() -> None:
+    sim, hum = random_table(51, "sim"), random_table(52, "human")
+    estimate = estimate_usi(sim, hum, n_bootstrap=1)
+    assert estimate.value is not None and estimate.ci_low is None
+    assert estimate.uncertainty.method == "none" and estimate.uncertainty.std is None

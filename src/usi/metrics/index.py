@@ -22,6 +22,9 @@ from usi.metrics.table import task_keys
 MIN_BATCHES_FOR_BATCH_UNCERTAINTY = 2
 """With at least this many human batches the interval is mean ± std over batches."""
 
+MIN_BOOTSTRAP_REPLICATES = 2
+"""Fewer defined replicates than this (``--bootstrap 1``) give no interval, not a NaN one."""
+
 
 @dataclass(frozen=True)
 class ComponentScores:
@@ -147,10 +150,14 @@ def estimate_usi(
         uncertainty = Uncertainty(method="none", std=None, n_batches=len(batches))
         return UsiEstimate(value, None, None, pooled, pooled.values, pooled.missing, uncertainty)
     replicates = bootstrap_usi(simulator, human, pooled.used, n_bootstrap, seed)
-    low, high = percentile_interval(replicates)
+    kept = replicates[~np.isnan(replicates)]
+    if kept.size < MIN_BOOTSTRAP_REPLICATES:
+        uncertainty = Uncertainty(method="none", std=None, n_batches=len(batches))
+        return UsiEstimate(value, None, None, pooled, pooled.values, pooled.missing, uncertainty)
+    low, high = percentile_interval(kept)
     uncertainty = Uncertainty(
         method="bootstrap",
-        std=float(np.nanstd(replicates, ddof=1)),
+        std=float(np.std(kept, ddof=1)),
         n_batches=len(batches),
         n_bootstrap=n_bootstrap,
     )

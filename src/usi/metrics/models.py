@@ -29,7 +29,11 @@ class UsiValue(_Model):
 
 
 class Components(_Model):
-    """The six components in [0, 1]; ``missing`` gives the reason for each null."""
+    """The six components in [0, 1]; ``missing`` gives the reason for each null.
+
+    With human batches, each component is its mean over the per-batch scores (so that
+    ``usi.value`` = 100 · their mean); otherwise it is the estimate on all humans.
+    """
 
     D1: float | None
     D2: float | None

@@ -147,13 +147,16 @@ def render_leaderboard(board: Leaderboard, console: Console) -> None:
     table.add_column("AUC", justify="right")
     table.add_column("episodes", justify="right")
     ceiling = board.ceiling
+    reference = next(
+        (r.fidelity.coverage.human_reference for r in board.leaderboard if r.fidelity), None
+    )
     table.add_row(
         "",
         "[italic]humans (ceiling)[/italic]",
         _num(ceiling.value, 1),
         "—" if ceiling.std is None else f"± {ceiling.std:.1f}",
         *(_num(getattr(ceiling.components, c)) for c in COMPONENT_NAMES),
-        "",
+        _num(reference),
         "",
         f"{ceiling.n_episodes:,}",
         end_section=True,
