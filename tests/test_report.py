@@ -225,7 +225,17 @@ def test_capability_fit_and_band() -> None:
     assert np.allclose(exact["low"], exact["high"])
 
 
-def test_small_family_gets_points_only(corpus: dict[str, Path], tmp_path: Path) -> None:
+def only_sections(monkeypatch: pytest.MonkeyPatch, *keys: str) -> None:
+    """Build only some sections: tests about other things need not draw every figure."""
+    import usi.report.build as build
+
+    monkeypatch.setattr(build, "SECTIONS", tuple(s for s in SECTIONS if s[0] in keys))
+
+
+def test_small_family_gets_points_only(
+    corpus: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only_sections(monkeypatch, "capability")
     capability = tmp_path / "cap.csv"
     capability.write_text(
         "model,family,score\npolite-llm,acme,1310\npersona,acme,1260\nmimic,other,1200\n",
@@ -326,6 +336,7 @@ def test_bad_episode_line_is_reported_with_its_place(
 def test_failure_midway_keeps_the_previous_report(
     corpus: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    only_sections(monkeypatch, "leaderboard")
     human = load_table(corpus["human"])
     sims = {"mimic": load_table(corpus["mimic"])}
     out = tmp_path / "out"
@@ -345,8 +356,12 @@ def test_failure_midway_keeps_the_previous_report(
 
 
 def test_cli_prints_the_report_path(
-    corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    corpus: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    only_sections(monkeypatch, "taxonomy")
     out = tmp_path / "rep"
     code, stdout, _ = run_cli(
         [
@@ -366,3 +381,26 @@ def test_cli_prints_the_report_path(
     assert stdout.strip().splitlines()[-1] == str(out / "report.html")
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Simulators in focus</th><td>mimic</td>" in html
+    wide = pd.read_csv(out / "tables" / "taxonomy_focus_wide.csv")
+    assert list(wide.columns) == ["dimension", "feature", "human", "mimic"]
+
+
+def test_worker_processes_give_the_same_scores() -> None:
+    """Scoring in worker processes (used from 4 simulators on) changes no number."""
+    from usi.report.scores import score_all
+
+    human = load_table(generate("human", 60, 7, n_tasks=10, n_batches=2))
+    sims = {
+        f"s{i}": load_table(generate(f"s{i}", 40, i, style, n_tasks=10))
+        for i, style in enumerate([*SIM_STYLES.values(), UserStyle()])
+    }
+    serial, ceiling, _ = score_all(human, sims, workers=1)
+    parallel, ceiling_again, _ = score_all(human, sims, workers=2)
+    assert list(parallel) == list(sims)
+    for name in sims:
+        assert parallel[name].usi == serial[name].usi
+        assert parallel[name].components == serial[name].components
+        assert parallel[name].fidelity == serial[name].fidelity
+        pd.testing.assert_frame_equal(parallel[name].features, serial[name].features)
+    assert ceiling is not None and ceiling_again is not None
+    assert ceiling.usi == ceiling_again.usi

@@ -13,7 +13,7 @@ import pandas as pd
 from usi.report.style import RenderedFigure
 
 
-@dataclass(frozen=True)
+@dataclass
 class Table:
     """One table: written as CSV and Markdown, shown in the HTML."""
 
@@ -24,12 +24,15 @@ class Table:
     digits: int = 3
     #: Long tables (one row per simulator × feature) go to CSV/Markdown only, not the HTML.
     in_html: bool = True
+    #: Per-column decimal places where a column needs other than ``digits``.
+    column_digits: dict[str, int] = field(default_factory=dict)
 
     def display_rows(self) -> list[list[str]]:
         """Cells as text, floats rounded, missing values shown as an en dash."""
+        digits = [self.column_digits.get(str(c), self.digits) for c in self.frame.columns]
         rows: list[list[str]] = []
         for record in self.frame.itertuples(index=False):
-            rows.append([_cell(value, self.digits) for value in record])
+            rows.append([_cell(value, d) for value, d in zip(record, digits, strict=True)])
         return rows
 
     def text_columns(self) -> list[bool]:

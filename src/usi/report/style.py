@@ -103,6 +103,7 @@ class RenderedFigure:
     caption: str
     png: bytes
     svg: str
+    #: Display size in CSS pixels (the PNG has 1.5× as many, for sharp text on any screen).
     width_px: int
     height_px: int
 
@@ -122,7 +123,7 @@ def render(fig: Figure, name: str, title: str, caption: str) -> RenderedFigure:
         svg_buffer = io.StringIO()
         fig.savefig(svg_buffer, format="svg")
     width, height = fig.get_size_inches()
-    scale = FIGURE_DPI * 1.5
+    scale = FIGURE_DPI
     return RenderedFigure(
         name=name,
         title=title,

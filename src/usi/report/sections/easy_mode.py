@@ -71,7 +71,7 @@ def inflation_frame(data: ReportData) -> pd.DataFrame:
 
 def _dumbbell_figure(frame: pd.DataFrame) -> Figure:
     frame = frame.dropna(subset=["inflation_pp"]).sort_values("inflation_pp")
-    fig = new_figure(height=max(2.6, 0.32 * len(frame) + 1.5))
+    fig = new_figure(height=max(3.0, 0.32 * len(frame) + 2.0))
     ax = fig.add_subplot()
     y = np.arange(len(frame))
     people = 100 * frame["success_with_people"].to_numpy(dtype=float)
@@ -95,12 +95,12 @@ def _dumbbell_figure(frame: pd.DataFrame) -> Figure:
     ax.set_xlabel("Agent success rate, mean over paired tasks (%)")
     ax.set_title("Agent success with simulated vs real users (inflation in parentheses)")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return fig
 
 
 def _task_figure(data: ReportData, names: list[str]) -> Figure:
-    fig = new_figure(height=6.0, width=7.5)
+    fig = new_figure(height=6.0, width=9.0)
     ax = fig.add_subplot()
     rng = np.random.default_rng(0)
     for index, name in enumerate(names):
@@ -125,7 +125,7 @@ def _task_figure(data: ReportData, names: list[str]) -> Figure:
     ax.set_xlabel("Task success rate with people (%)")
     ax.set_ylabel("Task success rate with the simulator (%)")
     ax.set_title("Per-task success, simulators in focus")
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     return fig
 
 

@@ -44,7 +44,7 @@ def agreement_frame(agreement: JudgeAgreement) -> pd.DataFrame:
 
 
 def _figure(frame: pd.DataFrame) -> Figure:
-    fig = new_figure(height=0.45 * len(frame) + 1.8)
+    fig = new_figure(height=0.5 * len(frame) + 2.0)
     ax = fig.add_subplot()
     y = np.arange(len(frame))
     people = frame["participant_mean"].to_numpy(dtype=float)
@@ -64,7 +64,7 @@ def _figure(frame: pd.DataFrame) -> Figure:
     ax.set_xlabel("Mean survey score (0 = lowest option, 1 = highest)")
     ax.set_title("LLM judge vs participants on the same conversations")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     return fig
 
 

@@ -173,5 +173,13 @@ def build(data: ReportData) -> Section:
             "Each cell is one component on a 0–100 scale; n/a = not computable from the inputs.",
         )
     )
-    section.tables.append(Table("leaderboard", "Leaderboard", frame, digits=1))
+    section.tables.append(
+        Table(
+            "leaderboard",
+            "Leaderboard",
+            frame,
+            digits=1,
+            column_digits={"batch_std": 2, **dict.fromkeys(FIDELITY, 2)},
+        )
+    )
     return section

@@ -72,6 +72,30 @@ def taxonomy_frame(data: ReportData, names: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def wide_frame(focus: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """One row per feature: the human mean, then each simulator's mean marked * if flagged."""
+    first = focus[focus["simulator"] == names[0]]
+    wide = pd.DataFrame(
+        {
+            "dimension": first["dimension"].to_numpy(),
+            "feature": first["feature"].to_numpy(),
+            "human": [_number(v) for v in first["human_mean"]],
+        }
+    )
+    for name in names:
+        part = focus[focus["simulator"] == name]
+        wide[name] = [
+            _number(v) + (" *" if big else "")
+            for v, big in zip(part["sim_mean"], part["large_gap"], strict=True)
+        ]
+    return wide
+
+
+def _number(value: object) -> str:
+    number = float(value)  # type: ignore[arg-type]
+    return "–" if number != number else f"{number:.3f}"
+
+
 def _feature_positions() -> tuple[dict[str, float], list[tuple[str, float, float]]]:
     """y position of every feature (top to bottom) with a gap between dimensions."""
     positions: dict[str, float] = {}
@@ -204,7 +228,20 @@ def build(data: ReportData) -> Section:
         + "."
     )
     section.tables.append(
-        Table("taxonomy_focus", "Per-feature comparison, simulators in focus", focus, 3)
+        Table(
+            "taxonomy_focus_wide",
+            "Feature means, people vs simulators in focus (* = large gap)",
+            wide_frame(focus, names),
+        )
+    )
+    section.tables.append(
+        Table(
+            "taxonomy_focus",
+            "Per-feature comparison, simulators in focus",
+            focus,
+            3,
+            in_html=False,
+        )
     )
     section.tables.append(
         Table(
