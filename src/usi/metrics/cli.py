@@ -18,7 +18,7 @@ DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without im
 PIPE_WIDTH = 160
 
 
-def _load(path: Path, console: Console) -> pd.DataFrame:
+def _load(path: Path, console: Console, workers: int | None) -> pd.DataFrame:
     """The table of one file, with a status line on stderr while it is read."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -34,18 +34,22 @@ def _load(path: Path, console: Console) -> pd.DataFrame:
     ) as progress:
         task = progress.add_task(f"fingerprinting {path.name}", total=None)
         try:
-            return load_table(path, progress=lambda n: progress.update(task, completed=n))
+            return load_table(
+                path, progress=lambda n: progress.update(task, completed=n), workers=workers
+            )
         except OSError as exc:
             raise UsiInputError(exc.strerror or str(exc), path) from None
 
 
-def _tables(paths: list[Path], console: Console) -> dict[Path, pd.DataFrame]:
+def _tables(
+    paths: list[Path], console: Console, workers: int | None = None
+) -> dict[Path, pd.DataFrame]:
     """Each distinct file read once (``usi score corpus.jsonl --human corpus.jsonl`` is fine)."""
     tables: dict[Path, pd.DataFrame] = {}
     for path in paths:
         key = path.resolve()
         if key not in tables:
-            tables[key] = _load(path, console)
+            tables[key] = _load(path, console, workers)
     return tables
 
 
@@ -84,6 +88,7 @@ def _run(
     as_json: bool,
     n_bootstrap: int,
     seed: int,
+    workers: int | None = None,
 ) -> None:
     from usi.metrics.index import human_ceiling
     from usi.metrics.render import render_ceiling, render_leaderboard, render_score
@@ -96,7 +101,7 @@ def _run(
     if ceiling is not None:
         if simulators or human is not None:
             raise UsiInputError("--ceiling HUMAN takes no SIM files and no --human")
-        result = human_ceiling(_human_table(ceiling, _tables([ceiling], status)))
+        result = human_ceiling(_human_table(ceiling, _tables([ceiling], status, workers)))
         if as_json:
             typer.echo(json.dumps(result.model_dump()))
         else:
@@ -106,7 +111,7 @@ def _run(
         raise UsiInputError("give SIM files and --human HUMAN, or --ceiling HUMAN")
     if human is None:
         raise UsiInputError("--human HUMAN is required to score simulators")
-    tables = _tables([human, *simulators], status)
+    tables = _tables([human, *simulators], status, workers)
     human_table = _human_table(human, tables)
     sims = _simulator_tables(simulators, tables)
     del tables
@@ -155,6 +160,12 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[
             int, typer.Option(help="Seed of the bootstrap and the fidelity checks.")
         ] = 0,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=0, help="Processes reading a large JSONL file (0 = 2 above 16 MiB, else 1)."
+            ),
+        ] = 0,
     ) -> None:
         """Score simulators against humans: the User-Sim Index and everything behind it.
 
@@ -162,7 +173,9 @@ def register(app: typer.Typer) -> None:
         usi score --ceiling HUMAN [--json]                the human ceiling
         """
         try:
-            _run(list(simulators or []), human, ceiling, as_json, n_bootstrap, seed)
+            _run(
+                list(simulators or []), human, ceiling, as_json, n_bootstrap, seed, workers or None
+            )
         except UsiInputError as exc:
             typer.echo(f"usi: error: {exc.one_line()}", err=True)
             raise typer.Exit(2) from None
