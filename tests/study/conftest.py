@@ -185,7 +185,7 @@ def start_live(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveS
     port = free_port()
     db_url = f"sqlite:///{tmp_path / 'live.db'}"
     tasks = tmp_path / "tasks.json"
-    tasks.write_text('{"retail": ["0", "1"], "airline": ["0"]}', encoding="utf-8")
+    tasks.write_text('{"retail": ["0", "1", "2"]}', encoding="utf-8")
     args = [
         "--db",
         db_url,
@@ -199,6 +199,8 @@ def start_live(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveS
         str(tasks),
         "--batches",
         "2",
+        "--domains",
+        "retail",
         "--judge-model",
         "offline/oracle",
         "--completion-url",

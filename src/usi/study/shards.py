@@ -10,6 +10,7 @@ the only channel back. A shard whose parent dies (``kill -9``) exits by itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -121,10 +122,8 @@ class ShardedWorker:
 
     def shutdown(self, wait: bool = True) -> None:
         for jobs in self._queues:
-            try:
+            with contextlib.suppress(queue.Full, ValueError, OSError):
                 jobs.put_nowait(None)
-            except (queue.Full, ValueError, OSError):
-                pass
         for process in self._processes:
             process.join(timeout=5 if wait else 0.1)
             if process.is_alive():

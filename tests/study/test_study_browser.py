@@ -1,0 +1,129 @@
+"""End-to-end tests in real headless Chromium (Debian's /usr/bin/chromium via Playwright)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import ADMIN_TOKEN, LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)"
+    ),
+]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 60_000
+PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"; alert(3)'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield instance
+        instance.close()
+
+
+def _watch_dialogs(page: Any) -> list[str]:
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return dialogs
+
+
+def test_participant_session_and_admin_view_keep_xss_inert(
+    browser: Any, live_server: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    dialogs = _watch_dialogs(page)
+    page.goto(f"{live_server.url}/start?PROLIFIC_PID=browser0001&STUDY_ID=s1&SESSION_ID=x1")
+    assert page.title() == "Consent"
+    page.click("#agree")
+    page.wait_for_url("**/task")
+    assert "You are role-playing as a user interacting with an agent." in page.inner_text(
+        "#task-card"
+    )
+    suggested = page.inner_text("#suggested")
+    page.click("#start-chat")
+    page.wait_for_url("**/chat")
+    page.fill("#text", suggested)
+    page.press("#text", "Enter")
+    page.locator("#messages li.assistant").nth(1).wait_for()
+    expect(page.locator("#send")).to_be_enabled()
+    known = " ".join(page.locator("#task-card .scenario").nth(1).inner_text().split())
+    page.fill("#text", known)  # the facts the agent asks for: it now runs its tool calls
+    page.click("#send")
+    page.locator("#messages li.assistant").nth(2).wait_for()
+    expect(page.locator("#send")).to_be_enabled()
+    page.fill("#text", PAYLOAD)
+    page.click("#send")
+    page.locator("#messages li.assistant").nth(3).wait_for()
+    user_texts = page.locator("#messages li.user .text").all_inner_texts()
+    assert user_texts == [suggested, known, PAYLOAD]
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#messages img").count() == 0
+    # A reload renders the same transcript server-side, still inert.
+    page.reload()
+    assert page.locator("#messages li.user .text").all_inner_texts() == [suggested, known, PAYLOAD]
+    assert page.evaluate("window.__xss") is None
+    expect(page.locator("#send")).to_be_enabled()
+    page.fill("#text", "/stop")
+    page.press("#text", "Enter")
+    page.wait_for_url("**/survey")
+    for fieldset in page.locator("fieldset").all():
+        fieldset.locator("input[type=radio]").first.check()
+    page.fill("textarea[name=specific_examples]", PAYLOAD)
+    page.click("#submit-survey")
+    page.wait_for_url("**/done")
+    code = page.inner_text("#completion-code")
+    assert len(code) >= 8
+    assert page.get_attribute("#complete-link", "href") == (
+        f"https://recruiter.example/complete?cc={code}"
+    )
+    # The admin view.
+    admin = context.new_page()
+    admin_dialogs = _watch_dialogs(admin)
+    admin.goto(f"{live_server.url}/admin")
+    admin.wait_for_url("**/admin/login")
+    admin.fill("#token", ADMIN_TOKEN)
+    admin.click("#login")
+    admin.wait_for_url("**/admin")
+    assert "Progress" in admin.inner_text("body")
+    assert "browser0001" in admin.inner_text("#sessions")
+    admin.click("#sessions a")
+    admin.wait_for_url("**/admin/sessions/*")
+    transcript = admin.inner_text("#transcript")
+    assert PAYLOAD in transcript
+    assert PAYLOAD in admin.inner_text("#survey-answers")
+    assert "(hidden from participant)" in transcript  # the tool calls, shown to the admin
+    assert admin.evaluate("window.__xss") is None
+    assert admin.locator("#transcript img, #survey-answers img").count() == 0
+    admin.click("#discard-btn")
+    admin.wait_for_url("**/admin/sessions/*")
+    assert "discard" in admin.inner_text("#keep")
+    assert dialogs == [] and admin_dialogs == []
+    context.close()
