@@ -177,8 +177,6 @@ TOKEN_PATTERN = r"\w+"
 #: - digit run: DIGIT_RUN_MIN_DIGITS+ consecutive digits (card, phone, order numbers); shorter
 #:   runs are prices, dates, zip codes, card endings.
 #:
-#: Every rule needs a digit or an "@", which :data:`IDENTIFIER_HINT_PATTERN` finds quickly, so
-#: only turns that have one are scanned with the full pattern.
 IDENTIFIER_PATTERN = (
     r"(?<![\w.+\-])[A-Za-z0-9][\w.+\-]*@[A-Za-z0-9][\w\-]*(?:\.[\w\-]+)+"
     r"|(?<!\w)[A-Za-z]+(?:_[A-Za-z]+)+_\d+(?!\w)"
@@ -186,9 +184,17 @@ IDENTIFIER_PATTERN = (
     rf"|(?<!\w)(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{{{CODE_MIN_CHARS},}}(?!\w)"
     rf"|(?<!\d)\d{{{DIGIT_RUN_MIN_DIGITS},}}(?!\d)"
 )
-#: A turn can hold an identifier only if it has a digit or an "@"; one match per such turn
-#: (the match runs to the next separator).
-IDENTIFIER_HINT_PATTERN = rf"[\d@][^{_SEP}]*"
+#: Every rule leaves a two-character trace that ordinary text rarely has: an "@" or "#", "_"
+#: before a digit, an upper-case letter next to a digit (a code mixes both, so somewhere they
+#: touch), or 7 digits in a row. :data:`IDENTIFIER_HINT_PATTERN` finds it with a fast
+#: character-set scan, so only turns that have one are scanned with the full pattern (prices,
+#: dates and times alone do not make a turn a candidate).
+_DIGITS_AFTER_FIRST = DIGIT_RUN_MIN_DIGITS - 1
+IDENTIFIER_HINT_PATTERN = (
+    r"[@#_0-9A-Z](?:(?<=[@#])|(?<=_)\d"
+    rf"|(?<=\d)(?:\d{{{_DIGITS_AFTER_FIRST}}}|[A-Z])|(?<=[A-Z])\d)[^{_SEP}]*"
+)
+#: (The hint match runs on to the next separator: one match per candidate turn.)
 
 # --------------------------------------------------------------------------------------------
 # D1 — communication style
