@@ -45,7 +45,8 @@ SECTIONS: tuple[tuple[str, SectionBuilder], ...] = (
     ("judge", judge.build),
 )
 
-#: Called with (stage, detail) as the build advances; the CLI turns it into a status line.
+#: Called with (stage, detail) after each step (table loaded, simulator scored, section
+#: drawn, files written); the CLI turns it into a progress bar.
 Progress = Callable[[str, str], None]
 
 
@@ -103,17 +104,17 @@ def build_report(
     capability_frame = load_capability(capability_csv, sims) if capability_csv is not None else None
 
     t = time.perf_counter()
-    tick("load", "human episodes")
     human_table = _load(human, "--human")
+    tick("loaded", "human episodes")
     sim_tables: dict[str, pd.DataFrame] = {}
     for name, source in sims.items():
-        tick("load", name)
         sim_tables[name] = _load(source, name)
+        tick("loaded", name)
     timings["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
     scores, ceiling, ceiling_note = score_all(
-        human_table, sim_tables, progress=lambda name: tick("score", name)
+        human_table, sim_tables, progress=lambda name: tick("scored", name)
     )
     timings["score"] = time.perf_counter() - t
 
@@ -129,18 +130,18 @@ def build_report(
 
     sections: list[Section] = []
     for key, builder in SECTIONS:
-        tick("section", key)
         t = time.perf_counter()
         with report_style():
             section = builder(data)
         section.seconds = time.perf_counter() - t
+        tick("drew", key)
         timings[f"section:{key}"] = section.seconds
         sections.append(section)
 
     t = time.perf_counter()
-    tick("write", str(out_dir))
     html = render_html(sections, data)
     path = write_tree(Path(out_dir), sections, html, REPORT_FILE)
+    tick("wrote", str(path))
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     return ReportResult(path=path, sections=sections, timings=timings)

@@ -40,19 +40,31 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report."""
         from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from usi.report.build import build_report
+        from usi.report.build import SECTIONS, build_report
         from usi.report.inputs import parse_sim_specs
 
         sims = parse_sim_specs(sim)
         console = Console(stderr=True)
-        with console.status("report: starting") as status:
+        # One step per table loaded, simulator scored, section drawn, plus the final write.
+        total = 1 + 2 * len(sims) + len(SECTIONS) + 1
+        columns = (
+            TextColumn("report"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("starting", total=total)
 
             def progress(stage: str, detail: str) -> None:
-                status.update(f"report: {stage} {detail}")
+                bar.update(task, advance=1, description=f"{stage} {detail}")
 
             result = build_report(human, sims, out, capability, focus or None, progress)
         console.print(
-            f"[green]report[/green] {len(sims)} simulator(s), {result.timings['total']:.1f} s"
+            f"report: {len(sims)} simulator(s), {len(result.sections)} sections, "
+            f"{result.timings['total']:.1f} s"
         )
         typer.echo(str(result.path))
