@@ -134,6 +134,8 @@ def test_chunk_boundaries_do_not_matter(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_no_user_turns_is_all_zero() -> None:
     assert fingerprint_turns([]) == dict.fromkeys(FEATURES, 0.0)
+    assert fingerprint_turn_lists([[], []]).tolist() == [[0.0] * len(FEATURES)] * 2
+    assert all(flags.shape == (0,) for flags in turn_cues([]).values())
 
 
 def test_worked_example_style_and_information() -> None:
