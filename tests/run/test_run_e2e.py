@@ -154,6 +154,11 @@ def test_crashing_simulator_is_recorded_and_the_run_goes_on(
         "        return 'bye ###STOP###' if self.turns > 1 else 'hello'\n"
         "    def answer_survey(self, prompt):\n"
         '        return \'{"overall_score": "3", "human_like": "No"}\'\n'
+        "class BrokenInit:\n"
+        "    def __init__(self, instructions, llm=None, llm_args=None):\n"
+        "        raise ValueError('cannot start')\n"
+        "    def reply(self, history):\n"
+        "        return 'hi'\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = SimulatorSpec(kind="plugin", plugin="crashy_users:CrashOnFive")
@@ -177,6 +182,16 @@ def test_crashing_simulator_is_recorded_and_the_run_goes_on(
         "overall_score": "3 (Acceptable)",
         "human_like": "No",
     }  # via answer_survey
+    broken = RunSettings(
+        domain="retail",
+        agent=RoleSettings("offline/oracle"),
+        user=RoleSettings(None),
+        simulator=SimulatorSpec(kind="plugin", plugin="crashy_users:BrokenInit"),
+    )
+    run_episodes(broken, tmp_path / "broken.jsonl", task_ids=["1", "2"], progress=False)
+    failed = read_episodes(tmp_path / "broken.jsonl")
+    assert [e.metadata["termination_reason"] for e in failed] == ["user_error", "user_error"]
+    assert all("cannot start" in e.metadata["error"] for e in failed)
     assert sorted(fine.metadata["survey"]["missing"]) == sorted(
         set(SURVEY_ITEM_IDS) - {"overall_score", "human_like"}
     )

@@ -231,10 +231,43 @@ def episode_id(source: str, domain: str, task_id: str, trial: int) -> str:
 
 
 def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> Episode:
-    """Run one conversation on one τ² task and return it as a canonical episode."""
+    """Run one conversation on one τ² task and return it as a canonical episode.
+
+    Whatever goes wrong inside the episode — the agent or the simulator raising, even while
+    being built — is recorded on the episode (termination reason, error, reward 0 as τ² gives
+    a premature end) so the run goes on; only bad input (:class:`UsiInputError`) stops it.
+    """
+    try:
+        return _run_episode(settings, task_id, trial, seed)
+    except UsiInputError:
+        raise
+    except Exception as exc:
+        origin = getattr(exc, "usi_origin", "agent")
+        return Episode(
+            episode_id=episode_id(settings.source, settings.domain, task_id, trial),
+            source=settings.source,
+            domain=settings.domain,
+            task_id=task_id,
+            messages=[],
+            reward=0.0,
+            metadata={
+                "trial": trial,
+                "seed": seed,
+                "termination_reason": f"{origin}_error",
+                "error": f"{origin}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}",
+                "traceback": traceback.format_exc(limit=3),
+                "agent_model": settings.agent.model,
+                "user_model": settings.user.model,
+                "settings": settings.recorded(),
+                "versions": package_versions(),
+            },
+        )
+
+
+def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> Episode:
     from tau2.agent.llm_agent import LLMAgent
     from tau2.data_model.message import AssistantMessage, UserMessage
-    from tau2.data_model.simulation import SimulationRun, TerminationReason
+    from tau2.data_model.simulation import RewardInfo, SimulationRun, TerminationReason
     from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
     from tau2.orchestrator.orchestrator import Orchestrator
     from tau2.registry import registry
@@ -257,14 +290,20 @@ def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> E
     except Exception:
         user_tools = None
     instructions = str(task.user_scenario)
-    user = build_user(
-        settings.simulator,
-        instructions=instructions,
-        llm=user_llm,
-        llm_args=user_args,
-        tools=user_tools or None,
-        intent=_intent(task),
-    )
+    try:
+        user = build_user(
+            settings.simulator,
+            instructions=instructions,
+            llm=user_llm,
+            llm_args=user_args,
+            tools=user_tools or None,
+            intent=_intent(task),
+        )
+    except UsiInputError:
+        raise
+    except Exception as exc:  # a plugin that cannot even be built is the simulator's crash
+        exc.usi_origin = "user"  # type: ignore[attr-defined]
+        raise
     orchestrator = Orchestrator(
         domain=domain,
         agent=agent,
@@ -301,13 +340,19 @@ def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> E
         )
         traceback_tail = traceback.format_exc(limit=3)
     simulation.trial = trial
-    reward_info = evaluate_simulation(
-        simulation=simulation,
-        task=task,
-        evaluation_type=EvaluationType.ALL,
-        solo_mode=False,
-        domain=domain,
-    )
+    try:
+        reward_info = evaluate_simulation(
+            simulation=simulation,
+            task=task,
+            evaluation_type=EvaluationType.ALL,
+            solo_mode=False,
+            domain=domain,
+        )
+    except Exception as exc:  # e.g. a trajectory τ²'s replay cannot apply: no reward, not a crash
+        reward_info = RewardInfo(
+            reward=0.0, info={"evaluation_error": f"{type(exc).__name__}: {exc}"}
+        )
+        error = error or f"evaluator: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
     simulation.reward_info = reward_info
     messages = to_messages(simulation.messages)
 
