@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from usi.errors import UsiInputError
 from usi.metrics import human_ceiling, load_table, score_simulator
 from usi.report import write_report
 from usi.report.build import SECTIONS, build_report
@@ -385,22 +386,30 @@ def test_cli_prints_the_report_path(
     assert list(wide.columns) == ["dimension", "feature", "human", "mimic"]
 
 
-def test_worker_processes_give_the_same_scores() -> None:
-    """Scoring in worker processes (used from 4 simulators on) changes no number."""
+def test_worker_processes_give_the_same_scores(tmp_path: Path) -> None:
+    """Loading and scoring in worker processes (from 4 simulators on) changes no number."""
     from usi.report.scores import score_all
 
     human = load_table(generate("human", 60, 7, n_tasks=10, n_batches=2))
+    styles = [*SIM_STYLES.values(), UserStyle()]
     sims = {
-        f"s{i}": load_table(generate(f"s{i}", 40, i, style, n_tasks=10))
-        for i, style in enumerate([*SIM_STYLES.values(), UserStyle()])
+        f"s{i}": write_corpus(tmp_path / f"s{i}.jsonl", generate(f"s{i}", 40, i, style, 10))
+        for i, style in enumerate(styles)
     }
-    serial, ceiling, _ = score_all(human, sims, workers=1)
-    parallel, ceiling_again, _ = score_all(human, sims, workers=2)
+    tables, serial, ceiling, _ = score_all(human, sims, workers=1)
+    tables_again, parallel, ceiling_again, _ = score_all(human, sims, workers=2)
     assert list(parallel) == list(sims)
     for name in sims:
+        pd.testing.assert_frame_equal(tables[name], tables_again[name])
         assert parallel[name].usi == serial[name].usi
         assert parallel[name].components == serial[name].components
         assert parallel[name].fidelity == serial[name].fidelity
         pd.testing.assert_frame_equal(parallel[name].features, serial[name].features)
     assert ceiling is not None and ceiling_again is not None
     assert ceiling.usi == ceiling_again.usi
+
+    # A bad file read by a worker is still one clear error naming the file and line.
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"episode_id": "x", "source": "s"}\n', encoding="utf-8")
+    with pytest.raises(UsiInputError, match=r"bad.jsonl:line 1: "):
+        score_all(human, {**sims, "bad": bad}, workers=2)

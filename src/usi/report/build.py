@@ -16,7 +16,7 @@ import pandas as pd
 
 from usi.errors import UsiInputError
 from usi.report.context import ReportData, choose_focus
-from usi.report.inputs import TableInput, check_table, load_capability
+from usi.report.inputs import TableInput, load_capability, load_input
 from usi.report.model import Section
 from usi.report.render import render_html, write_tree
 from usi.report.scores import score_all
@@ -59,14 +59,6 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _load(source: TableInput, label: str) -> pd.DataFrame:
-    if isinstance(source, pd.DataFrame):
-        return check_table(source, label).reset_index(drop=True)
-    from usi.metrics import load_table
-
-    return check_table(load_table(source), label)
-
-
 def _check_sources(human: TableInput, sims: Mapping[str, TableInput]) -> None:
     """Fail on a missing file before spending time on the others."""
     for source in (human, *sims.values()):
@@ -84,8 +76,13 @@ def build_report(
     capability_csv: str | Path | None = None,
     focus: Sequence[str] | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> ReportResult:
-    """Write ``out_dir``/report.html plus figures (PNG, SVG) and tables (CSV, Markdown)."""
+    """Write ``out_dir``/report.html plus figures (PNG, SVG) and tables (CSV, Markdown).
+
+    ``workers``: processes that load and score simulators (default: one per core from
+    4 simulators on, see ``usi.report.scores.default_workers``).
+    """
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -104,19 +101,15 @@ def build_report(
     capability_frame = load_capability(capability_csv, sims) if capability_csv is not None else None
 
     t = time.perf_counter()
-    human_table = _load(human, "--human")
+    human_table = load_input(human, "--human")
     tick("loaded", "human episodes")
-    sim_tables: dict[str, pd.DataFrame] = {}
-    for name, source in sims.items():
-        sim_tables[name] = _load(source, name)
-        tick("loaded", name)
-    timings["load"] = time.perf_counter() - t
+    timings["load human"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    scores, ceiling, ceiling_note = score_all(
-        human_table, sim_tables, progress=lambda name: tick("scored", name)
+    sim_tables, scores, ceiling, ceiling_note = score_all(
+        human_table, sims, progress=lambda name: tick("loaded and scored", name), workers=workers
     )
-    timings["score"] = time.perf_counter() - t
+    timings["load + score simulators"] = time.perf_counter() - t
 
     data = ReportData(
         human=human_table,

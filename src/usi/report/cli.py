@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
 
         sims = parse_sim_specs(sim)
         console = Console(stderr=True)
-        # One step per table loaded, simulator scored, section drawn, plus the final write.
-        total = 1 + 2 * len(sims) + len(SECTIONS) + 1
+        # One step per table loaded (simulators: and scored), section drawn, and the write.
+        total = 1 + len(sims) + len(SECTIONS) + 1
         columns = (
             TextColumn("report"),
             BarColumn(),

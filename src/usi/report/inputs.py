@@ -54,6 +54,15 @@ def check_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame
 
 
+def load_input(source: TableInput, label: str) -> pd.DataFrame:
+    """An episode table from a file (any format ``usi`` reads) or a DataFrame given as is."""
+    if isinstance(source, pd.DataFrame):
+        return check_table(source, label).reset_index(drop=True)
+    from usi.metrics import load_table
+
+    return check_table(load_table(source), label)
+
+
 def load_capability(path: str | Path, sim_names: Mapping[str, object]) -> pd.DataFrame:
     """The user's capability CSV (model, family, score), checked against the simulator names."""
     p = Path(path)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from usi.report.inputs import TableInput, load_input
 
 if TYPE_CHECKING:
     from usi.metrics.models import CeilingResult, ScoreResult
@@ -192,11 +194,14 @@ def _limit_threads() -> None:
     threadpool_limits(1)
 
 
-def _score_one(args: tuple[str, pd.DataFrame, pd.DataFrame]) -> ScoreResult:
+def _load_and_score(
+    args: tuple[str, TableInput, pd.DataFrame],
+) -> tuple[pd.DataFrame, ScoreResult]:
     from usi.metrics import score_simulator
 
-    name, table, human = args
-    return score_simulator(table, human, name)
+    name, source, human = args
+    table = load_input(source, name)
+    return table, score_simulator(table, human, name)
 
 
 def default_workers(n_sims: int) -> int:
@@ -208,37 +213,39 @@ def default_workers(n_sims: int) -> int:
 
 def score_all(
     human: pd.DataFrame,
-    sims: Mapping[str, pd.DataFrame],
+    sims: Mapping[str, TableInput],
     progress: ScoreProgress | None = None,
     workers: int | None = None,
-) -> tuple[dict[str, SimScore], SimScore | None, str]:
-    """Score every simulator and the human ceiling with ``usi.metrics``.
+) -> tuple[dict[str, pd.DataFrame], dict[str, SimScore], SimScore | None, str]:
+    """Load and score every simulator, and the human ceiling, with ``usi.metrics``.
 
-    Simulators are independent, so with several of them they are scored in worker
-    processes (a fresh ``forkserver``, never a fork of this process, whose threads
-    and OpenMP state a fork would copy). Returns the scores by name, the ceiling (None when
-    it has no value) and why it is absent.
+    Simulators are independent, so with several of them each one is read, fingerprinted and
+    scored in a worker process (a fresh ``forkserver``, never a fork of this process, whose
+    threads and OpenMP state a fork would copy). Returns the simulators' tables and scores
+    by name, the ceiling (None when it has no value) and why it is absent.
     """
-    from usi.metrics import human_ceiling, score_simulator
+    from usi.metrics import human_ceiling
 
     n_workers = default_workers(len(sims)) if workers is None else workers
+    jobs = [(name, source, human) for name, source in sims.items()]
+    tables: dict[str, pd.DataFrame] = {}
     results: dict[str, ScoreResult] = {}
     if n_workers <= 1:
-        for name, table in sims.items():
-            results[name] = score_simulator(table, human, name)
+        outputs: Iterator[tuple[pd.DataFrame, ScoreResult]] = map(_load_and_score, jobs)
+        for name, (table, result) in zip(sims, outputs, strict=True):
+            tables[name], results[name] = table, result
             if progress is not None:
                 progress(name)
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["usi.metrics.score", "threadpoolctl"])
-        jobs = [(name, table, human) for name, table in sims.items()]
+        context.set_forkserver_preload(["usi.metrics.score", "usi.fingerprint", "threadpoolctl"])
         with ProcessPoolExecutor(n_workers, context, initializer=_limit_threads) as pool:
-            for name, result in zip(sims, pool.map(_score_one, jobs), strict=True):
-                results[name] = result
+            for name, (table, result) in zip(sims, pool.map(_load_and_score, jobs), strict=True):
+                tables[name], results[name] = table, result
                 if progress is not None:
                     progress(name)
     scores = {name: from_result(name, result) for name, result in results.items()}
     ceiling = human_ceiling(human)
     if ceiling.value is None:
-        return scores, None, ceiling.reason or "not computable"
-    return scores, from_ceiling(ceiling), ""
+        return tables, scores, None, ceiling.reason or "not computable"
+    return tables, scores, from_ceiling(ceiling), ""
