@@ -36,10 +36,11 @@ def test_dispersion_ratio_by_hand() -> None:
 
 
 def test_coverage_score_mapping() -> None:
-    # max(0, 1 − d / d_h)
-    assert coverage_score(0.5, 2.0) == pytest.approx(0.75)
+    # exp(−d / d_h): d = 0.5, d_h = 2 → e^−0.25 = 0.7788; d = d_h → e^−1; far → ~0
+    assert coverage_score(0.5, 2.0) == pytest.approx(0.7788, abs=1e-4)
     assert coverage_score(0.0, 2.0) == 1.0
-    assert coverage_score(3.0, 2.0) == 0.0
+    assert coverage_score(2.0, 2.0) == pytest.approx(0.3679, abs=1e-4)
+    assert coverage_score(3.0, 2.0) > coverage_score(6.0, 2.0) > 0.0
     assert coverage_score(0.0, 0.0) == 1.0 and coverage_score(0.1, 0.0) == 0.0
 
 

@@ -100,11 +100,16 @@ def coverage_distance(
 
 
 def coverage_score(distance: float, human_pairwise: float) -> float:
-    """max(0, 1 − d / d_h): 1 for coinciding clouds, 0 once the nearest episode of the other
-    side is as far as a random pair of people. Humans all identical (d_h = 0): 1 if d = 0."""
+    """exp(−d / d_h): 1 for coinciding clouds, e⁻¹ ≈ 0.37 when the nearest episode of the
+    other side is as far as a random pair of people, towards 0 beyond.
+
+    A linear ``1 − d/d_h`` clipped at 0 was tried first: it saturates, so every simulator
+    that is not close to people scored exactly 0 and the leaderboard column could no
+    longer rank them. The exponential keeps the ordering at every distance.
+    Humans all identical (d_h = 0): 1 if d = 0, else 0."""
     if human_pairwise == 0.0:
         return 1.0 if distance == 0.0 else 0.0
-    return max(0.0, 1.0 - distance / human_pairwise)
+    return float(np.exp(-distance / human_pairwise))
 
 
 def human_coverage_reference(

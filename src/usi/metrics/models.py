@@ -102,10 +102,11 @@ class EvaluationDetail(_Model):
 class Coverage(_Model):
     """Two-sided nearest-neighbour distance between standardized fingerprint clouds.
 
-    ``score`` = max(0, 1 − distance / human_pairwise_distance): 1 when every episode of
-    each side has an identical twin on the other, 0 when the nearest episode of the other
-    side is as far as a random pair of people. ``human_reference``: the same score for one
-    half of the humans against the other (what a perfect simulator of this size can reach).
+    ``score`` = exp(−distance / human_pairwise_distance): 1 when every episode of each side
+    has an identical twin on the other, e⁻¹ ≈ 0.37 when the nearest episode of the other
+    side is as far as a random pair of people, towards 0 beyond. ``human_reference``: the
+    same score for one half of the humans against the other (what a perfect simulator of
+    this size can reach).
     """
 
     score: float | None
