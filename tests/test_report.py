@@ -389,6 +389,7 @@ def test_cli_prints_the_report_path(
 def test_worker_processes_give_the_same_scores(tmp_path: Path) -> None:
     """Loading and scoring in worker processes (from 4 simulators on) changes no number."""
     from usi.report.scores import score_all
+    from usi.report.workers import worker_pool
 
     human = load_table(generate("human", 60, 7, n_tasks=10, n_batches=2))
     styles = [*SIM_STYLES.values(), UserStyle()]
@@ -396,8 +397,10 @@ def test_worker_processes_give_the_same_scores(tmp_path: Path) -> None:
         f"s{i}": write_corpus(tmp_path / f"s{i}.jsonl", generate(f"s{i}", 40, i, style, 10))
         for i, style in enumerate(styles)
     }
-    tables, serial, ceiling, _ = score_all(human, sims, workers=1)
-    tables_again, parallel, ceiling_again, _ = score_all(human, sims, workers=2)
+    tables, serial, ceiling, _ = score_all(human, sims)
+    with worker_pool(2) as pool:
+        assert pool is not None
+        tables_again, parallel, ceiling_again, _ = score_all(human, sims, pool=pool)
     assert list(parallel) == list(sims)
     for name in sims:
         pd.testing.assert_frame_equal(tables[name], tables_again[name])
@@ -411,5 +414,5 @@ def test_worker_processes_give_the_same_scores(tmp_path: Path) -> None:
     # A bad file read by a worker is still one clear error naming the file and line.
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"episode_id": "x", "source": "s"}\n', encoding="utf-8")
-    with pytest.raises(UsiInputError, match=r"bad.jsonl:line 1: "):
-        score_all(human, {**sims, "bad": bad}, workers=2)
+    with worker_pool(2) as pool, pytest.raises(UsiInputError, match=r"bad.jsonl:line 1: "):
+        score_all(human, {**sims, "bad": bad}, pool=pool)

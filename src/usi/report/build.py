@@ -8,8 +8,9 @@ so bad input or a crash never leaves a half-written report behind.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ from usi.report.sections import (
     taxonomy,
 )
 from usi.report.style import report_style
+from usi.report.workers import default_workers, worker_pool
 
 REPORT_FILE = "report.html"
 
@@ -59,6 +61,16 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def draw_section(key: str, data: ReportData) -> Section:
+    """Build one section (figures rendered) and record how long it took."""
+    builder = dict(SECTIONS)[key]
+    started = time.perf_counter()
+    with report_style():
+        section = builder(data)
+    section.seconds = time.perf_counter() - started
+    return section
+
+
 def _check_sources(human: TableInput, sims: Mapping[str, TableInput]) -> None:
     """Fail on a missing file before spending time on the others."""
     for source in (human, *sims.values()):
@@ -80,8 +92,8 @@ def build_report(
 ) -> ReportResult:
     """Write ``out_dir``/report.html plus figures (PNG, SVG) and tables (CSV, Markdown).
 
-    ``workers``: processes that load and score simulators (default: one per core from
-    4 simulators on, see ``usi.report.scores.default_workers``).
+    ``workers``: processes that load and score simulators and draw sections (default: one
+    per core from 4 simulators on, see :func:`usi.report.workers.default_workers`).
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -105,31 +117,37 @@ def build_report(
     tick("loaded", "human episodes")
     timings["load human"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    sim_tables, scores, ceiling, ceiling_note = score_all(
-        human_table, sims, progress=lambda name: tick("loaded and scored", name), workers=workers
-    )
-    timings["load + score simulators"] = time.perf_counter() - t
-
-    data = ReportData(
-        human=human_table,
-        sims=sim_tables,
-        scores=scores,
-        ceiling=ceiling,
-        capability=capability_frame,
-        ceiling_note=ceiling_note,
-    )
-    data.focus = choose_focus(data, list(focus) if focus else None)
-
-    sections: list[Section] = []
-    for key, builder in SECTIONS:
+    n_workers = default_workers(len(sims)) if workers is None else workers
+    with worker_pool(n_workers) as pool:
         t = time.perf_counter()
-        with report_style():
-            section = builder(data)
-        section.seconds = time.perf_counter() - t
-        tick("drew", key)
-        timings[f"section:{key}"] = section.seconds
-        sections.append(section)
+        sim_tables, scores, ceiling, ceiling_note = score_all(
+            human_table, sims, lambda name: tick("loaded and scored", name), pool
+        )
+        timings["load + score simulators"] = time.perf_counter() - t
+
+        data = ReportData(
+            human=human_table,
+            sims=sim_tables,
+            scores=scores,
+            ceiling=ceiling,
+            capability=capability_frame,
+            ceiling_note=ceiling_note,
+        )
+        data.focus = choose_focus(data, list(focus) if focus else None)
+
+        t = time.perf_counter()
+        keys = [key for key, _ in SECTIONS]
+        drawn: Iterator[Section] = (
+            map(draw_section, keys, repeat(data))
+            if pool is None
+            else pool.map(draw_section, keys, repeat(data))
+        )
+        sections: list[Section] = []
+        for section in drawn:
+            tick("drew", section.key)
+            timings[f"section:{section.key}"] = section.seconds
+            sections.append(section)
+        timings["sections (wall)"] = time.perf_counter() - t
 
     t = time.perf_counter()
     html = render_html(sections, data)

@@ -7,10 +7,8 @@ sections can draw from, so a change in the metrics API is absorbed in one place.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -183,16 +181,6 @@ def from_ceiling(ceiling: CeilingResult) -> SimScore:
 
 ScoreProgress = Callable[[str], None]
 
-#: Below this many simulators, starting worker processes costs more than it saves.
-PARALLEL_MIN_SIMS = 4
-
-
-def _limit_threads() -> None:
-    # One BLAS/OpenMP thread per worker: the workers already use every core.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
 
 def _load_and_score(
     args: tuple[str, TableInput, pd.DataFrame],
@@ -204,46 +192,30 @@ def _load_and_score(
     return table, score_simulator(table, human, name)
 
 
-def default_workers(n_sims: int) -> int:
-    """Worker processes for scoring: one per core when there are enough simulators."""
-    if n_sims < PARALLEL_MIN_SIMS:
-        return 1
-    return max(1, min(os.cpu_count() or 1, n_sims))
-
-
 def score_all(
     human: pd.DataFrame,
     sims: Mapping[str, TableInput],
     progress: ScoreProgress | None = None,
-    workers: int | None = None,
+    pool: Executor | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, SimScore], SimScore | None, str]:
     """Load and score every simulator, and the human ceiling, with ``usi.metrics``.
 
-    Simulators are independent, so with several of them each one is read, fingerprinted and
-    scored in a worker process (a fresh ``forkserver``, never a fork of this process, whose
-    threads and OpenMP state a fork would copy). Returns the simulators' tables and scores
-    by name, the ceiling (None when it has no value) and why it is absent.
+    With a ``pool`` (see :mod:`usi.report.workers`) each simulator is read, fingerprinted
+    and scored in a worker process. Returns the simulators' tables and scores by name, the
+    ceiling (None when it has no value) and why it is absent.
     """
     from usi.metrics import human_ceiling
 
-    n_workers = default_workers(len(sims)) if workers is None else workers
     jobs = [(name, source, human) for name, source in sims.items()]
+    outputs: Iterator[tuple[pd.DataFrame, ScoreResult]] = (
+        map(_load_and_score, jobs) if pool is None else pool.map(_load_and_score, jobs)
+    )
     tables: dict[str, pd.DataFrame] = {}
     results: dict[str, ScoreResult] = {}
-    if n_workers <= 1:
-        outputs: Iterator[tuple[pd.DataFrame, ScoreResult]] = map(_load_and_score, jobs)
-        for name, (table, result) in zip(sims, outputs, strict=True):
-            tables[name], results[name] = table, result
-            if progress is not None:
-                progress(name)
-    else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["usi.metrics.score", "usi.fingerprint", "threadpoolctl"])
-        with ProcessPoolExecutor(n_workers, context, initializer=_limit_threads) as pool:
-            for name, (table, result) in zip(sims, pool.map(_load_and_score, jobs), strict=True):
-                tables[name], results[name] = table, result
-                if progress is not None:
-                    progress(name)
+    for name, (table, result) in zip(sims, outputs, strict=True):
+        tables[name], results[name] = table, result
+        if progress is not None:
+            progress(name)
     scores = {name: from_result(name, result) for name, result in results.items()}
     ceiling = human_ceiling(human)
     if ceiling.value is None:
