@@ -66,7 +66,7 @@ _RC: dict[str, Any] = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "svg.fonttype": "none",
+    "svg.fonttype": "path",  # glyphs as paths: the SVG looks the same in every viewer
     "svg.hashsalt": "usi-report",
     "path.simplify": True,
 }
