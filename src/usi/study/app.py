@@ -319,7 +319,7 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         if (wrong := _wrong_page(session, s.CHAT)) is not None:
             return wrong
         assert session is not None and session.domain and session.task_id
-        service.touch(study.factory, session.id)
+        service.touch(study.factory, session)
         return study.render(
             request,
             "chat.html",
@@ -336,7 +336,7 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         if session is None:
             return JSONResponse({"error": "no session"}, status_code=401)
         if session.state == s.CHAT:
-            service.touch(study.factory, session.id)
+            service.touch(study.factory, session)
         rows = service.messages_of(study.factory, session.id, after=max(0, after))
         return JSONResponse(
             {

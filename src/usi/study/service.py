@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import CursorResult, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,11 @@ from usi.study.security import MAX_FREE_TEXT_CHARS, completion_code, new_token, 
 
 # How many open slots one assignment attempt looks at before concluding the pool is empty.
 ASSIGN_CANDIDATES = 64
+
+
+def _rows(db: Session, statement: Any) -> int:
+    """Rows matched by an UPDATE: the outcome of a conditional state transition."""
+    return int(cast("CursorResult[Any]", db.execute(statement)).rowcount)
 
 
 def utcnow() -> datetime:
@@ -130,14 +135,22 @@ def create_session(
     return row, token
 
 
-def touch(factory: sessionmaker[Session], session_id: int, *, min_interval: float = 30.0) -> None:
-    """Record activity (at most one write per ``min_interval`` seconds)."""
+def touch(
+    factory: sessionmaker[Session], session: StudySession, *, min_interval: float = 30.0
+) -> None:
+    """Record activity, at most one write per ``min_interval`` seconds.
+
+    Polls are the most frequent request; deciding from the row already loaded keeps them
+    read-only (no SQLite write lock) almost always.
+    """
     now = utcnow()
+    if session.last_active_at >= now - timedelta(seconds=min_interval):
+        return
     with writing(factory) as db:
         db.execute(
             update(StudySession)
             .where(
-                StudySession.id == session_id,
+                StudySession.id == session.id,
                 StudySession.state.in_(s.ACTIVE_STATES),
                 StudySession.last_active_at < now - timedelta(seconds=min_interval),
             )
@@ -193,14 +206,16 @@ def _assign(factory: sessionmaker[Session], session_id: int, pid: str) -> bool:
     for slot_id, domain, task_id, batch in candidates:
         now = utcnow()
         with writing(factory) as db:
-            taken = db.execute(
+            taken = _rows(
+                db,
                 update(Slot)
                 .where(Slot.id == slot_id, Slot.status == s.SLOT_OPEN)
-                .values(status=s.SLOT_ASSIGNED, session_id=session_id)
-            ).rowcount
+                .values(status=s.SLOT_ASSIGNED, session_id=session_id),
+            )
             if not taken:
                 continue
-            moved = db.execute(
+            moved = _rows(
+                db,
                 update(StudySession)
                 .where(StudySession.id == session_id, StudySession.state == s.CONSENT)
                 .values(
@@ -210,8 +225,8 @@ def _assign(factory: sessionmaker[Session], session_id: int, pid: str) -> bool:
                     task_id=task_id,
                     batch=batch,
                     last_active_at=now,
-                )
-            ).rowcount
+                ),
+            )
             if not moved:  # consent answered twice at once: the slot stays open
                 raise Conflict("consent was already answered")
         return True
@@ -262,11 +277,12 @@ def start_chat(factory: sessionmaker[Session], session_id: int, greeting: str) -
     """Task card read: open the chat with the agent's greeting (once)."""
     now = utcnow()
     with writing(factory) as db:
-        moved = db.execute(
+        moved = _rows(
+            db,
             update(StudySession)
             .where(StudySession.id == session_id, StudySession.state == s.TASK)
-            .values(state=s.CHAT, last_active_at=now)
-        ).rowcount
+            .values(state=s.CHAT, last_active_at=now),
+        )
         if moved:
             db.add(
                 StoredMessage(
@@ -317,15 +333,16 @@ def post_message(
         values.update(agent_status=s.AGENT_PENDING, agent_error=None)
     try:
         with writing(factory) as db:
-            moved = db.execute(
+            moved = _rows(
+                db,
                 update(StudySession)
                 .where(
                     StudySession.id == session_id,
                     StudySession.state == s.CHAT,
                     StudySession.agent_status.in_((s.AGENT_IDLE, s.AGENT_ERROR)),
                 )
-                .values(**values)
-            ).rowcount
+                .values(**values),
+            )
             if not moved:
                 raise Conflict("the agent is still answering, or the chat has ended")
             row = StoredMessage(
@@ -350,15 +367,16 @@ def retry_agent(factory: sessionmaker[Session], session_id: int) -> bool:
     """After an agent error, hand the turn back to the agent."""
     with writing(factory) as db:
         return bool(
-            db.execute(
+            _rows(
+                db,
                 update(StudySession)
                 .where(
                     StudySession.id == session_id,
                     StudySession.state == s.CHAT,
                     StudySession.agent_status == s.AGENT_ERROR,
                 )
-                .values(agent_status=s.AGENT_PENDING, agent_error=None, last_active_at=utcnow())
-            ).rowcount
+                .values(agent_status=s.AGENT_PENDING, agent_error=None, last_active_at=utcnow()),
+            )
         )
 
 
@@ -414,7 +432,8 @@ def submit_survey(
     code = fixed_code or completion_code()
     now = utcnow()
     with writing(factory) as db:
-        moved = db.execute(
+        moved = _rows(
+            db,
             update(StudySession)
             .where(StudySession.id == session_id, StudySession.state == s.SURVEY)
             .values(
@@ -423,8 +442,8 @@ def submit_survey(
                 completed_at=now,
                 last_active_at=now,
                 completion_code=code,
-            )
-        ).rowcount
+            ),
+        )
         if not moved:
             raise Conflict("the survey was already submitted")
         db.execute(
@@ -457,15 +476,16 @@ def record_agent_reply(
     now = utcnow()
     try:
         with writing(factory) as db:
-            moved = db.execute(
+            moved = _rows(
+                db,
                 update(StudySession)
                 .where(
                     StudySession.id == session_id,
                     StudySession.agent_status == s.AGENT_PENDING,
                     StudySession.state == s.CHAT,
                 )
-                .values(agent_status=s.AGENT_IDLE, agent_error=None, last_active_at=now)
-            ).rowcount
+                .values(agent_status=s.AGENT_IDLE, agent_error=None, last_active_at=now),
+            )
             if not moved or _next_seq(db, session_id) != last_seq + 1:
                 raise _Stale
             for offset, fields in enumerate(rows, start=1):
