@@ -46,6 +46,7 @@ log = logging.getLogger("usi.study")
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "usi_session"
+REAP_INTERVAL_S = 20.0
 _RECRUITER_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 PAGE_FOR_STATE = {
@@ -120,10 +121,11 @@ class StudyApp:
         self.engine.dispose()
 
     def _reap(self) -> None:
-        interval = max(1.0, min(60.0, self.config.session_timeout.total_seconds() / 4))
+        interval = max(1.0, min(REAP_INTERVAL_S, self.config.session_timeout.total_seconds() / 4))
         while not self._stop.wait(interval):
             try:
                 service.release_expired(self.factory, self.config.session_timeout)
+                self.worker.resume_pending()  # safety net: no pending turn is ever orphaned
             except Exception:
                 log.exception("releasing expired sessions failed")
 

@@ -38,6 +38,7 @@ class StudyWorker:
     workers: int = AGENT_WORKERS
     _pool: ThreadPoolExecutor = field(init=False)
     _running: set[int] = field(default_factory=set)
+    _again: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -57,18 +58,25 @@ class StudyWorker:
         """Schedule the agent's answer to the session's last message (deduplicated)."""
         with self._lock:
             if session_id in self._running:
+                # A turn of this session is finishing: run once more after it, so a message
+                # posted in that instant is never left unanswered.
+                self._again.add(session_id)
                 return None
             self._running.add(session_id)
         return self._pool.submit(self._turn, session_id)
 
     def _turn(self, session_id: int) -> None:
-        try:
-            self.run_turn(session_id)
-        except Exception:  # never let a worker thread die silently
-            log.exception("agent turn of session %s failed", session_id)
-        finally:
+        while True:
+            try:
+                self.run_turn(session_id)
+            except Exception:  # never let a worker thread die silently
+                log.exception("agent turn of session %s failed", session_id)
             with self._lock:
+                if session_id in self._again:
+                    self._again.discard(session_id)
+                    continue
                 self._running.discard(session_id)
+                return
 
     def run_turn(self, session_id: int) -> None:
         """Compute and store one agent reply (synchronously; the pool calls this)."""
