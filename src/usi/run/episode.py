@@ -169,7 +169,9 @@ def _origin_tagger(obj: Any, origin: str) -> None:
 
     def generate_next_message(*args: Any, **kwargs: Any) -> Any:
         try:
-            return inner(*args, **kwargs)
+            result = inner(*args, **kwargs)
+            result[0].validate()  # τ² checks it next; a malformed turn is this side's failure
+            return result
         except Exception as exc:
             exc.usi_origin = origin  # type: ignore[attr-defined]
             raise

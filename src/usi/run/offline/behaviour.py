@@ -297,7 +297,8 @@ def user_reply(style: str, script: TaskScript, messages: list[dict[str, Any]], s
     if not own:
         if cooperative:
             return f"Hi there! {first_person(script.reason)} Could you please help me with that?"
-        words = re.sub(r"[^\w#' ]", "", first_person(script.reason).split(".")[0]).split()
+        sentences = [x for x in first_person(script.reason).split(".") if x.strip()] or ["help"]
+        words = re.sub(r"[^\w#' ]", "", sentences[0]).split()
         return " ".join(words[:12]).lower()
     if _is_closing(last):
         return (
