@@ -422,3 +422,32 @@ def test_suggested_first_message(reason: str, expected: str) -> None:
     from usi.study.tasks import suggested_first_message
 
     assert suggested_first_message(reason) == expected
+
+
+def test_turn_submitted_while_the_previous_one_finishes_is_not_dropped(tmp_path: Path) -> None:
+    """Regression: a message posted just as the last turn finishes used to go unanswered."""
+    from usi.study.db import make_engine, migrate, session_factory
+    from usi.study.worker import StudyWorker
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    inside = threading.Event()
+    release = threading.Event()
+    runs: list[int] = []
+
+    class Probe(StudyWorker):
+        def run_turn(self, session_id: int) -> None:
+            runs.append(session_id)
+            if len(runs) == 1:
+                inside.set()
+                assert release.wait(10)
+
+    worker = Probe(session_factory(engine), agent=None, workers=2)  # type: ignore[arg-type]
+    first = worker.submit_turn(7)
+    assert first is not None and inside.wait(10)
+    assert worker.submit_turn(7) is None  # deduplicated while running ...
+    release.set()
+    first.result(timeout=10)
+    assert runs == [7, 7]  # ... but run once more afterwards
+    worker.shutdown(wait=True)
+    engine.dispose()
