@@ -118,7 +118,8 @@ def generate(
             Episode(
                 episode_id=f"{source}-{seed}-{index}",
                 source=source,
-                batch=(index % n_batches) + 1 if n_batches else None,
+                # Every batch sweeps over all tasks, as the study's batches did.
+                batch=(index // n_tasks) % n_batches + 1 if n_batches else None,
                 domain="retail",
                 task_id=str(task),
                 messages=messages,
