@@ -116,7 +116,8 @@ def _cue_flags(lowered: Sequence[str]) -> dict[str, BoolArray]:
 def _identifier_counts(turns: Sequence[str]) -> IntArray:
     """Identifier-like strings per turn, found on the original (not lower-cased) text.
 
-    Only turns with a digit or an "@" can hold one, so the full pattern runs on those alone.
+    Only turns with an identifier-like trace (``IDENTIFIER_HINT_RE``: "@", "#", "_7", "A7",
+    7 digits) can hold one, so the full pattern runs on those alone.
     """
     counts = np.zeros(len(turns), dtype=np.int64)
     joined, starts = _join(turns)
