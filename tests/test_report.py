@@ -416,3 +416,36 @@ def test_worker_processes_give_the_same_scores(tmp_path: Path) -> None:
     bad.write_text('{"episode_id": "x", "source": "s"}\n', encoding="utf-8")
     with worker_pool(2) as pool, pytest.raises(UsiInputError, match=r"bad.jsonl:line 1: "):
         score_all(human, {**sims, "bad": bad}, pool=pool)
+
+
+def test_no_rewards_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    only_sections(monkeypatch, "easy_mode", "reward", "leaderboard")
+    human = load_table(generate("human", 60, 5, n_tasks=10)).assign(reward=np.nan)
+    sim = load_table(generate("sim", 60, 6, n_tasks=10)).assign(reward=np.nan)
+    result = build_report(human, {"sim": sim}, tmp_path / "out")
+    notes = {s.key: s.notes for s in result.sections}
+    assert notes["easy_mode"] == [
+        "No rewards in the human episodes: success rates cannot be compared."
+    ]
+    assert notes["reward"] == ["No rewards in the human episodes: nothing to split by."]
+    assert any(
+        n.startswith("Outcome calibration not computed for all simulators")
+        for n in notes["leaderboard"]
+    )
+    board = pd.read_csv(tmp_path / "out" / "tables" / "leaderboard.csv")
+    assert board["outcome"].isna().all()
+
+
+def test_one_sided_rewards_and_unpaired_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only_sections(monkeypatch, "easy_mode", "reward")
+    human = load_table(generate("human", 60, 5, n_tasks=10)).assign(reward=1.0)
+    sim = load_table(generate("sim", 60, 6, n_tasks=10))
+    sim["task_id"] = "other-" + sim["task_id"].astype(str)
+    result = build_report(human, {"sim": sim}, tmp_path / "out")
+    notes = {s.key: s.notes for s in result.sections}
+    assert notes["reward"] == [
+        "Every human episode with a reward succeeded: no split, no association to measure."
+    ]
+    assert notes["easy_mode"] == ["No task with rewards on both sides for: sim (left out)."]

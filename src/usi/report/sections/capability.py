@@ -29,8 +29,9 @@ FIT_COLUMNS: tuple[str, ...] = (
 GUIDE = (
     "Each point is one simulator: its general capability score from the capability CSV "
     "(for example Arena Elo, in the CSV's own units) on the x-axis and its USI on the y-axis, "
-    "with vertical error bars of ± one standard deviation of USI over the human batches (no bar "
-    "when the human data has a single batch). Colours and markers are model families. For every "
+    "with vertical error bars of ± one standard deviation of USI over the human batches (with a "
+    "single human batch: of the task bootstrap, as a note then says). "
+    "Colours and markers are model families. For every "
     f"family with at least {MIN_FIT_POINTS} simulators an ordinary least-squares line is drawn "
     f"with the {BAND_LEVEL:.0%} confidence band of the fitted mean (Student t); a flat or "
     "negative slope means that within that family a stronger model is not a more human-like "
@@ -74,6 +75,7 @@ def capability_frame(data: ReportData) -> pd.DataFrame:
                 "capability": float(record["score"]),
                 "USI": score.usi,
                 "batch_std": score.usi_std,
+                "std_method": score.uncertainty_method,
             }
         )
     frame = pd.DataFrame(rows)
@@ -150,7 +152,12 @@ def build(data: ReportData) -> Section:
     if absent:
         section.notes.append(f"Not in the capability file, so not plotted: {', '.join(absent)}.")
     if frame["batch_std"].isna().all():
-        section.notes.append("No batch std (single human batch): points carry no error bars.")
+        section.notes.append("No USI standard deviation available: points carry no error bars.")
+    elif (frame["std_method"] == "bootstrap").any():
+        section.notes.append(
+            "The human data has a single batch, so error bars are the std of the task "
+            "bootstrap replicates instead of the std over batches."
+        )
     fits: dict[str, dict[str, Any]] = {}
     fit_rows: list[dict[str, Any]] = []
     for family, group in frame.groupby("family", sort=True):
