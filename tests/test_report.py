@@ -311,6 +311,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_output_that_is_a_file_is_bad_input(
+    corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine", encoding="utf-8")
+    args = ["report", "--human", str(corpus["human"]), "--sim", f"m={corpus['mimic']}"]
+    code, _, err = run_cli([*args, "-o", str(taken)], capsys)
+    assert code == 2
+    assert err.strip() == f"usi: error: {taken}: exists and is not a folder"
+    assert taken.read_text(encoding="utf-8") == "mine"
+
+
 def test_bad_episode_line_is_reported_with_its_place(
     corpus: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -110,6 +110,8 @@ def build_report(
                 f"{name!r} is not a --sim NAME (known: {', '.join(sims)})", where="--focus"
             )
     _check_sources(human, sims)
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise UsiInputError("exists and is not a folder", out_dir, None)
     capability_frame = load_capability(capability_csv, sims) if capability_csv is not None else None
 
     t = time.perf_counter()
