@@ -461,3 +461,11 @@ def test_one_sided_rewards_and_unpaired_tasks(
         "Every human episode with a reward succeeded: no split, no association to measure."
     ]
     assert notes["easy_mode"] == ["No task with rewards on both sides for: sim (left out)."]
+
+
+def test_log_ratio_places_zeros_at_the_edges() -> None:
+    from usi.report.sections.taxonomy import RATIO_CLIP, log_ratio
+
+    sim = np.array([2.0, 0.5, 0.0, 3.0, 0.0, 1000.0])
+    human = np.array([1.0, 1.0, 0.0, 0.0, 2.0, 1.0])
+    assert log_ratio(sim, human).tolist() == [1.0, -1.0, 0.0, RATIO_CLIP, -RATIO_CLIP, RATIO_CLIP]

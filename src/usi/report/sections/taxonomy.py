@@ -29,8 +29,9 @@ TAXONOMY_COLUMNS: tuple[str, ...] = (
 GUIDE = (
     "For the simulators in focus (by default the best, the median and the worst by USI; choose "
     "others with --focus), every fingerprint feature is compared with the human value. The first "
-    "figure places each feature at log2(simulator mean / human mean): 0 is the human value, +1 "
-    "means twice as much, −1 half as much; points beyond ±4 are drawn at the edge. A filled "
+    "figure places each feature at simulator mean / human mean on a log2 axis: 1× is the human "
+    "value, 2× twice as much, 1/2 half as much; ratios beyond 16× or 1/16 (or with a zero on "
+    "one side) are drawn at the edge. A filled "
     "marker flags a large gap as usi.metrics defines it: a two-sided Mann–Whitney U test on the "
     f"per-episode values, Holm-adjusted over the 19 features, p_adj < {SIGNIFICANCE_LEVEL}, and "
     f"|Cliff's delta| ≥ {LARGE_EFFECT}; a hollow marker is a gap that is not both. "
