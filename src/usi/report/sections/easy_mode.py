@@ -95,7 +95,7 @@ def _dumbbell_figure(frame: pd.DataFrame) -> Figure:
     ax.set_xlabel("Agent success rate, mean over paired tasks (%)")
     ax.set_title("Agent success with simulated vs real users (inflation in parentheses)")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    fig.legend(loc="outside lower center", ncol=2)
     return fig
 
 

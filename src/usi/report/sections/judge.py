@@ -64,7 +64,7 @@ def _figure(frame: pd.DataFrame) -> Figure:
     ax.set_xlabel("Mean survey score (0 = lowest option, 1 = highest)")
     ax.set_title("LLM judge vs participants on the same conversations")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    fig.legend(loc="outside lower center", ncol=2)
     return fig
 
 

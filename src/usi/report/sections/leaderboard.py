@@ -69,7 +69,7 @@ def leaderboard_frame(data: ReportData) -> pd.DataFrame:
 
 def _usi_figure(data: ReportData, frame: pd.DataFrame) -> Figure:
     sims = frame[frame["simulator"] != HUMAN_ROW].iloc[::-1]
-    fig = new_figure(height=max(2.6, 0.32 * len(sims) + 1.4))
+    fig = new_figure(height=max(3.0, 0.32 * len(sims) + 1.9))
     ax = fig.add_subplot()
     y = np.arange(len(sims))
     usi = sims["USI"].to_numpy(dtype=float)
@@ -109,7 +109,7 @@ def _usi_figure(data: ReportData, frame: pd.DataFrame) -> Figure:
     ax.set_ylabel("Simulator")
     ax.set_title("USI leaderboard")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncol=2)
     return fig
 
 
