@@ -27,7 +27,7 @@ OFFLINE_MODELS: dict[str, str] = {
 }
 TASK_HEADER = "X-USI-Task"
 ROLE_HEADER = "X-USI-Role"
-ROLES = ("agent", "user", "survey", "judge")
+ROLES = ("agent", "user", "survey", "judge", "quality")
 # OpenAI-compatible servers behind --*-base-url rarely check the key, but the client needs one.
 _PLACEHOLDER_KEY = "usi-no-key"
 

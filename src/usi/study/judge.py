@@ -3,13 +3,8 @@
 This is the study's ``quality_score`` (spec §8): 0–100 with reasoning; a session is kept
 when the score reaches the keep threshold, unless an admin keeps or discards it by hand.
 The judge is any litellm model, reached through ``usi.run.models.completion_kwargs`` with
-``role="judge"``.
-
-Offline fallback (tests and demos only): ``usi run``'s offline server answers judge
-requests with survey answers, not a score. For ``offline/…`` judge models whose reply has
-no score, :func:`offline_adherence` computes one without a model — the share of the card's
-identifiers (user id, order/reservation codes, names, zip) the participant actually
-used — and the reasoning says so. It is a plumbing stand-in, never a quality judgement.
+``role="quality"``; ``offline/…`` judges are scripted by usi's offline server
+(:func:`usi.run.offline.behaviour.quality_reply`), so tests exercise the same path.
 """
 
 from __future__ import annotations
@@ -24,7 +19,6 @@ from usi.study.agent import CompletionKwargs, default_completion_kwargs
 
 DEFAULT_KEEP_THRESHOLD = 60.0
 JUDGE_MAX_TOKENS = 600
-OFFLINE_FALLBACK_NOTE = "[offline fallback judge: identifier overlap, not an LLM judgement]"
 
 JUDGE_PROMPT = """You are checking the quality of a user study. A participant was given an \
 instruction card and asked to role-play the user described on it while chatting with a \
@@ -81,24 +75,6 @@ def parse_verdict(text: str) -> QualityVerdict:
     return QualityVerdict(score=score, reasoning=str(data.get("reasoning") or "").strip())
 
 
-_IDENTIFIER = re.compile(
-    r"#?\b[A-Z0-9]{6,}\b|\b[a-z]+_[a-z]+_\d{3,}\b|\b\d{5}\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
-)
-
-
-def offline_adherence(card: str, turns: Sequence[tuple[str, str]]) -> QualityVerdict:
-    """Test-only stand-in judge: share of the card's identifiers the participant used."""
-    wanted = {m.group(0).lstrip("#").lower() for m in _IDENTIFIER.finditer(card)}
-    said = " ".join(text for role, text in turns if role == "user").lower()
-    if not wanted:
-        return QualityVerdict(50.0, f"{OFFLINE_FALLBACK_NOTE} the card names no identifiers.")
-    used = sorted(w for w in wanted if w in said)
-    score = round(100.0 * len(used) / len(wanted), 1)
-    return QualityVerdict(
-        score, f"{OFFLINE_FALLBACK_NOTE} used {len(used)} of {len(wanted)} card identifiers."
-    )
-
-
 def judge_quality(
     card: str,
     turns: Sequence[tuple[str, str]],
@@ -111,14 +87,8 @@ def judge_quality(
     import litellm
 
     resolve = resolver or default_completion_kwargs()
-    kwargs = dict(resolve(model, base_url=base_url, role="judge"))
+    kwargs = dict(resolve(model, base_url=base_url, role="quality"))
     response: Any = litellm.completion(
         messages=judge_messages(card, turns), max_tokens=JUDGE_MAX_TOKENS, **kwargs
     )
-    text = str(response.choices[0].message.content or "")
-    try:
-        return parse_verdict(text)
-    except JudgeError:
-        if model.startswith("offline/"):
-            return offline_adherence(card, turns)
-        raise
+    return parse_verdict(str(response.choices[0].message.content or ""))

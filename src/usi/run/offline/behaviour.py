@@ -409,3 +409,41 @@ def survey_reply(style: str, messages: list[dict[str, Any]]) -> str:
     """Answer a survey prompt as JSON (the format :mod:`usi.run.survey` asks for)."""
     transcript = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user")
     return json.dumps(survey_answers(style, transcript), ensure_ascii=False)
+
+
+_CARD_RE = re.compile(r"<instruction_card>(.*?)</instruction_card>", re.S)
+_CONVERSATION_RE = re.compile(r"<conversation>(.*?)</conversation>", re.S)
+_CARD_IDENTIFIER = re.compile(
+    r"#?\b[A-Z0-9]{6,}\b|\b[a-z]+_[a-z]+_\d{3,}\b|\b\d{5}\b|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
+)
+
+
+def quality_reply(messages: list[dict[str, Any]]) -> str:
+    """The scripted quality judge of the study (``X-USI-Role: quality``).
+
+    A real judge model reads the instruction card and the transcript and rates the
+    participant's adherence 0–100. The offline one rates the share of the card's
+    identifiers (names, user id, order/reservation codes, zip) the participant actually
+    used — deterministic, so study tests can check keep/discard end to end — and its
+    reasoning says what it counted.
+    """
+    prompt = "\n".join(_text(m.get("content")) for m in messages)
+    card_match, conversation_match = _CARD_RE.search(prompt), _CONVERSATION_RE.search(prompt)
+    card = card_match.group(1) if card_match else ""
+    conversation = conversation_match.group(1) if conversation_match else ""
+    said = " ".join(
+        line.split(":", 1)[1]
+        for line in conversation.splitlines()
+        if line.startswith("PARTICIPANT:")
+    ).lower()
+    wanted = {m.group(0).lstrip("#").lower() for m in _CARD_IDENTIFIER.finditer(card)}
+    if not wanted:
+        verdict = {"score": 50, "reasoning": "offline judge: the card names no identifiers."}
+    else:
+        used = sorted(w for w in wanted if w in said)
+        verdict = {
+            "score": round(100.0 * len(used) / len(wanted)),
+            "reasoning": f"offline judge: the participant used {len(used)} of the card's "
+            f"{len(wanted)} identifiers.",
+        }
+    return json.dumps(verdict)

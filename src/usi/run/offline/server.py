@@ -168,9 +168,11 @@ def complete(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
     messages: list[dict[str, Any]] = list(body.get("messages") or [])
     role = headers.get(ROLE_HEADER.lower()) or OFFLINE_MODELS[model]
     task_key = headers.get(TASK_HEADER.lower())
-    if role in ("survey", "judge"):
+    if role == "quality":
+        message: dict[str, Any] = {"content": behaviour.quality_reply(messages)}
+    elif role in ("survey", "judge"):
         style = model if model != "oracle" else "cooperative"
-        message: dict[str, Any] = {"content": behaviour.survey_reply(style, messages)}
+        message = {"content": behaviour.survey_reply(style, messages)}
     else:
         if task_key:
             domain, _, task_id = task_key.partition("/")
