@@ -126,7 +126,9 @@ def register(app: typer.Typer) -> None:
                 TextColumn("{task.completed} episodes"),
                 TimeElapsedColumn(),
             )
-            with Progress(*columns, console=stderr, transient=True) as progress:
+            with Progress(
+                *columns, console=stderr, transient=True, disable=not stderr.is_terminal
+            ) as progress:
                 profiles = source_profiles(episodes, progress)
             count = sum(n for n, _ in profiles.values())
             if count:

@@ -31,6 +31,7 @@ def _load(path: Path, console: Console, workers: int | None) -> pd.DataFrame:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # a log file gets the error line, not spinner debris
     ) as progress:
         task = progress.add_task(f"fingerprinting {path.name}", total=None)
         try:

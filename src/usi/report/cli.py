@@ -56,7 +56,9 @@ def register(app: typer.Typer) -> None:
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console, transient=True) as bar:
+        with Progress(
+            *columns, console=console, transient=True, disable=not console.is_terminal
+        ) as bar:
             task = bar.add_task("starting", total=total)
 
             def progress(stage: str, detail: str) -> None:
