@@ -1,8 +1,11 @@
 """Throughput and per-turn orchestration overhead of ``usi run`` next to τ²'s own runner.
 
 Both runners drive the same offline models (oracle agent, cooperative user) through litellm
-against the same in-process offline server, on the same retail tasks at the same concurrency,
-in the same process — so the only difference is the orchestration around the model calls.
+against the same offline server (its own child process, as ``usi run`` starts it), on the same
+retail tasks at the same concurrency — so the only difference is the orchestration around the
+model calls. usi runs twice: ``usi`` is the thread backend (one process, like τ²'s runner) and
+``usi-proc`` the process backend (one spawned worker per core, threads in each; its wall time
+includes spawning the workers and importing τ² and litellm in them).
 τ²'s side is ``tau2.run.run_tasks`` (what ``tau2 run`` executes, with its results file), which
 gets the task from the conversation (no header), the way it would under the ``tau2`` CLI.
 
@@ -12,6 +15,11 @@ i.e. the time each model call costs beyond the model's own latency (HTTP, litell
 environment and evaluator, and for usi the survey call and the crash-safe append). usi makes
 one more model call per episode than τ² (the survey); it is counted as a call.
 
+    cpu ms/call = CPU seconds of the runner (this process + its finished worker processes,
+                  not the offline server) / model calls
+
+is what bounds throughput: on C cores no runner exceeds C / (cpu per call) calls per second.
+
 Usage: ``python benchmarks/bench_run.py [--latencies 0,200] [--concurrency 1,8,32]``
 """
 
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +42,7 @@ def _quiet() -> None:
     logger.remove()
 
 
-def run_usi(tasks: list[str], concurrency: int, out_dir: Path) -> int:
+def run_usi(tasks: list[str], concurrency: int, out_dir: Path, backend: str = "thread") -> int:
     from usi.run.episode import RoleSettings, RunSettings
     from usi.run.runner import run_episodes
 
@@ -43,7 +52,9 @@ def run_usi(tasks: list[str], concurrency: int, out_dir: Path) -> int:
         user=RoleSettings("offline/cooperative"),
     )
     out = out_dir / f"usi-{concurrency}-{time.monotonic_ns()}.jsonl"
-    summary = run_episodes(settings, out, task_ids=tasks, concurrency=concurrency, progress=False)
+    summary = run_episodes(
+        settings, out, task_ids=tasks, concurrency=concurrency, backend=backend, progress=False
+    )
     return summary.finished
 
 
@@ -85,11 +96,17 @@ def measure(
     from usi.run.offline.server import default_server
 
     server = default_server()
-    server.config.latency_ms = latency_ms
+    server.set_latency(latency_ms)
     calls_before = server.requests
+    cpu_before = _cpu_s()
     start = time.perf_counter()
-    episodes = (run_usi if runner == "usi" else run_tau2)(tasks, concurrency, out_dir)
+    if runner == "tau2":
+        episodes = run_tau2(tasks, concurrency, out_dir)
+    else:
+        backend = "process" if runner == "usi-proc" else "thread"
+        episodes = run_usi(tasks, concurrency, out_dir, backend)
     wall = time.perf_counter() - start
+    cpu = _cpu_s() - cpu_before
     calls = server.requests - calls_before
     overhead = (wall * concurrency - calls * latency_ms / 1000) / calls
     return {
@@ -98,7 +115,15 @@ def measure(
         "wall_s": wall,
         "episodes_per_min": episodes / wall * 60,
         "overhead_ms": overhead * 1000,
+        "cpu_ms": cpu / calls * 1000,
     }
+
+
+def _cpu_s() -> float:
+    """CPU of this process and of its reaped children (the process backend's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -106,6 +131,7 @@ def main() -> None:
     parser.add_argument("--latencies", default="0,200", help="ms per completion")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--min-episodes", type=int, default=8, help="episodes at concurrency 1")
+    parser.add_argument("--runners", default="usi,usi-proc,tau2")
     args = parser.parse_args()
     _quiet()
     from usi.run.episode import domain_tasks, select_tasks
@@ -118,14 +144,15 @@ def main() -> None:
         run_tau2(pool[:1], 1, Path(tmp))
     print(
         f"{'latency':>7} {'conc':>4} {'runner':>6} {'episodes':>8} {'calls':>6} {'wall s':>7} "
-        f"{'ep/min':>8} {'overhead ms/turn':>17}"
+        f"{'ep/min':>8} {'overhead ms/turn':>17} {'cpu ms/call':>11}"
     )
+    runners = args.runners.split(",")
     baseline: dict[tuple[str, float], float] = {}
     for latency in (float(x) for x in args.latencies.split(",")):
         for concurrency in (int(x) for x in args.concurrency.split(",")):
             tasks = pool[: max(args.min_episodes, concurrency)]
             row: dict[str, dict[str, float]] = {}
-            for runner in ("usi", "tau2"):
+            for runner in runners:
                 with tempfile.TemporaryDirectory() as tmp:
                     row[runner] = m = measure(runner, tasks, concurrency, latency, Path(tmp))
                 if concurrency == 1:
@@ -136,15 +163,18 @@ def main() -> None:
                 print(
                     f"{latency:>7.0f} {concurrency:>4} {runner:>6} {m['episodes']:>8.0f} "
                     f"{m['calls']:>6.0f} {m['wall_s']:>7.2f} {m['episodes_per_min']:>8.1f} "
-                    f"{m['overhead_ms']:>17.1f}"
-                    f"   speed-up vs conc 1: {scale:.1f}x"
+                    f"{m['overhead_ms']:>17.1f} {m['cpu_ms']:>11.1f}"
+                    f"   speed-up vs conc 1: {scale:.1f}x",
+                    flush=True,
                 )
-            ratio = row["usi"]["overhead_ms"] / row["tau2"]["overhead_ms"]
-            speed = row["usi"]["episodes_per_min"] / row["tau2"]["episodes_per_min"]
-            print(
-                f"{'':>7} {'':>4} usi/τ² per-turn overhead ratio: {ratio:.2f}; "
-                f"throughput ratio: {speed:.2f}"
-            )
+            if "tau2" in row:
+                for usi in (r for r in row if r != "tau2"):
+                    ratio = row[usi]["overhead_ms"] / row["tau2"]["overhead_ms"]
+                    speed = row[usi]["episodes_per_min"] / row["tau2"]["episodes_per_min"]
+                    print(
+                        f"{'':>7} {'':>4} {usi}/τ² per-turn overhead ratio: {ratio:.2f}; "
+                        f"throughput ratio: {speed:.2f}"
+                    )
 
 
 if __name__ == "__main__":

@@ -117,7 +117,11 @@ def register(app: typer.Typer) -> None:
         survey: bool = typer.Option(
             True, "--survey/--no-survey", help="Ask the simulator the survey."
         ),
-        backend: str = typer.Option("thread", "--backend", help="thread or ray."),
+        backend: str = typer.Option(
+            "thread",
+            "--backend",
+            help="thread (one process), process (one per core, threads in each) or ray.",
+        ),
         ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
         offline_latency_ms: float | None = typer.Option(None, "--offline-latency-ms"),
         offline_faults: str | None = typer.Option(

@@ -3,13 +3,20 @@
 Each finished episode is appended to OUT as one line (``append_line``: one write + fsync), so
 a killed run loses only the episodes in flight; ``resume`` reads OUT back, drops a torn last
 line, and skips the (task, trial) pairs already there. The same plan runs on a thread pool
-(default) or as Ray tasks (``backend="ray"``) with identical output.
+(default), on worker processes each running threads (``backend="process"``), or as Ray tasks
+(``backend="ray"``) with identical output; only this process ever writes OUT.
+
+Why a process backend: each model call also costs CPU here (litellm, τ²'s orchestrator and
+evaluator), and threads share one GIL, so the thread backend stops scaling once that CPU fills
+one core — however long the model takes. Workers are spawned (not forked: litellm and τ² hold
+threads and locks) and all talk to the one offline server of the parent.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,10 +29,16 @@ from usi.data.episode import Episode
 from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
 from usi.run.episode import RunSettings, run_episode, select_tasks, trial_seeds
+from usi.run.models import is_offline
 
-BACKENDS = ("thread", "ray")
-# Environment a Ray worker needs to behave like this process (offline server, no network).
-_FORWARDED_ENV = ("LITELLM_LOCAL_MODEL_COST_MAP", "USI_OFFLINE_LATENCY_MS", "USI_OFFLINE_FAULTS")
+BACKENDS = ("thread", "process", "ray")
+# Environment a worker process needs to behave like this process (offline server, no network).
+_FORWARDED_ENV = (
+    "LITELLM_LOCAL_MODEL_COST_MAP",
+    "USI_OFFLINE_LATENCY_MS",
+    "USI_OFFLINE_FAULTS",
+    "USI_OFFLINE_API_BASE",
+)
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,8 @@ def run_episodes(
 
         if backend == "ray":
             _run_ray(settings, jobs, concurrency, ray_address, finished)
+        elif backend == "process":
+            _run_processes(settings, jobs, concurrency, finished)
         else:
             _run_threads(settings, jobs, concurrency, finished)
     write_tau2_results(settings, out_path, summary.tau2_results)
@@ -185,6 +200,80 @@ def _run_threads(
             raise
 
 
+def _worker_env(settings: RunSettings) -> dict[str, str]:
+    """The environment workers get; offline models are served by this process's server."""
+    env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
+    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if any(m and is_offline(m) for m in (settings.agent.model, settings.user.model)):
+        from usi.run.offline.server import API_BASE_ENV, default_server
+
+        env[API_BASE_ENV] = default_server().api_base
+    return env
+
+
+def _run_processes(
+    settings: RunSettings,
+    jobs: list[EpisodeJob],
+    concurrency: int,
+    finished: Callable[[Episode], None],
+) -> None:
+    """``concurrency`` episodes in flight over one spawned process per core, threads in each."""
+    import multiprocessing
+
+    from usi.run.workers import process_worker
+
+    if not jobs:
+        return
+    workers = max(1, min(concurrency, len(jobs), os.cpu_count() or 1))
+    threads = [concurrency // workers + (i < concurrency % workers) for i in range(workers)]
+    context = multiprocessing.get_context("spawn")
+    job_queue: Any = context.Queue()
+    results: Any = context.Queue()
+    for job in jobs:
+        job_queue.put((job.task_id, job.trial, job.seed))
+    for _ in range(concurrency):
+        job_queue.put(None)
+    env = _worker_env(settings)
+    processes = [
+        context.Process(
+            target=process_worker,
+            args=(settings, n, env, job_queue, results),
+            name=f"usi-run-{i}",
+            daemon=True,  # never outlive the run
+        )
+        for i, n in enumerate(threads)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        received = 0
+        while received < len(jobs):
+            try:
+                message = results.get(timeout=0.5)
+            except queue.Empty:
+                if not any(p.is_alive() for p in processes):
+                    raise RuntimeError(
+                        f"worker processes exited with {len(jobs) - received} episode(s) "
+                        "unfinished (rerun with --resume)"
+                    ) from None
+                continue
+            received += 1
+            if message[0] == "input_error":
+                raise UsiInputError(message[1], message[2], message[3])
+            if message[0] == "crash":
+                raise RuntimeError(f"episode worker crashed: {message[1]}")
+            finished(Episode.model_validate_json(message[1]))
+        for process in processes:
+            process.join(timeout=30)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+        job_queue.cancel_join_thread()
+        results.cancel_join_thread()
+
+
 def _ray_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> str:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from loguru import logger
@@ -204,8 +293,9 @@ def _run_ray(
 
     if not jobs:
         return
-    env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
-    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    env = _worker_env(settings)
+    if address:  # a remote cluster cannot reach this machine's 127.0.0.1
+        env.pop("USI_OFFLINE_API_BASE", None)
     started_here = False
     if not ray.is_initialized():
         init: dict[str, Any] = {

@@ -2,8 +2,15 @@
 
 Why a real HTTP server rather than a mock inside litellm: the offline models must exercise the
 exact path real models take (litellm → OpenAI client → HTTP, retries included), so a demo or a
-CI run proves the chain a hosted model would use. It binds 127.0.0.1 on a free port and runs
-in a daemon thread (stdlib ``ThreadingHTTPServer``: no start-up cost, one thread per request).
+CI run proves the chain a hosted model would use. It binds 127.0.0.1 on a free port
+(stdlib ``ThreadingHTTPServer``, one thread per request).
+
+Where it runs matters for throughput: in the runner's own process its request handling would
+share the GIL with litellm and τ², so :func:`default_server` starts it in a child process
+(``python -m usi.run.offline.server``, ready handshake on stdout, gone when the parent's pipe
+closes) and every runner process — threads, ``--backend process`` workers, local Ray workers —
+talks to that one server (``USI_OFFLINE_API_BASE``), so counters and fault schedules are shared.
+Tests that want a server they can poke in-process construct :class:`OfflineServer` directly.
 
 Tests and benchmarks shape it with :class:`OfflineConfig`: a fixed latency per completion and
 failure injection — HTTP 429/500, hangs past the client's timeout, or a garbled answer — by
@@ -14,15 +21,20 @@ processes (Ray) get the same behaviour.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.request import Request, urlopen
 
 from usi.errors import UsiInputError
 from usi.run.models import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
@@ -59,6 +71,32 @@ class OfflineConfig:
             ) from None
         return config
 
+    def to_json(self) -> str:
+        """The config as the child server process receives it on its command line."""
+        return json.dumps(
+            {
+                "latency_ms": self.latency_ms,
+                "fault_rates": self.fault_rates,
+                "fault_schedule": {str(k): v for k, v in self.fault_schedule.items()},
+                "hang_s": self.hang_s,
+                "seed": self.seed,
+                "fault_roles": sorted(self.fault_roles) if self.fault_roles is not None else None,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> OfflineConfig:
+        data = json.loads(text)
+        roles = data.get("fault_roles")
+        return cls(
+            latency_ms=float(data.get("latency_ms", 0.0)),
+            fault_rates={str(k): float(v) for k, v in (data.get("fault_rates") or {}).items()},
+            fault_schedule={int(k): str(v) for k, v in (data.get("fault_schedule") or {}).items()},
+            hang_s=float(data.get("hang_s", 3.0)),
+            seed=int(data.get("seed", 0)),
+            fault_roles=frozenset(roles) if roles is not None else None,
+        )
+
 
 def parse_faults(spec: str) -> OfflineConfig:
     """Parse ``"429:0.1,500:0.05,timeout@3,garbage@5"``: ``kind:rate`` or ``kind@request``."""
@@ -88,7 +126,7 @@ def parse_faults(spec: str) -> OfflineConfig:
 
 
 class OfflineServer:
-    """The running server: its URL, its config, and counters the tests can read."""
+    """The server running in this process: its URL, its config, and counters tests can read."""
 
     def __init__(self, config: OfflineConfig | None = None) -> None:
         self.config = config or OfflineConfig()
@@ -117,6 +155,17 @@ class OfflineServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def set_latency(self, latency_ms: float) -> None:
+        self.config.latency_ms = latency_ms
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "eligible": self.eligible,
+                "faults_injected": dict(self.faults_injected),
+            }
+
     def next_fault(self, role: str | None = None) -> str | None:
         """Count one completion request and decide whether it fails, and how."""
         with self._lock:
@@ -135,20 +184,128 @@ class OfflineServer:
             return fault
 
 
-_default: OfflineServer | None = None
+API_BASE_ENV = "USI_OFFLINE_API_BASE"  # a running server for worker processes to share
+_READY = "USI-OFFLINE-READY"
+
+
+class OfflineServerProcess:
+    """A handle on the offline server running in a child process (or one attached by URL).
+
+    Same surface as :class:`OfflineServer` — ``api_base``, ``requests``, ``faults_injected``,
+    ``set_latency``, ``close`` — read and set over the server's ``/usi/*`` control routes.
+    """
+
+    def __init__(
+        self,
+        config: OfflineConfig | None = None,
+        *,
+        api_base: str | None = None,
+        start_timeout_s: float = 60.0,
+    ) -> None:
+        self.config = config or OfflineConfig()
+        self._process: subprocess.Popen[str] | None = None
+        if api_base is not None:  # attach: someone else owns the process
+            self.api_base = api_base.rstrip("/")
+            return
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "usi.run.offline.server", "--config", self.config.to_json()],
+            stdin=subprocess.PIPE,  # the child exits when this pipe closes (we exit or crash)
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        port = self._handshake(start_timeout_s)
+        self.api_base = f"http://127.0.0.1:{port}/v1"
+        atexit.register(self.close)
+
+    def _handshake(self, timeout_s: float) -> int:
+        assert self._process is not None and self._process.stdout is not None
+        result: list[str] = []
+        reader = threading.Thread(
+            target=lambda: result.append(self._process.stdout.readline()),  # type: ignore[union-attr]
+            daemon=True,
+        )
+        reader.start()
+        reader.join(timeout_s)
+        line = result[0].strip() if result else ""
+        if not line.startswith(_READY):
+            self.close()
+            raise RuntimeError(f"offline server did not start (got {line!r})")
+        return int(line.split()[1])
+
+    @property
+    def port(self) -> int:
+        return int(self.api_base.rsplit(":", 1)[1].split("/", 1)[0])
+
+    def _control(self, route: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = Request(
+            f"{self.api_base}/usi/{route}",
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST" if data is not None else "GET",
+        )
+        with urlopen(request, timeout=10) as response:
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+
+    def stats(self) -> dict[str, Any]:
+        return self._control("stats")
+
+    @property
+    def requests(self) -> int:
+        return int(self.stats()["requests"])
+
+    @property
+    def eligible(self) -> int:
+        return int(self.stats()["eligible"])
+
+    @property
+    def faults_injected(self) -> dict[str, int]:
+        return dict(self.stats()["faults_injected"])
+
+    def set_latency(self, latency_ms: float) -> None:
+        self.config.latency_ms = latency_ms
+        self._control("config", {"latency_ms": latency_ms})
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+AnyOfflineServer = OfflineServer | OfflineServerProcess
+_default: AnyOfflineServer | None = None
 _default_lock = threading.Lock()
 
 
-def default_server() -> OfflineServer:
-    """The process-wide offline server, started on first use (config from the environment)."""
+def default_server() -> AnyOfflineServer:
+    """The offline server this process uses, started on first use (config from the environment).
+
+    With ``USI_OFFLINE_API_BASE`` set (worker processes of a run) it attaches to that server;
+    otherwise it starts one in a child process, so serving completions costs the runner's
+    process no CPU.
+    """
     global _default
     with _default_lock:
         if _default is None:
-            _default = OfflineServer(OfflineConfig.from_env())
+            shared = os.environ.get(API_BASE_ENV)
+            if shared:
+                _default = OfflineServerProcess(OfflineConfig.from_env(), api_base=shared)
+            else:
+                _default = OfflineServerProcess(OfflineConfig.from_env())
         return _default
 
 
-def set_default_server(server: OfflineServer | None) -> OfflineServer | None:
+def set_default_server(server: AnyOfflineServer | None) -> AnyOfflineServer | None:
     """Swap the process-wide server (tests inject latency/faults); returns the previous one."""
     global _default
     with _default_lock:
@@ -196,6 +353,7 @@ def complete(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         else:
             message = {"content": behaviour.user_reply(model, script, chat, body.get("seed"))}
     tool_calls = message.get("tool_calls")
+    prompt_tokens, completion_tokens = _words(messages), _words(message)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
@@ -213,9 +371,9 @@ def complete(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
             }
         ],
         "usage": {
-            "prompt_tokens": _words(messages),
-            "completion_tokens": _words(message),
-            "total_tokens": _words(messages) + _words(message),
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         },
     }
 
@@ -246,7 +404,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
+        if self.path.rstrip("/").endswith("/usi/stats"):
+            self._send(200, self.server_ref.stats())
+        elif self.path.rstrip("/").endswith("/models"):
             self._send(
                 200,
                 {"object": "list", "data": [{"id": m, "object": "model"} for m in OFFLINE_MODELS]},
@@ -257,6 +417,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b"{}"
+        if self.path.rstrip("/").endswith("/usi/config"):
+            update = json.loads(raw)
+            if "latency_ms" in update:
+                self.server_ref.set_latency(float(update["latency_ms"]))
+            self._send(200, {"latency_ms": self.server_ref.config.latency_ms})
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -292,3 +458,34 @@ class _Handler(BaseHTTPRequestHandler):
             }
             response["choices"][0]["finish_reason"] = "stop"
         self._send(200, response)
+
+
+def _warm() -> None:
+    """Load τ²'s registry before the first completion needs it (off the request's clock)."""
+    try:
+        from loguru import logger
+
+        logger.remove()  # τ²'s loader logs; the child must stay quiet
+        import tau2.registry  # noqa: F401
+    except Exception:  # the first request will report it
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Child-process entry point: serve until the parent closes our stdin."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m usi.run.offline.server")
+    parser.add_argument("--config", default="{}", help="OfflineConfig as JSON")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    server = OfflineServer(OfflineConfig.from_json(args.config))
+    print(f"{_READY} {server.port}", flush=True)
+    threading.Thread(target=_warm, daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.stdin.read()  # returns at EOF: the parent closed the pipe or died
+    server.close()
+
+
+if __name__ == "__main__":
+    main()

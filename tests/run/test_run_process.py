@@ -1,0 +1,89 @@
+"""The offline server in its own process, and the process backend that shares it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import litellm
+
+from usi.data.readers import read_episodes
+from usi.run.episode import RoleSettings, RunSettings
+from usi.run.models import completion_kwargs
+from usi.run.offline.server import (
+    OfflineConfig,
+    OfflineServerProcess,
+    default_server,
+    set_default_server,
+)
+from usi.run.runner import run_episodes
+
+
+def test_server_process_handshake_faults_counters_and_shutdown() -> None:
+    server = OfflineServerProcess(
+        OfflineConfig(fault_schedule={1: "429"}, fault_roles=frozenset({"agent"}))
+    )
+    previous = set_default_server(server)
+    try:
+        kwargs = completion_kwargs("offline/oracle", task=("retail", "0"))
+        assert kwargs["api_base"] == server.api_base
+        reply = litellm.completion(
+            messages=[{"role": "user", "content": "hi"}], num_retries=2, **kwargs
+        )
+        assert "could you please tell me" in (reply.choices[0].message.content or "").lower()
+        assert server.faults_injected == {"429": 1} and server.requests == 2
+        # A worker process attaches by URL and sees (and adds to) the same counters.
+        attached = OfflineServerProcess(api_base=server.api_base)
+        attached.set_latency(1.0)
+        assert attached.stats()["requests"] == 2
+        attached.close()  # not the owner: the server keeps running
+        assert server.requests == 2
+        process = server._process
+        assert process is not None
+    finally:
+        set_default_server(previous)
+        server.close()
+    assert process.poll() is not None  # closing our pipe ended the child
+
+
+def test_default_server_runs_out_of_process(monkeypatch) -> None:
+    monkeypatch.delenv("USI_OFFLINE_API_BASE", raising=False)
+    previous = set_default_server(None)
+    try:
+        server = default_server()
+        assert isinstance(server, OfflineServerProcess) and server._process is not None
+        assert server.requests == 0
+    finally:
+        set_default_server(previous)
+        server.close()
+
+
+def test_process_backend_matches_threads_and_resumes(tmp_path: Path, offline_server) -> None:
+    server = offline_server()
+    settings = RunSettings(
+        domain="airline", agent=RoleSettings("offline/oracle"), user=RoleSettings("offline/terse")
+    )
+    threads = run_episodes(settings, tmp_path / "t.jsonl", task_ids=["1", "3"], progress=False)
+    before = server.requests
+    out = tmp_path / "p.jsonl"
+    first = run_episodes(
+        settings, out, task_ids=["1"], backend="process", concurrency=3, progress=False
+    )
+    assert first.finished == 1 and server.requests > before  # workers used this server
+    resumed = run_episodes(
+        settings,
+        out,
+        task_ids=["1", "3"],
+        backend="process",
+        concurrency=3,
+        resume=True,
+        progress=False,
+    )
+    assert (resumed.skipped, resumed.finished) == (1, 1)
+    assert resumed.tau2_results is not None and resumed.tau2_results.exists()
+    by_process = {e.task_id: e for e in read_episodes(out)}
+    by_threads = {e.task_id: e for e in read_episodes(threads.out)}
+    assert set(by_process) == {"1", "3"}
+    for task_id, ep in by_process.items():
+        twin = by_threads[task_id]
+        assert ep.reward == twin.reward and ep.survey == twin.survey
+        assert [m.content for m in ep.messages] == [m.content for m in twin.messages]
