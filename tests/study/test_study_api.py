@@ -259,6 +259,13 @@ def test_csrf_rate_limit_and_size_limits(make_app: Callable[..., TestClient]) ->
         "/chat/message", data={"csrf": p.csrf, "text": "y" * 100_000, "client_id": "c" * 16}
     )
     assert huge.status_code == 413
+    # A chunked body declares no length, so the cap could not apply: refused outright.
+    chunked = client.post(
+        "/chat/message",
+        content=iter([f"csrf={p.csrf}&client_id={'d' * 16}&text=".encode(), b"z" * 100_000]),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert chunked.status_code == 411
     statuses = []
     for i in range(30):
         statuses.append(p.send(f"message {i}", f"client-id-{i + 300:04d}").status_code)
@@ -451,3 +458,53 @@ def test_turn_submitted_while_the_previous_one_finishes_is_not_dropped(tmp_path:
     assert runs == [7, 7]  # ... but run once more afterwards
     worker.shutdown(wait=True)
     engine.dispose()
+
+
+def test_a_post_queued_on_the_write_gate_does_not_stall_other_requests(
+    make_app: Callable[..., TestClient],
+) -> None:
+    """Handlers that touch the database run in the thread pool, never on the event loop."""
+    from tau2.data_model.message import AssistantMessage
+
+    from usi.study.db import _GATES
+
+    class QuickAgent:
+        def greeting(self) -> str:
+            return "Hello"
+
+        def respond(self, key: int, domain: str, task_id: str, history: Sequence[Any]) -> list[Any]:
+            return [AssistantMessage(role="assistant", content="ok")]
+
+    app_client = make_app(QuickAgent())
+    study = study_of(app_client)
+    p = Participant(app_client)
+    p.to_chat("pid0099")
+    other = participant_of(app_client)
+    gate = _GATES[id(study.engine)]
+    answers: dict[str, int] = {}
+
+    def post() -> None:
+        answers["message"] = p.send("held at the gate", "client-id-0999").status_code
+
+    def entry() -> None:
+        answers["entry"] = other.enter("pid0100").status_code
+
+    with gate:  # another writer is committing: the POST below must queue
+        poster = threading.Thread(target=post, daemon=True)
+        poster.start()
+        time.sleep(0.3)  # let the POST reach the gate
+        assert "message" not in answers
+        home = threading.Thread(
+            target=lambda: answers.setdefault("home", app_client.get("/").status_code),
+            daemon=True,
+        )
+        home.start()
+        home.join(10)
+        assert answers.get("home") == 200, "the event loop was blocked by a queued writer"
+        reader = threading.Thread(target=entry, daemon=True)
+        reader.start()
+        time.sleep(0.3)
+        assert "entry" not in answers  # entry writes too: it queues, the loop stays free
+    poster.join(10)
+    reader.join(10)
+    assert answers["message"] == 200 and answers["entry"] == 200

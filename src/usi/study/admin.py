@@ -7,9 +7,9 @@ carry a CSRF token derived from the admin token. Participant text is autoescaped
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
@@ -30,6 +30,22 @@ def _bearer(request: Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
+async def _checked_form(request: Request) -> dict[str, str] | None:
+    """The posted admin form if its CSRF token is right, else None (read on the event loop).
+
+    The POST handlers that touch the database take it as a dependency and are plain
+    ``def``s, run in the thread pool: a query or the SQLite write gate inside an ``async
+    def`` would stall the event loop, and every participant's request with it.
+    """
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    csrf = admin_csrf(request.app.state.study.config.admin_token)
+    return values if same_secret(values.get("csrf"), csrf) else None
+
+
+CheckedForm = Annotated[dict[str, str] | None, Depends(_checked_form)]
+
+
 def register_admin(app: FastAPI, study: StudyApp) -> None:
     config = study.config
     csrf = admin_csrf(config.admin_token)
@@ -40,11 +56,6 @@ def register_admin(app: FastAPI, study: StudyApp) -> None:
 
     def login_redirect() -> Response:
         return RedirectResponse("/admin/login", status_code=303)
-
-    async def checked_form(request: Request) -> dict[str, str] | None:
-        form = await request.form()
-        values = {k: v for k, v in form.items() if isinstance(v, str)}
-        return values if same_secret(values.get("csrf"), csrf) else None
 
     @app.get("/admin/login", response_class=HTMLResponse)
     def login_page(request: Request) -> Response:
@@ -69,7 +80,7 @@ def register_admin(app: FastAPI, study: StudyApp) -> None:
 
     @app.post("/admin/logout")
     async def logout(request: Request) -> Response:
-        if not authorized(request) or await checked_form(request) is None:
+        if not authorized(request) or await _checked_form(request) is None:
             return login_redirect()
         response = login_redirect()
         response.delete_cookie(ADMIN_COOKIE, path="/admin")
@@ -123,10 +134,9 @@ def register_admin(app: FastAPI, study: StudyApp) -> None:
         )
 
     @app.post("/admin/sessions/{session_id}/keep")
-    async def set_keep(request: Request, session_id: int) -> Response:
+    def set_keep(request: Request, session_id: int, form: CheckedForm) -> Response:
         if not authorized(request):
             return login_redirect()
-        form = await checked_form(request)
         if form is None:
             return study.notice(request, "Expired form", "Please reload the page.", 403)
         decision = {"keep": True, "discard": False, "auto": None}.get(form.get("decision", ""))
@@ -134,10 +144,10 @@ def register_admin(app: FastAPI, study: StudyApp) -> None:
         return RedirectResponse(f"/admin/sessions/{session_id}", status_code=303)
 
     @app.post("/admin/sessions/{session_id}/judge")
-    async def judge_one(request: Request, session_id: int) -> Response:
+    def judge_one(request: Request, session_id: int, form: CheckedForm) -> Response:
         if not authorized(request):
             return login_redirect()
-        if await checked_form(request) is None:
+        if form is None:
             return study.notice(request, "Expired form", "Please reload the page.", 403)
         session = service.get_session(study.factory, session_id)
         if session is not None and session.state == s.DONE and config.judge_model:
@@ -145,10 +155,10 @@ def register_admin(app: FastAPI, study: StudyApp) -> None:
         return RedirectResponse(f"/admin/sessions/{session_id}", status_code=303)
 
     @app.post("/admin/judge-all")
-    async def judge_all(request: Request) -> Response:
+    def judge_all(request: Request, form: CheckedForm) -> Response:
         if not authorized(request):
             return login_redirect()
-        if await checked_form(request) is None:
+        if form is None:
             return study.notice(request, "Expired form", "Please reload the page.", 403)
         if config.judge_model:
             for session in service.finished_sessions(study.factory, unjudged=True):

@@ -15,9 +15,9 @@ import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -159,6 +159,10 @@ def create_app(config: StudyConfig, agent: StudyAgent | None = None) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return JSONResponse({"error": "request too large"}, status_code=413)
+        if "transfer-encoding" in request.headers:
+            # A body of undeclared length would slip past the size cap above (forms are read
+            # before the session is checked); browsers always declare it.
+            return JSONResponse({"error": "request length required"}, status_code=411)
         try:
             response = await call_next(request)
         except Exception:
@@ -196,8 +200,17 @@ def _wrong_page(session: StudySession | None, state: str) -> Response | None:
 
 
 async def _form(request: Request) -> dict[str, str]:
+    """The posted form, read on the event loop (the only async part of a participant POST).
+
+    The handlers themselves are plain ``def``s, which FastAPI runs in its thread pool: they
+    query SQLite and may queue on the write gate, and doing that inside an ``async def``
+    would stall the event loop — every other participant's request with it.
+    """
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+PostedForm = Annotated[dict[str, str], Depends(_form)]
 
 
 def _csrf_ok(session: StudySession, given: str | None) -> bool:
@@ -267,12 +280,11 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         return study.render(request, "consent.html", csrf=session.csrf_token)
 
     @app.post("/consent")
-    async def consent_answer(request: Request) -> Response:
+    def consent_answer(request: Request, form: PostedForm) -> Response:
         session = _current(study, request)
         if (wrong := _wrong_page(session, s.CONSENT)) is not None:
             return wrong
         assert session is not None
-        form = await _form(request)
         if not _csrf_ok(session, form.get("csrf")):
             return study.notice(request, "Expired form", "Please reload the page.", 403)
         if form.get("choice") != "agree":
@@ -305,12 +317,12 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         return study.render(request, "task.html", card=card, csrf=session.csrf_token)
 
     @app.post("/task")
-    async def task_start(request: Request) -> Response:
+    def task_start(request: Request, form: PostedForm) -> Response:
         session = _current(study, request)
         if (wrong := _wrong_page(session, s.TASK)) is not None:
             return wrong
         assert session is not None
-        if not _csrf_ok(session, (await _form(request)).get("csrf")):
+        if not _csrf_ok(session, form.get("csrf")):
             return study.notice(request, "Expired form", "Please reload the page.", 403)
         service.start_chat(study.factory, session.id, study.agent.greeting())
         return _redirect("/chat")
@@ -354,11 +366,10 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         )
 
     @app.post("/chat/message")
-    async def chat_post(request: Request) -> Response:
+    def chat_post(request: Request, form: PostedForm) -> Response:
         session = _current(study, request)
         if session is None:
             return JSONResponse({"error": "Your session has ended."}, status_code=401)
-        form = await _form(request)
         if not _csrf_ok(session, form.get("csrf") or request.headers.get("x-csrf-token")):
             return JSONResponse({"error": "Please reload the page."}, status_code=403)
         text = (form.get("text") or "").strip()
@@ -408,11 +419,10 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         )
 
     @app.post("/chat/retry")
-    async def chat_retry(request: Request) -> Response:
+    def chat_retry(request: Request, form: PostedForm) -> Response:
         session = _current(study, request)
         if session is None:
             return JSONResponse({"error": "Your session has ended."}, status_code=401)
-        form = await _form(request)
         if not _csrf_ok(session, form.get("csrf") or request.headers.get("x-csrf-token")):
             return JSONResponse({"error": "Please reload the page."}, status_code=403)
         if service.retry_agent(study.factory, session.id):
@@ -420,12 +430,11 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         return JSONResponse({"ok": True})
 
     @app.post("/chat/stop")
-    async def chat_stop(request: Request) -> Response:
+    def chat_stop(request: Request, form: PostedForm) -> Response:
         session = _current(study, request)
         if (wrong := _wrong_page(session, s.CHAT)) is not None:
             return wrong
         assert session is not None
-        form = await _form(request)
         if not _csrf_ok(session, form.get("csrf")):
             return study.notice(request, "Expired form", "Please reload the page.", 403)
         client_id = form.get("client_id") or ""
@@ -460,11 +469,10 @@ def _register_participant(app: FastAPI, study: StudyApp) -> None:
         )
 
     @app.post("/survey")
-    async def survey_submit(request: Request) -> Response:
+    def survey_submit(request: Request, form: PostedForm) -> Response:
         session = _current(study, request)
         if session is None:
             return _redirect("/missing")
-        form = await _form(request)
         if not _csrf_ok(session, form.get("csrf")):
             return study.notice(request, "Expired form", "Please reload the page.", 403)
         if session.state != s.SURVEY:
