@@ -508,3 +508,67 @@ def test_a_post_queued_on_the_write_gate_does_not_stall_other_requests(
     poster.join(10)
     reader.join(10)
     assert answers["message"] == 200 and answers["entry"] == 200
+
+
+def test_a_shard_never_writes_the_database_itself(make_app: Callable[..., TestClient]) -> None:
+    """A shard's reply is committed by the web process's committer, and only then acknowledged.
+
+    Regression: a niced shard holding SQLite's write lock stalled every participant's POST
+    for up to 1.5 s in SQLite's busy back-off.
+    """
+    import queue
+
+    from tau2.data_model.message import AssistantMessage
+
+    from usi.study.shards import RemoteWriter, commit_writes
+    from usi.study.worker import StudyWorker, direct_writer
+
+    class DownAgent:
+        def greeting(self) -> str:
+            return "Hello"
+
+        def respond(self, key: int, domain: str, task_id: str, history: Sequence[Any]) -> list[Any]:
+            raise AgentFailure("down")
+
+    class ShardAgent(DownAgent):
+        def respond(self, key: int, domain: str, task_id: str, history: Sequence[Any]) -> list[Any]:
+            return [AssistantMessage(role="assistant", content="from the shard")]
+
+    client = make_app(DownAgent())
+    study = study_of(client)
+    p = Participant(client)
+    p.to_chat("pid0200")
+    p.send("are you there?", "client-id-0200")
+    assert p.wait_agent()["agent_status"] == "error"
+    sid = service.find_session(study.factory, client.cookies.get("usi_session")).id
+    assert service.retry_agent(study.factory, sid)  # pending again, for the "shard" below
+
+    committed_by: list[str] = []
+    commit = direct_writer(study.factory)
+
+    def web_commit(name: str, *args: Any) -> Any:
+        committed_by.append(threading.current_thread().name)
+        return commit(name, *args)
+
+    writes: queue.Queue[Any] = queue.Queue()
+    answers: queue.Queue[Any] = queue.Queue()
+    committer = threading.Thread(
+        target=commit_writes, args=(writes, [answers], web_commit), name="web-committer"
+    )
+    committer.start()
+
+    writer = RemoteWriter(0, writes, answers)
+    shard = StudyWorker(study.factory, ShardAgent(), workers=1, writer=writer)
+    try:
+        shard.run_turn(sid)  # returns only once the web side has committed the reply
+        assert committed_by == ["web-committer"]
+        rows = service.messages_of(study.factory, sid)
+        assert rows[-1].content == "from the shard"
+        assert service.get_session(study.factory, sid).agent_status == "idle"
+        with pytest.raises(RuntimeError, match="not a worker write"):
+            writer("delete_everything", sid)
+    finally:
+        writes.put(None)
+        committer.join(10)
+        shard.shutdown(wait=True)
+    assert not committer.is_alive()

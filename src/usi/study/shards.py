@@ -4,8 +4,17 @@ An agent turn is CPU work in Python (litellm's request building, τ²'s environm
 evaluator); run in the web process it competes with every page view for the interpreter
 lock. Each shard is a spawned process running an ordinary :class:`StudyWorker` (a thread
 pool, so slow remote LLM calls still overlap); a session always goes to the same shard
-(``session_id % shards``) so its live τ² environment stays cached there. The database is
-the only channel back. A shard whose parent dies (``kill -9``) exits by itself.
+(``session_id % shards``) so its live τ² environment stays cached there. A shard whose
+parent dies (``kill -9``) exits by itself.
+
+Shards read the database but never write it: each write (an agent reply, an error, a
+reward, a judgement) goes back over a queue and the web process commits it behind its own
+write gate, then acknowledges. A shard is niced and its threads fight over one GIL, so a
+write transaction opened there could hold SQLite's single write lock for a second while
+the shard was descheduled, and every participant's POST waited for it in SQLite's busy
+back-off. Committed in the web process, the lock is held for a millisecond and only ever
+by one process; the shard still waits for the commit, so a turn is finished only once its
+reply is stored.
 """
 
 from __future__ import annotations
@@ -16,13 +25,17 @@ import multiprocessing
 import os
 import queue
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from usi.study.worker import Writer, direct_writer
+
 log = logging.getLogger("usi.study")
 
 JOBS = ("turn", "reward", "judge")
+WRITE_WAIT_S = 60.0
 PARENT_CHECK_S = 1.0
 # Agent work is background work: the participant is told the agent is typing, while every
 # page view is on the critical path. Shards run at lower CPU priority than the web process.
@@ -48,7 +61,47 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
-def _shard_main(jobs: Any, settings: ShardSettings, parent: int) -> None:
+class RemoteWriter:
+    """A shard's writer: asks the web process to commit, and waits for its answer."""
+
+    def __init__(self, shard: int, writes: Any, answers: Any) -> None:
+        self._shard = shard
+        self._writes = writes
+        self._answers = answers
+        self._lock = threading.Lock()
+        self._next = 0
+        self._waiting: dict[int, tuple[threading.Event, list[Any]]] = {}
+        threading.Thread(target=self._collect, daemon=True, name="usi-write-answers").start()
+
+    def _collect(self) -> None:
+        while True:
+            request, ok, value = self._answers.get()
+            with self._lock:
+                waiter = self._waiting.pop(request, None)
+            if waiter is not None:  # None: the caller gave up waiting
+                waiter[1].extend((ok, value))
+                waiter[0].set()
+
+    def __call__(self, name: str, *args: Any) -> Any:
+        event, box = threading.Event(), list[Any]()
+        with self._lock:
+            self._next += 1
+            request = self._next
+            self._waiting[request] = (event, box)
+        self._writes.put((self._shard, request, name, args))
+        if not event.wait(WRITE_WAIT_S):
+            with self._lock:
+                self._waiting.pop(request, None)
+            raise TimeoutError(f"the web process did not commit {name} in {WRITE_WAIT_S:.0f} s")
+        ok, value = box
+        if not ok:
+            raise RuntimeError(f"{name} failed in the web process: {value}")
+        return value
+
+
+def _shard_main(
+    jobs: Any, writes: Any, answers: Any, index: int, settings: ShardSettings, parent: int
+) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if hasattr(os, "nice"):
@@ -64,6 +117,7 @@ def _shard_main(jobs: Any, settings: ShardSettings, parent: int) -> None:
         judge_model=settings.judge_model,
         judge_base_url=settings.judge_base_url,
         workers=settings.threads,
+        writer=RemoteWriter(index, writes, answers),
     )
     while True:
         item = jobs.get()
@@ -80,6 +134,22 @@ def _shard_main(jobs: Any, settings: ShardSettings, parent: int) -> None:
     engine.dispose()
 
 
+def commit_writes(writes: Any, answers: Sequence[Any], commit: Writer) -> None:
+    """The web process's side: commit the shards' writes in order and answer each shard."""
+    while True:
+        item = writes.get()
+        if item is None:
+            return
+        shard, request, name, args = item
+        try:
+            answer: tuple[int, bool, Any] = (request, True, commit(name, *args))
+        except Exception as exc:
+            log.exception("committing %s for a shard failed", name)
+            answer = (request, False, f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(ValueError, OSError):
+            answers[shard].put(answer)
+
+
 class ShardedWorker:
     """The web process's handle on the shard processes (same interface as StudyWorker)."""
 
@@ -87,17 +157,28 @@ class ShardedWorker:
         self.factory = factory
         context = multiprocessing.get_context("spawn")
         self._queues: list[Any] = []
+        self._answers: list[Any] = []
         self._processes: list[BaseProcess] = []
+        self._writes = context.Queue()
+        self._committer = threading.Thread(
+            target=commit_writes,
+            args=(self._writes, self._answers, direct_writer(factory)),
+            daemon=True,
+            name="usi-shard-writes",
+        )
+        self._committer.start()
         for index in range(max(1, shards)):
             jobs = context.Queue()
+            answers = context.Queue()
             process = context.Process(
                 target=_shard_main,
-                args=(jobs, settings, os.getpid()),
+                args=(jobs, self._writes, answers, index, settings, os.getpid()),
                 name=f"usi-study-shard-{index}",
                 daemon=True,
             )
             process.start()
             self._queues.append(jobs)
+            self._answers.append(answers)
             self._processes.append(process)
 
     def _put(self, job: str, session_id: int) -> None:
@@ -128,3 +209,7 @@ class ShardedWorker:
             process.join(timeout=5 if wait else 0.1)
             if process.is_alive():
                 process.terminate()
+        # Only now: a shard finishing its last turn still needs its reply committed.
+        with contextlib.suppress(ValueError, OSError):
+            self._writes.put(None)
+        self._committer.join(timeout=5)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,16 +28,38 @@ log = logging.getLogger("usi.study")
 
 AGENT_WORKERS = 4
 
+# The worker's only writes: what a shard process sends to the web process to commit.
+WRITES = ("record_agent_reply", "record_agent_error", "record_reward", "record_quality")
+
+Writer = Callable[..., Any]
+"""``writer(name, session_id, *args)``: commit one of :data:`WRITES` and return its result."""
+
+
+def direct_writer(factory: sessionmaker[Session]) -> Writer:
+    """Writes committed by this process itself (the web process, or an admin command)."""
+
+    def write(name: str, *args: Any) -> Any:
+        if name not in WRITES:
+            raise ValueError(f"not a worker write: {name}")
+        return getattr(service, name)(factory, *args)
+
+    return write
+
 
 @dataclass
 class StudyWorker:
-    """Runs agent turns (one at a time per session) and after-survey jobs."""
+    """Runs agent turns (one at a time per session) and after-survey jobs.
+
+    Every database write goes through ``writer``: committed here by default, handed to the
+    web process when this worker runs in an agent shard (see :mod:`usi.study.shards`).
+    """
 
     factory: sessionmaker[Session]
     agent: StudyAgent
     judge_model: str | None = None
     judge_base_url: str | None = None
     workers: int = AGENT_WORKERS
+    writer: Writer | None = None
     _pool: ThreadPoolExecutor = field(init=False)
     _running: set[int] = field(default_factory=set)
     _again: set[int] = field(default_factory=set)
@@ -43,6 +67,12 @@ class StudyWorker:
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="usi-agent")
+        if self.writer is None:
+            self.writer = direct_writer(self.factory)
+
+    def _write(self, name: str, *args: Any) -> Any:
+        assert self.writer is not None
+        return self.writer(name, *args)
 
     def shutdown(self, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
@@ -85,7 +115,7 @@ class StudyWorker:
             return
         rows = service.messages_of(self.factory, session_id, visible_only=False)
         if not rows or rows[-1].role != "user":
-            service.record_agent_error(self.factory, session_id, "no participant message to answer")
+            self._write("record_agent_error", session_id, "no participant message to answer")
             return
         try:
             produced = self.agent.respond(
@@ -93,14 +123,14 @@ class StudyWorker:
             )
         except AgentFailure as exc:
             log.warning("agent error in session %s: %s", session_id, exc)
-            service.record_agent_error(self.factory, session_id, str(exc))
+            self._write("record_agent_error", session_id, str(exc))
             return
         except Exception as exc:
             log.exception("unexpected agent error in session %s", session_id)
-            service.record_agent_error(self.factory, session_id, f"{type(exc).__name__}: {exc}")
+            self._write("record_agent_error", session_id, f"{type(exc).__name__}: {exc}")
             return
-        service.record_agent_reply(
-            self.factory, session_id, rows[-1].seq, [row_fields(m) for m in produced]
+        self._write(
+            "record_agent_reply", session_id, rows[-1].seq, [row_fields(m) for m in produced]
         )
 
     # --- after the survey -------------------------------------------------------------
@@ -124,7 +154,7 @@ class StudyWorker:
             return None
         rows = service.messages_of(self.factory, session_id, visible_only=False)
         reward, info = evaluate_reward(session.domain, session.task_id, to_tau(rows))
-        service.record_reward(self.factory, session_id, reward, info)
+        self._write("record_reward", session_id, reward, info)
         return reward
 
     def compute_quality(self, session_id: int) -> float | None:
@@ -138,7 +168,7 @@ class StudyWorker:
         turns = [(r.role, r.content) for r in rows]
         card = task_card(session.domain, session.task_id).as_text()
         verdict = judge_quality(card, turns, self.judge_model, base_url=self.judge_base_url)
-        service.record_quality(
-            self.factory, session_id, verdict.score, verdict.reasoning, self.judge_model
+        self._write(
+            "record_quality", session_id, verdict.score, verdict.reasoning, self.judge_model
         )
         return verdict.score
