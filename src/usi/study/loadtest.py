@@ -260,5 +260,10 @@ def summary_rows(result: LoadtestResult) -> list[tuple[str, str]]:
     ]
     for kind in sorted(result.latencies):
         values = result.latencies[kind]
-        rows.append((f"  {kind} p95 (ms, n={len(values)})", f"{percentile(values, 95) * ms:.1f}"))
+        rows.append(
+            (
+                f"  {kind} p95 / max (ms, n={len(values)})",
+                f"{percentile(values, 95) * ms:.1f} / {max(values) * ms:.1f}",
+            )
+        )
     return rows
