@@ -183,13 +183,13 @@ ScoreProgress = Callable[[str], None]
 
 
 def _load_and_score(
-    args: tuple[str, TableInput, pd.DataFrame],
+    args: tuple[str, TableInput, pd.DataFrame, float | None],
 ) -> tuple[pd.DataFrame, ScoreResult]:
     from usi.metrics import score_simulator
 
-    name, source, human = args
+    name, source, human, coverage_reference = args
     table = load_input(source, name)
-    return table, score_simulator(table, human, name)
+    return table, score_simulator(table, human, name, coverage_reference=coverage_reference)
 
 
 def score_all(
@@ -204,9 +204,12 @@ def score_all(
     and scored in a worker process. Returns the simulators' tables and scores by name, the
     ceiling (None when it has no value) and why it is absent.
     """
-    from usi.metrics import human_ceiling
+    from usi.metrics import human_ceiling, split_half
+    from usi.metrics.fidelity import human_coverage_reference
 
-    jobs = [(name, source, human) for name, source in sims.items()]
+    # Humans against humans depends on the humans only: once per report, not once per simulator.
+    reference = human_coverage_reference(split_half(human))
+    jobs = [(name, source, human, reference) for name, source in sims.items()]
     outputs: Iterator[tuple[pd.DataFrame, ScoreResult]] = (
         map(_load_and_score, jobs) if pool is None else pool.map(_load_and_score, jobs)
     )
