@@ -106,7 +106,22 @@ class PromptUser(UserSimulator):
         return f"{self._user_prompt.strip()}\n\n<scenario>\n{instructions}\n</scenario>{persona}"
 
 
-class RoleFlipUser(BaseUser):
+class _ScriptedTurnUser(BaseUser):
+    """What the role-flip and plugin users share: τ²'s stop rule and recording the agent's turn."""
+
+    @classmethod
+    def is_stop(cls, message: UserMessage) -> bool:
+        return UserSimulator.is_stop(message)
+
+    @staticmethod
+    def _record_incoming(message: ValidUserInputMessage, state: UserState) -> None:
+        if isinstance(message, MultiToolMessage):
+            state.messages.extend(message.tool_messages)
+        else:
+            state.messages.append(message)
+
+
+class RoleFlipUser(_ScriptedTurnUser):
     """Adapter for user LMs whose chat template writes the user on the assistant side."""
 
     def __init__(
@@ -129,17 +144,10 @@ class RoleFlipUser(BaseUser):
             messages=list(message_history or []),
         )
 
-    @classmethod
-    def is_stop(cls, message: UserMessage) -> bool:
-        return UserSimulator.is_stop(message)
-
     def generate_next_message(
         self, message: ValidUserInputMessage, state: UserState
     ) -> tuple[UserMessage, UserState]:
-        if isinstance(message, MultiToolMessage):
-            state.messages.extend(message.tool_messages)
-        else:
-            state.messages.append(message)
+        self._record_incoming(message, state)
         # flip_roles puts the agent on the "user" side and this simulator on the "assistant" side.
         reply = generate(
             model=self.llm, messages=state.system_messages + state.flip_roles(), **self.llm_args
@@ -155,7 +163,7 @@ class RoleFlipUser(BaseUser):
         return user_message, state
 
 
-class PluginUser(BaseUser):
+class PluginUser(_ScriptedTurnUser):
     """Wraps a :class:`SimulatorProtocol` object as a τ² user."""
 
     def __init__(self, impl: Any, instructions: str):
@@ -165,17 +173,10 @@ class PluginUser(BaseUser):
     def get_init_state(self, message_history: list[Any] | None = None) -> UserState:
         return UserState(system_messages=[], messages=list(message_history or []))
 
-    @classmethod
-    def is_stop(cls, message: UserMessage) -> bool:
-        return UserSimulator.is_stop(message)
-
     def generate_next_message(
         self, message: ValidUserInputMessage, state: UserState
     ) -> tuple[UserMessage, UserState]:
-        if isinstance(message, MultiToolMessage):
-            state.messages.extend(message.tool_messages)
-        else:
-            state.messages.append(message)
+        self._record_incoming(message, state)
         history = [
             {
                 "role": "agent" if isinstance(m, AssistantMessage) else "user",
