@@ -272,17 +272,19 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
     from tau2.data_model.simulation import RewardInfo, SimulationRun, TerminationReason
     from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
     from tau2.orchestrator.orchestrator import Orchestrator
-    from tau2.registry import registry
     from tau2.utils.utils import get_now
+
+    from usi.run.cpu import environment as build_environment
+    from usi.run.cpu import evaluation_domain, schema_cached_tools
 
     domain = settings.domain
     task = domain_tasks(domain)[task_id]
     key = (domain, task_id)
-    environment = registry.get_env_constructor(domain)()
+    environment = build_environment(domain)
     agent_llm, agent_args = llm_args(settings.agent, settings, key, "agent")
     user_llm, user_args = llm_args(settings.user, settings, key, "user")
     agent = LLMAgent(
-        tools=environment.get_tools(),
+        tools=schema_cached_tools(domain, environment.get_tools()),
         domain_policy=environment.get_policy(),
         llm=agent_llm,
         llm_args=agent_args,
@@ -348,7 +350,7 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             task=task,
             evaluation_type=EvaluationType.ALL,
             solo_mode=False,
-            domain=domain,
+            domain=evaluation_domain(domain),  # τ²'s evaluator on the cached database
         )
     except Exception as exc:  # e.g. a trajectory τ²'s replay cannot apply: no reward, not a crash
         reward_info = RewardInfo(

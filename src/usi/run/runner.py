@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from usi.data.episode import Episode
 from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
+from usi.run.cpu import tuned_gc, warm_up
 from usi.run.episode import RunSettings, run_episode, select_tasks, trial_seeds
 from usi.run.models import is_offline
 
@@ -174,7 +175,9 @@ def run_episodes(
         elif backend == "process":
             _run_processes(settings, jobs, concurrency, finished)
         else:
-            _run_threads(settings, jobs, concurrency, finished)
+            warm_up(settings.domain)
+            with tuned_gc():
+                _run_threads(settings, jobs, concurrency, finished)
     write_tau2_results(settings, out_path, summary.tau2_results)
     return summary
 
@@ -278,7 +281,10 @@ def _ray_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from loguru import logger
 
+    from usi.run.cpu import tune_worker_gc
+
     logger.remove()
+    tune_worker_gc(settings.domain)
     return episode_line(run_episode(settings, task_id, trial, seed))
 
 

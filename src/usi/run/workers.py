@@ -32,7 +32,10 @@ def process_worker(
 
     from usi.data.io import episode_line
     from usi.errors import UsiInputError
+    from usi.run.cpu import tune_worker_gc
     from usi.run.episode import run_episode
+
+    tune_worker_gc(settings.domain)
 
     def work() -> None:
         while (job := jobs.get()) is not None:
