@@ -87,3 +87,32 @@ def test_process_backend_matches_threads_and_resumes(tmp_path: Path, offline_ser
         twin = by_threads[task_id]
         assert ep.reward == twin.reward and ep.survey == twin.survey
         assert [m.content for m in ep.messages] == [m.content for m in twin.messages]
+
+
+def test_auto_backend_uses_processes_only_when_one_core_would_limit_the_run(monkeypatch) -> None:
+    from usi.run import runner
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    limit = runner.AUTO_PROCESS_CONCURRENCY
+    assert runner.resolve_backend("auto", limit, 100) == "process"
+    assert runner.resolve_backend("auto", limit - 1, 100) == "thread"
+    assert runner.resolve_backend("auto", 64, limit - 1) == "thread"  # few episodes left
+    assert runner.resolve_backend("thread", 64, 100) == "thread"
+    assert runner.resolve_backend("ray", 1, 1) == "ray"
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 1)
+    assert runner.resolve_backend("auto", 64, 100) == "thread"
+
+
+def test_auto_backend_run_is_the_thread_run_for_a_small_plan(
+    tmp_path: Path, offline_server
+) -> None:
+    offline_server()
+    settings = RunSettings(
+        domain="retail",
+        agent=RoleSettings("offline/oracle", temperature=0.0),
+        user=RoleSettings("offline/cooperative", temperature=0.0),
+    )
+    summary = run_episodes(
+        settings, tmp_path / "out.jsonl", task_ids=["0"], backend="auto", progress=False
+    )
+    assert summary.backend == "thread" and summary.finished == 1

@@ -118,9 +118,10 @@ def register(app: typer.Typer) -> None:
             True, "--survey/--no-survey", help="Ask the simulator the survey."
         ),
         backend: str = typer.Option(
-            "thread",
+            "auto",
             "--backend",
-            help="thread (one process), process (one per core, threads in each) or ray.",
+            help="auto (process from 16 in flight on 2+ cores, else thread), thread (one "
+            "process), process (one per core, threads in each) or ray.",
         ),
         ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
         offline_latency_ms: float | None = typer.Option(None, "--offline-latency-ms"),
