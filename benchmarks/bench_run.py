@@ -20,6 +20,11 @@ one more model call per episode than τ² (the survey); it is counted as a call.
 
 is what bounds throughput: on C cores no runner exceeds C / (cpu per call) calls per second.
 
+Each concurrency level runs ``waves x concurrency`` episodes (different tasks differ in length:
+a single wave would time the longest one), so levels run different task mixes; the speed-up
+is therefore taken on model calls per second, which does not depend on the mix, against the
+concurrency-1 rate of the same runner (the thread backend's, for both usi backends).
+
 Usage: ``python benchmarks/bench_run.py [--latencies 0,200] [--concurrency 1,8,32]``
 """
 
@@ -114,9 +119,19 @@ def measure(
         "calls": calls,
         "wall_s": wall,
         "episodes_per_min": episodes / wall * 60,
+        "calls_per_s": calls / wall,
         "overhead_ms": overhead * 1000,
         "cpu_ms": cpu / calls * 1000,
     }
+
+
+def _family(runner: str) -> str:
+    """Whose concurrency-1 rate a runner's speed-up is measured against.
+
+    Both usi backends against the thread backend's: at concurrency 1 the process backend only
+    adds its workers' start-up, which would flatter its speed-up.
+    """
+    return "tau2" if runner == "tau2" else "usi"
 
 
 def _cpu_s() -> float:
@@ -131,6 +146,12 @@ def main() -> None:
     parser.add_argument("--latencies", default="0,200", help="ms per completion")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--min-episodes", type=int, default=8, help="episodes at concurrency 1")
+    parser.add_argument(
+        "--waves",
+        type=int,
+        default=4,
+        help="episodes per level = waves x concurrency (one wave measures the longest task)",
+    )
     parser.add_argument("--runners", default="usi,usi-proc,tau2")
     args = parser.parse_args()
     _quiet()
@@ -144,27 +165,28 @@ def main() -> None:
         run_tau2(pool[:1], 1, Path(tmp))
     print(
         f"{'latency':>7} {'conc':>4} {'runner':>6} {'episodes':>8} {'calls':>6} {'wall s':>7} "
-        f"{'ep/min':>8} {'overhead ms/turn':>17} {'cpu ms/call':>11}"
+        f"{'ep/min':>8} {'calls/s':>7} {'overhead ms/turn':>17} {'cpu ms/call':>11}"
     )
     runners = args.runners.split(",")
     baseline: dict[tuple[str, float], float] = {}
+    measured: dict[tuple[float, int, str], dict[str, float]] = {}
     for latency in (float(x) for x in args.latencies.split(",")):
         for concurrency in (int(x) for x in args.concurrency.split(",")):
-            tasks = pool[: max(args.min_episodes, concurrency)]
+            tasks = pool[: max(args.min_episodes, args.waves * concurrency)]
             row: dict[str, dict[str, float]] = {}
             for runner in runners:
                 with tempfile.TemporaryDirectory() as tmp:
                     row[runner] = m = measure(runner, tasks, concurrency, latency, Path(tmp))
+                measured[(latency, concurrency, runner)] = m
                 if concurrency == 1:
-                    baseline[(runner, latency)] = m["episodes_per_min"]
-                scale = m["episodes_per_min"] / baseline.get(
-                    (runner, latency), m["episodes_per_min"]
-                )
+                    baseline[(runner, latency)] = m["calls_per_s"]
+                base = baseline.get((_family(runner), latency), m["calls_per_s"])
                 print(
                     f"{latency:>7.0f} {concurrency:>4} {runner:>6} {m['episodes']:>8.0f} "
                     f"{m['calls']:>6.0f} {m['wall_s']:>7.2f} {m['episodes_per_min']:>8.1f} "
-                    f"{m['overhead_ms']:>17.1f} {m['cpu_ms']:>11.1f}"
-                    f"   speed-up vs conc 1: {scale:.1f}x",
+                    f"{m['calls_per_s']:>7.1f} {m['overhead_ms']:>17.1f} {m['cpu_ms']:>11.1f}"
+                    f"   speed-up vs {_family(runner)} conc 1: {m['calls_per_s'] / base:.1f}x "
+                    f"(linear: {concurrency}x)",
                     flush=True,
                 )
             if "tau2" in row:
@@ -175,6 +197,29 @@ def main() -> None:
                         f"{'':>7} {'':>4} {usi}/τ² per-turn overhead ratio: {ratio:.2f}; "
                         f"throughput ratio: {speed:.2f}"
                     )
+    _print_ceilings(measured)
+
+
+def _print_ceilings(measured: dict[tuple[float, int, str], dict[str, float]]) -> None:
+    """Each runner's throughput at a latency as a share of the same runner at 0 ms.
+
+    With a model that answers instantly, the same episodes at the same concurrency run as fast
+    as this machine's CPU allows: that rate is the ceiling no scheduling can pass, whatever the
+    model's latency. A share near 100% means the runner is CPU-bound here, not waiting.
+    """
+    lines = []
+    for (latency, concurrency, runner), m in sorted(measured.items()):
+        ceiling = measured.get((0.0, concurrency, runner))
+        if latency > 0 and ceiling:
+            share = m["calls_per_s"] / ceiling["calls_per_s"]
+            lines.append(
+                f"{latency:>7.0f} {concurrency:>4} {runner:>8}: {m['calls_per_s']:.1f} calls/s = "
+                f"{share:.0%} of its 0 ms rate ({ceiling['calls_per_s']:.1f} calls/s, the CPU "
+                f"ceiling on {os.cpu_count()} cores)"
+            )
+    if lines:
+        print("\nshare of the CPU ceiling (same runner and concurrency with an instant model):")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
