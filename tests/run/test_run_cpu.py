@@ -112,3 +112,39 @@ def test_tuned_gc_restores_the_callers_settings_even_when_nested() -> None:
         assert gc.get_threshold() == GC_THRESHOLDS
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_an_episode_leaves_no_database_for_the_garbage_collector(
+    offline_server, monkeypatch
+) -> None:
+    """Reference counting alone frees every τ² database an episode built (no cycle holds one)."""
+    import weakref
+
+    from usi.run import cpu
+    from usi.run.episode import RoleSettings, RunSettings, run_episode
+
+    offline_server()
+    built: list[weakref.ref[Any]] = []
+    original = cpu.environment
+
+    def recording(domain: str, solo_mode: bool = False) -> Any:
+        env = original(domain, solo_mode=solo_mode)
+        built.append(weakref.ref(env.tools.db))
+        return env
+
+    monkeypatch.setattr(cpu, "environment", recording)
+    settings = RunSettings(
+        domain="retail",
+        agent=RoleSettings("offline/oracle"),
+        user=RoleSettings("offline/cooperative"),
+    )
+    gc.collect()
+    gc.disable()  # read the references before any collection could free a cycle
+    try:
+        episode = run_episode(settings, "0", 0, 1)
+        freed = [ref() is None for ref in built]
+    finally:
+        gc.enable()
+    assert episode.reward == 1.0
+    assert len(built) == 3  # the episode's own environment, the evaluator's gold and predicted
+    assert freed == [True, True, True]

@@ -179,6 +179,18 @@ def _origin_tagger(obj: Any, origin: str) -> None:
     obj.generate_next_message = generate_next_message
 
 
+def _release(*roles: Any) -> None:
+    """Drop the per-episode wrappers, which refer back to their object.
+
+    Each wrapper closes over a bound method of the object it is set on: a reference cycle
+    that would keep the agent — and through its tools the episode's whole τ² database — alive
+    until a full garbage collection, i.e. tens of MB per episode piling up under load.
+    """
+    for role in roles:
+        for name in ("generate_next_message", "set_seed"):
+            role.__dict__.pop(name, None)
+
+
 def _pin_seed(obj: Any, role_seed: int | None, trial: int, trial_seed: int) -> int | None:
     """Make τ²'s per-trial ``set_seed`` use the role's own seed when one was given.
 
@@ -343,6 +355,8 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             seed=seed,
         )
         traceback_tail = traceback.format_exc(limit=3)
+    finally:
+        _release(agent, user)
     simulation.trial = trial
     try:
         reward_info = evaluate_simulation(
