@@ -148,3 +148,26 @@ def test_an_episode_leaves_no_database_for_the_garbage_collector(
     assert episode.reward == 1.0
     assert len(built) == 3  # the episode's own environment, the evaluator's gold and predicted
     assert freed == [True, True, True]
+
+
+def test_database_work_is_one_thread_at_a_time(offline_server) -> None:
+    """An episode waits for the process's database lock before building its environment."""
+    import threading
+
+    from usi.run.cpu import database_work
+    from usi.run.episode import RoleSettings, RunSettings, run_episode
+
+    offline_server()
+    settings = RunSettings(
+        domain="retail",
+        agent=RoleSettings("offline/oracle"),
+        user=RoleSettings("offline/cooperative"),
+    )
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(run_episode(settings, "0", 0, 1)))
+    with database_work:
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and not results  # held at the lock, not failed or finished
+    worker.join(timeout=60)
+    assert results and results[0].reward == 1.0

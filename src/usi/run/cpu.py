@@ -17,6 +17,13 @@ but how it is done, and each is removed here without changing what τ² computes
   every agent turn, which regenerates a JSON schema from a pydantic model;
   :func:`schema_cached_tools` hands the agent the same tools with that schema computed once.
 
+- **Interleaving database work.** Building an environment and τ²'s evaluation (two more copies,
+  two full hashes) are ~100 ms of pure CPU per episode. When 16 threads of one process do it
+  at once, the interpreter switches between them every few ms, each time onto another
+  database's objects, and the same work costs twice the CPU. :data:`database_work` lets one
+  thread at a time do it; they could not run in parallel under the GIL anyway, and threads
+  waiting on a model are not held up.
+
 The evaluator gets the cached-database environment through τ²'s public registry
 (:func:`evaluation_domain`), so its reward logic is τ²'s, unmodified.
 """
@@ -37,6 +44,9 @@ from typing import Any
 # messages, freed by reference counting, while its cyclic garbage (~2,400 objects, < 1 MB)
 # can wait for the next full collection.
 GC_THRESHOLDS = (100_000, 10, 50)
+
+# One thread per process at a time builds or evaluates a τ² database (see the module docstring).
+database_work = threading.Lock()
 
 _gc_lock = threading.Lock()
 _gc_users = 0

@@ -286,13 +286,14 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
     from tau2.orchestrator.orchestrator import Orchestrator
     from tau2.utils.utils import get_now
 
+    from usi.run.cpu import database_work, evaluation_domain, schema_cached_tools
     from usi.run.cpu import environment as build_environment
-    from usi.run.cpu import evaluation_domain, schema_cached_tools
 
     domain = settings.domain
     task = domain_tasks(domain)[task_id]
     key = (domain, task_id)
-    environment = build_environment(domain)
+    with database_work:
+        environment = build_environment(domain)
     agent_llm, agent_args = llm_args(settings.agent, settings, key, "agent")
     user_llm, user_args = llm_args(settings.user, settings, key, "user")
     agent = LLMAgent(
@@ -359,13 +360,14 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
         _release(agent, user)
     simulation.trial = trial
     try:
-        reward_info = evaluate_simulation(
-            simulation=simulation,
-            task=task,
-            evaluation_type=EvaluationType.ALL,
-            solo_mode=False,
-            domain=evaluation_domain(domain),  # τ²'s evaluator on the cached database
-        )
+        with database_work:
+            reward_info = evaluate_simulation(
+                simulation=simulation,
+                task=task,
+                evaluation_type=EvaluationType.ALL,
+                solo_mode=False,
+                domain=evaluation_domain(domain),  # τ²'s evaluator on the cached database
+            )
     except Exception as exc:  # e.g. a trajectory τ²'s replay cannot apply: no reward, not a crash
         reward_info = RewardInfo(
             reward=0.0, info={"evaluation_error": f"{type(exc).__name__}: {exc}"}
