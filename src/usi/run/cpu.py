@@ -51,6 +51,7 @@ database_work = threading.Lock()
 _gc_lock = threading.Lock()
 _gc_users = 0
 _gc_saved: tuple[int, int, int] | None = None
+_worker_tuned = False
 
 
 def warm_up(domain: str) -> None:
@@ -67,6 +68,12 @@ def warm_up(domain: str) -> None:
     evaluation_domain(domain)
 
 
+def _tune_gc() -> None:
+    gc.collect(1)  # the young garbage; a full collection would rescan the whole heap
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 @contextmanager
 def tuned_gc() -> Iterator[None]:
     """Freeze the heap built so far and collect less often while a run is in progress.
@@ -78,9 +85,7 @@ def tuned_gc() -> Iterator[None]:
     with _gc_lock:
         if _gc_users == 0:
             _gc_saved = gc.get_threshold()
-            gc.collect(1)  # the young garbage; a full collection rescans the whole heap
-            gc.freeze()
-            gc.set_threshold(*GC_THRESHOLDS)
+            _tune_gc()
         _gc_users += 1
     try:
         yield
@@ -95,37 +100,27 @@ def tuned_gc() -> Iterator[None]:
 
 def tune_worker_gc(domain: str) -> None:
     """For a process that only runs episodes (process and Ray workers): tune once, for good."""
-    if getattr(tune_worker_gc, "done", False):
-        return
-    warm_up(domain)
-    gc.collect(1)
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    tune_worker_gc.done = True  # type: ignore[attr-defined]
+    global _worker_tuned
+    with _gc_lock:
+        if _worker_tuned:
+            return
+        warm_up(domain)
+        _tune_gc()
+        _worker_tuned = True
 
 
 @cache
 def _database(domain: str) -> tuple[Any, bytes]:
-    """(τ²'s ``get_environment``, its database as ``DB.load`` builds it, pickled) of ``domain``.
+    """(τ²'s ``get_environment``, its database as τ² loads it, pickled) of ``domain``.
 
     Unpickling makes a fresh copy of every object (no two environments share a mutable one)
     in a half (airline) to the same (retail) time as validating the file's JSON again.
     """
-    if domain == "airline":
-        from tau2.domains.airline.data_model import FlightDB
-        from tau2.domains.airline.environment import get_environment as airline_environment
-        from tau2.domains.airline.utils import AIRLINE_DB_PATH
+    from tau2.registry import registry
 
-        db = FlightDB.load(str(AIRLINE_DB_PATH))
-        return airline_environment, pickle.dumps(db, protocol=pickle.HIGHEST_PROTOCOL)
-    if domain != "retail":
-        raise ValueError(f"no cached database for domain {domain!r}")
-    from tau2.domains.retail.data_model import RetailDB
-    from tau2.domains.retail.environment import get_environment as retail_environment
-    from tau2.domains.retail.utils import RETAIL_DB_PATH
-
-    db = RetailDB.load(str(RETAIL_DB_PATH))
-    return retail_environment, pickle.dumps(db, protocol=pickle.HIGHEST_PROTOCOL)
+    get_environment = registry.get_env_constructor(domain)
+    db = get_environment().tools.db
+    return get_environment, pickle.dumps(db, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def environment(domain: str, solo_mode: bool = False) -> Any:
