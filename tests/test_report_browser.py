@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from browser_fixtures import CHROMIUM, LAUNCH_ARGS
 from usi.metrics import load_table
 from usi.report import write_report
 from usi.report.synthetic import SIM_STYLES, generate
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: Set to a folder to keep the screenshot for a human look (e.g. USI_REPORT_SCREENSHOT=/tmp).
 SCREENSHOT_ENV = "USI_REPORT_SCREENSHOT"
 
@@ -45,7 +37,7 @@ def test_every_figure_loads_in_chromium(tmp_path: Path) -> None:
     shutil.copy(report, alone)
 
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             requests: list[str] = []
