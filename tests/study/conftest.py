@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,20 +96,28 @@ class Participant:
         assert self.start_chat().url.path == "/chat"
 
 
-@pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    """Build (and close at teardown) apps; each call gets a fresh TestClient on the same DB."""
+@contextmanager
+def app_builder(tmp_path: Path, **base: Any) -> Iterator[Callable[..., TestClient]]:
+    """Build apps (closed on exit); each call gets a fresh TestClient on the same DB."""
     clients: list[TestClient] = []
 
     def build(agent: StudyAgent | None = None, **overrides: Any) -> TestClient:
-        client = TestClient(create_app(make_config(tmp_path, **overrides), agent))
+        client = TestClient(create_app(make_config(tmp_path, **{**base, **overrides}), agent))
         client.__enter__()
         clients.append(client)
         return client
 
-    yield build
-    for client in reversed(clients):
-        client.__exit__(None, None, None)
+    try:
+        yield build
+    finally:
+        for client in reversed(clients):
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    with app_builder(tmp_path) as build:
+        yield build
 
 
 @pytest.fixture

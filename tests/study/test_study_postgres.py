@@ -25,11 +25,10 @@ from typer.testing import CliRunner
 from usi.cli import app as cli_app
 from usi.data.readers import read_episodes
 from usi.study import service
-from usi.study.app import create_app
 from usi.study.db import make_engine, migrate
 from usi.study.schema import Slot
 
-from .conftest import Participant, free_port, make_config
+from .conftest import Participant, app_builder, free_port
 from .test_study_api import full_session, study_of
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
@@ -136,18 +135,8 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_app(postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def build(**overrides: object) -> TestClient:
-        config = make_config(tmp_path, db_url=postgres_url, **overrides)
-        client = TestClient(create_app(config))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield build
-    for client in reversed(clients):
-        client.__exit__(None, None, None)
+    with app_builder(tmp_path, db_url=postgres_url) as build:
+        yield build
     engine = make_engine(postgres_url)
     with engine.begin() as conn:  # each test starts from an empty schema
         conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
