@@ -47,6 +47,10 @@ _FORWARDED_ENV = (
 )
 
 
+# Called with each finished episode, and its JSON line when a worker already made it.
+Finished = Callable[[Episode, str | None], None]
+
+
 @dataclass(frozen=True)
 class EpisodeJob:
     task_id: str
@@ -176,9 +180,9 @@ def run_episodes(
     )
     lock = threading.Lock()
 
-    def record(episode: Episode) -> None:
+    def record(episode: Episode, line: str | None) -> None:
         with lock:
-            append_line(out_path, episode_line(episode))
+            append_line(out_path, line if line is not None else episode_line(episode))
             summary.finished += 1
             summary.errors += bool(episode.metadata.get("error"))
             if episode.reward is not None:
@@ -188,8 +192,9 @@ def run_episodes(
 
     with _progress(len(jobs), settings, enabled=progress) as advance:
 
-        def finished(episode: Episode) -> None:
-            record(episode)
+        def finished(episode: Episode, line: str | None) -> None:
+            """``line``: the episode as a worker already serialised it, appended as it is."""
+            record(episode, line)
             advance(episode)
 
         if summary.backend == "ray":
@@ -208,7 +213,7 @@ def _run_threads(
     settings: RunSettings,
     jobs: list[EpisodeJob],
     concurrency: int,
-    finished: Callable[[Episode], None],
+    finished: Finished,
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -218,7 +223,7 @@ def _run_threads(
         futures = [pool.submit(run_episode, settings, j.task_id, j.trial, j.seed) for j in jobs]
         try:
             for future in as_completed(futures):
-                finished(future.result())
+                finished(future.result(), None)
         except BaseException:
             for f in futures:
                 f.cancel()
@@ -240,7 +245,7 @@ def _run_processes(
     settings: RunSettings,
     jobs: list[EpisodeJob],
     concurrency: int,
-    finished: Callable[[Episode], None],
+    finished: Finished,
 ) -> None:
     """``concurrency`` episodes in flight over one spawned process per core, threads in each."""
     import multiprocessing
@@ -287,7 +292,7 @@ def _run_processes(
                 raise UsiInputError(message[1], message[2], message[3])
             if message[0] == "crash":
                 raise RuntimeError(f"episode worker crashed: {message[1]}")
-            finished(Episode.model_validate_json(message[1]))
+            finished(Episode.model_validate_json(message[1]), message[1])
         for process in processes:
             process.join(timeout=30)
     finally:
@@ -315,7 +320,7 @@ def _run_ray(
     jobs: list[EpisodeJob],
     concurrency: int,
     address: str | None,
-    finished: Callable[[Episode], None],
+    finished: Finished,
 ) -> None:
     import ray
 
@@ -350,7 +355,8 @@ def _run_ray(
                 in_flight.append(remote.remote(settings, job.task_id, job.trial, job.seed))
             ready, in_flight = ray.wait(in_flight, num_returns=1)
             for ref in ready:
-                finished(Episode.model_validate_json(ray.get(ref)))
+                line = ray.get(ref)
+                finished(Episode.model_validate_json(line), line)
     finally:
         if started_here and not address:
             ray.shutdown()
