@@ -116,3 +116,48 @@ def test_auto_backend_run_is_the_thread_run_for_a_small_plan(
         settings, tmp_path / "out.jsonl", task_ids=["0"], backend="auto", progress=False
     )
     assert summary.backend == "thread" and summary.finished == 1
+
+
+_QUIET_PARENT = """
+if __name__ == "__main__":
+    import sys
+    from loguru import logger
+
+    logger.remove()  # the caller's own choice, made in the parent only
+    from usi.run.episode import RoleSettings, RunSettings
+    from usi.run.runner import run_episodes
+
+    settings = RunSettings(
+        domain="retail", agent=RoleSettings("offline/oracle"), user=RoleSettings("offline/terse")
+    )
+    summary = run_episodes(
+        settings, sys.argv[1], task_ids=["0"], backend="process", concurrency=2, progress=False
+    )
+    print(summary.finished)
+"""
+
+
+def test_process_workers_do_not_print_tau2_logs(tmp_path: Path) -> None:
+    """A spawned worker must not inherit loguru's default handler while it loads the settings.
+
+    Unpickling the run settings imports τ²; done before the worker silences loguru, every
+    episode printed τ²'s DEBUG lines (each tool response) to the caller's stderr.
+    """
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "caller.py"
+    script.write_text(_QUIET_PARENT)
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("USI_OFFLINE_API_BASE", None)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "out.jsonl")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "1"
+    assert "tau2" not in done.stderr, done.stderr[:2000]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -264,10 +265,11 @@ def _run_processes(
     for _ in range(concurrency):
         job_queue.put(None)
     env = _worker_env(settings)
+    settings_blob = pickle.dumps(settings)  # loaded by the worker once τ²'s logging is off
     processes = [
         context.Process(
             target=process_worker,
-            args=(settings, n, env, job_queue, results),
+            args=(settings_blob, n, env, job_queue, results),
             name=f"usi-run-{i}",
             daemon=True,  # never outlive the run
         )

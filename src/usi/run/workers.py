@@ -1,40 +1,44 @@
 """The body of a ``--backend process`` worker (spawned by :mod:`usi.run.runner`).
 
-A module of its own so that a spawned worker silences τ²'s import-time logging (loguru) before
-unpickling its target pulls τ² in: a run must not print a banner per worker.
+A spawned worker imports its target's module, and unpickles its arguments, before the target
+runs: if the run settings came as an object, unpickling them would import τ² with loguru's
+default handler still on, and every episode would then format τ²'s DEBUG log lines (each tool
+response, whole orders) to stderr — output nobody asked for and a large share of the worker's
+CPU. So the settings arrive pickled, and are loaded only once the handlers are gone. (A
+module-level check cannot do this: ``multiprocessing.parent_process()`` is still ``None`` while
+a spawned child unpickles its target.)
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from typing import TYPE_CHECKING, Any
-
-if multiprocessing.parent_process() is not None:  # only in a spawned worker, never the parent
-    from loguru import logger
-
-    logger.remove()
-
-if TYPE_CHECKING:
-    from usi.run.episode import RunSettings
+import pickle
+from typing import Any
 
 
 def process_worker(
-    settings: RunSettings,
+    settings_blob: bytes,
     threads: int,
     env: dict[str, str],
     jobs: Any,
     results: Any,
 ) -> None:
-    """One worker process: ``threads`` threads pull jobs until a ``None`` and send lines back."""
+    """One worker process: ``threads`` threads pull jobs until a ``None`` and send lines back.
+
+    ``settings_blob`` is the pickled :class:`~usi.run.episode.RunSettings` of the run.
+    """
+    from loguru import logger
+
+    logger.remove()
     os.environ.update(env)
     from concurrent.futures import ThreadPoolExecutor
 
     from usi.data.io import episode_line
     from usi.errors import UsiInputError
     from usi.run.cpu import tune_worker_gc
-    from usi.run.episode import run_episode
+    from usi.run.episode import RunSettings, run_episode
 
+    settings: RunSettings = pickle.loads(settings_blob)
     tune_worker_gc(settings.domain)
 
     def work() -> None:
