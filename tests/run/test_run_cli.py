@@ -39,6 +39,7 @@ BASE = ("run", "--domain", "retail", "--tasks", "1", "--quiet")
         (("--persona", "/nonexistent/persona.md"), "no such persona file"),
         (("--user-kind", "plugin", "--user-plugin", "no_such_module:User"), "cannot import plugin"),
         (("--offline-faults", "teapot:1"), "bad fault"),
+        (("--backend", "process", "--workers", "0"), "--workers must be at least 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -15,7 +15,7 @@ from usi.run.offline.server import (
     default_server,
     set_default_server,
 )
-from usi.run.runner import run_episodes
+from usi.run.runner import run_episodes, worker_threads
 
 
 def test_server_process_handshake_faults_counters_and_shutdown() -> None:
@@ -125,7 +125,7 @@ if __name__ == "__main__":
 
     logger.remove()  # the caller's own choice, made in the parent only
     from usi.run.episode import RoleSettings, RunSettings
-    from usi.run.runner import run_episodes
+    from usi.run.runner import run_episodes, worker_threads
 
     settings = RunSettings(
         domain="retail", agent=RoleSettings("offline/oracle"), user=RoleSettings("offline/terse")
@@ -161,3 +161,16 @@ def test_process_workers_do_not_print_tau2_logs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "1"
     assert "tau2" not in done.stderr, done.stderr[:2000]
+
+
+def test_worker_threads_spread_the_concurrency_over_at_most_one_worker_per_core(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert worker_threads(32, 1000) == [16, 16]
+    assert worker_threads(5, 1000) == [3, 2]
+    assert worker_threads(32, 1000, workers=1) == [32]
+    assert worker_threads(32, 1000, workers=3) == [11, 11, 10]
+    assert worker_threads(8, 1) == [8]  # one episode to run: one worker, not one per core
+    assert worker_threads(1, 10, workers=4) == [1]
+    assert sum(worker_threads(7, 3, workers=5)) == 7

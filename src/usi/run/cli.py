@@ -124,6 +124,9 @@ def register(app: typer.Typer) -> None:
             "process), process (one per core, threads in each) or ray.",
         ),
         ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
+        workers: int | None = typer.Option(
+            None, "--workers", help="Processes of the process backend (default: one per core)."
+        ),
         offline_latency_ms: float | None = typer.Option(None, "--offline-latency-ms"),
         offline_faults: str | None = typer.Option(
             None, "--offline-faults", help="e.g. 429:0.1,500@3"
@@ -195,6 +198,7 @@ def register(app: typer.Typer) -> None:
             overwrite=overwrite,
             backend=backend,
             ray_address=ray_address,
+            workers=workers,
             progress=not quiet,
         )
         typer.echo(summary_line(summary))

@@ -35,9 +35,10 @@ from usi.run.models import is_offline
 
 BACKENDS = ("auto", "thread", "process", "ray")
 # ``auto`` picks the process backend from this many episodes in flight (on 2+ cores): below
-# it one core carries the orchestration (benchmarks/bench_run.py: thread ≈ process at 8, the
-# process backend 1.4x at 16 and 1.7x at 32 on 2 cores at 200 ms per completion), and the
-# workers' start-up (~5 s of imports) is not worth paying.
+# it one core carries the orchestration (benchmarks/bench_run.py on 2 cores at 200 ms per
+# completion: the thread backend is ahead at 8 in flight, 124 vs 107 episodes/min, the process
+# backend at 32, 316 vs 213), and the workers' start-up (~2.5 s of imports each) is not worth
+# paying.
 AUTO_PROCESS_CONCURRENCY = 16
 # Environment a worker process needs to behave like this process (offline server, no network).
 _FORWARDED_ENV = (
@@ -139,6 +140,7 @@ def run_episodes(
     overwrite: bool = False,
     backend: str = "thread",
     ray_address: str | None = None,
+    workers: int | None = None,
     on_episode: Callable[[Episode], None] | None = None,
     progress: bool = True,
 ) -> RunSummary:
@@ -147,7 +149,8 @@ def run_episodes(
     ``backend="auto"`` (the CLI's default) uses worker processes from
     :data:`AUTO_PROCESS_CONCURRENCY` episodes in flight; it is not this function's default
     because spawned workers re-import the calling script, which then needs the usual
-    ``if __name__ == "__main__":`` guard.
+    ``if __name__ == "__main__":`` guard. ``workers``: processes of the process backend (one
+    per core by default; fewer leaves cores to other work).
     """
     out_path = Path(out)
     if backend not in BACKENDS:
@@ -156,6 +159,8 @@ def run_episodes(
         )
     if trials < 1 or concurrency < 1:
         raise UsiInputError("--trials and --concurrency must be at least 1")
+    if workers is not None and workers < 1:
+        raise UsiInputError("--workers must be at least 1")
     selected = select_tasks(settings.domain, task_ids, split)
     if out_path.exists() and not (resume or overwrite):
         raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
@@ -201,7 +206,7 @@ def run_episodes(
         if summary.backend == "ray":
             _run_ray(settings, jobs, concurrency, ray_address, finished)
         elif summary.backend == "process":
-            _run_processes(settings, jobs, concurrency, finished)
+            _run_processes(settings, jobs, concurrency, finished, workers)
         else:
             warm_up(settings.domain)
             with tuned_gc():
@@ -242,21 +247,32 @@ def _worker_env(settings: RunSettings) -> dict[str, str]:
     return env
 
 
+def worker_threads(concurrency: int, jobs: int, workers: int | None = None) -> list[int]:
+    """Threads of each worker process: ``concurrency`` spread evenly, one worker per core.
+
+    Never more workers than episodes in flight or to run: an idle worker still pays ~2.5 s
+    of CPU importing τ² and litellm.
+    """
+    n = max(1, min(concurrency, jobs, workers or os.cpu_count() or 1))
+    return [concurrency // n + (i < concurrency % n) for i in range(n)]
+
+
 def _run_processes(
     settings: RunSettings,
     jobs: list[EpisodeJob],
     concurrency: int,
     finished: Finished,
+    workers: int | None = None,
 ) -> None:
-    """``concurrency`` episodes in flight over one spawned process per core, threads in each."""
+    """``concurrency`` episodes in flight over ``workers`` spawned processes (default: one per
+    core), threads in each."""
     import multiprocessing
 
     from usi.run.workers import process_worker
 
     if not jobs:
         return
-    workers = max(1, min(concurrency, len(jobs), os.cpu_count() or 1))
-    threads = [concurrency // workers + (i < concurrency % workers) for i in range(workers)]
+    threads = worker_threads(concurrency, len(jobs), workers)
     context = multiprocessing.get_context("spawn")
     job_queue: Any = context.Queue()
     results: Any = context.Queue()
