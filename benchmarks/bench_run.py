@@ -20,18 +20,26 @@ one more model call per episode than τ² (the survey); it is counted as a call.
 
 is what bounds throughput: on C cores no runner exceeds C / (cpu per call) calls per second.
 
-Each concurrency level runs ``waves x concurrency`` episodes (different tasks differ in length:
-a single wave would time the longest one), so levels run different task mixes; the speed-up
-is therefore taken on model calls per second, which does not depend on the mix, against the
-concurrency-1 rate of the same runner (the thread backend's, for both usi backends).
+Every level runs the same tasks (the first ``--tasks`` of retail): different tasks differ in
+length and in CPU (the evaluator's work is per episode, not per call), so comparing levels on
+different tasks would compare mixes, not concurrency. A level with more episodes in flight than
+``--tasks / waves`` repeats them as trials, so that each level runs at least ``waves`` waves
+(one wave would time the longest task). The speed-up is on episodes per minute, against the
+concurrency-1 rate of the same runner (the thread backend's, for both usi backends: at
+concurrency 1 the process backend is one worker, i.e. the thread backend plus start-up, and is
+not run).
 
-Usage: ``python benchmarks/bench_run.py [--latencies 0,200] [--concurrency 1,8,32]``
+The last block runs the process backend at the highest latency and concurrency with one worker
+and with one per core: how its throughput grows with cores when the model is not the limit.
+
+Usage: ``python benchmarks/bench_run.py [--latencies 0,200] [--concurrency 1,8,32] [--tasks 32]``
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import resource
 import tempfile
@@ -47,7 +55,14 @@ def _quiet() -> None:
     logger.remove()
 
 
-def run_usi(tasks: list[str], concurrency: int, out_dir: Path, backend: str = "thread") -> int:
+def run_usi(
+    tasks: list[str],
+    concurrency: int,
+    out_dir: Path,
+    backend: str = "thread",
+    trials: int = 1,
+    workers: int | None = None,
+) -> int:
     from usi.run.episode import RoleSettings, RunSettings
     from usi.run.runner import run_episodes
 
@@ -58,12 +73,19 @@ def run_usi(tasks: list[str], concurrency: int, out_dir: Path, backend: str = "t
     )
     out = out_dir / f"usi-{concurrency}-{time.monotonic_ns()}.jsonl"
     summary = run_episodes(
-        settings, out, task_ids=tasks, concurrency=concurrency, backend=backend, progress=False
+        settings,
+        out,
+        task_ids=tasks,
+        trials=trials,
+        concurrency=concurrency,
+        backend=backend,
+        workers=workers,
+        progress=False,
     )
     return summary.finished
 
 
-def run_tau2(tasks: list[str], concurrency: int, out_dir: Path) -> int:
+def run_tau2(tasks: list[str], concurrency: int, out_dir: Path, trials: int = 1) -> int:
     from tau2.run import run_tasks
 
     from usi.run.episode import domain_tasks
@@ -73,12 +95,12 @@ def run_tau2(tasks: list[str], concurrency: int, out_dir: Path) -> int:
     args = {"api_base": server.api_base, "api_key": "usi-offline"}
     all_tasks = domain_tasks("retail")
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # τ² prints per task
-        results = _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir)
+        results = _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir, trials)
     _quiet()
     return len(results.simulations)
 
 
-def _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir):  # type: ignore[no-untyped-def]
+def _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir, trials):  # type: ignore[no-untyped-def]
     return run_tasks(
         domain="retail",
         tasks=[all_tasks[t] for t in tasks],
@@ -88,6 +110,7 @@ def _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir):  # type
         llm_args_agent=dict(args),
         llm_user="openai/cooperative",
         llm_args_user=dict(args),
+        num_trials=trials,
         max_concurrency=concurrency,
         save_to=out_dir / f"tau2-{concurrency}-{time.monotonic_ns()}.json",
         console_display=False,
@@ -96,7 +119,13 @@ def _run_tasks(run_tasks, all_tasks, tasks, args, concurrency, out_dir):  # type
 
 
 def measure(
-    runner: str, tasks: list[str], concurrency: int, latency_ms: float, out_dir: Path
+    runner: str,
+    tasks: list[str],
+    concurrency: int,
+    latency_ms: float,
+    out_dir: Path,
+    trials: int = 1,
+    workers: int | None = None,
 ) -> dict[str, float]:
     from usi.run.offline.server import default_server
 
@@ -106,10 +135,10 @@ def measure(
     cpu_before = _cpu_s()
     start = time.perf_counter()
     if runner == "tau2":
-        episodes = run_tau2(tasks, concurrency, out_dir)
+        episodes = run_tau2(tasks, concurrency, out_dir, trials)
     else:
         backend = "process" if runner == "usi-proc" else "thread"
-        episodes = run_usi(tasks, concurrency, out_dir, backend)
+        episodes = run_usi(tasks, concurrency, out_dir, backend, trials, workers)
     wall = time.perf_counter() - start
     cpu = _cpu_s() - cpu_before
     calls = server.requests - calls_before
@@ -123,6 +152,11 @@ def measure(
         "overhead_ms": overhead * 1000,
         "cpu_ms": cpu / calls * 1000,
     }
+
+
+def trials_for(concurrency: int, tasks: int, waves: int) -> int:
+    """Trials of the same tasks that give ``waves`` waves at ``concurrency`` (at least one)."""
+    return max(1, math.ceil(waves * concurrency / tasks))
 
 
 def _family(runner: str) -> str:
@@ -145,50 +179,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latencies", default="0,200", help="ms per completion")
     parser.add_argument("--concurrency", default="1,8,32")
-    parser.add_argument("--min-episodes", type=int, default=8, help="episodes at concurrency 1")
+    parser.add_argument("--tasks", type=int, default=32, help="the same retail tasks at each level")
     parser.add_argument(
         "--waves",
         type=int,
         default=4,
-        help="episodes per level = waves x concurrency (one wave measures the longest task)",
+        help="each level runs at least waves x concurrency episodes (trials of the same tasks)",
     )
     parser.add_argument("--runners", default="usi,usi-proc,tau2")
+    parser.add_argument(
+        "--no-cores", action="store_true", help="skip the process backend's 1-worker run"
+    )
     args = parser.parse_args()
     _quiet()
     from usi.run.episode import domain_tasks, select_tasks
 
     domain_tasks("retail")
-    pool = select_tasks("retail", None, None)
+    tasks = select_tasks("retail", None, None)[: args.tasks]
     # Warm up: imports, task loading and the server, so neither runner pays them.
     with tempfile.TemporaryDirectory() as tmp:
-        run_usi(pool[:1], 1, Path(tmp))
-        run_tau2(pool[:1], 1, Path(tmp))
+        run_usi(tasks[:1], 1, Path(tmp))
+        run_tau2(tasks[:1], 1, Path(tmp))
+    print(f"{len(tasks)} retail tasks at every level; {os.cpu_count()} cores")
     print(
-        f"{'latency':>7} {'conc':>4} {'runner':>6} {'episodes':>8} {'calls':>6} {'wall s':>7} "
+        f"{'latency':>7} {'conc':>4} {'runner':>8} {'episodes':>8} {'calls':>6} {'wall s':>7} "
         f"{'ep/min':>8} {'calls/s':>7} {'overhead ms/turn':>17} {'cpu ms/call':>11}"
     )
     runners = args.runners.split(",")
     baseline: dict[tuple[str, float], float] = {}
     measured: dict[tuple[float, int, str], dict[str, float]] = {}
-    for latency in (float(x) for x in args.latencies.split(",")):
-        for concurrency in (int(x) for x in args.concurrency.split(",")):
-            tasks = pool[: max(args.min_episodes, args.waves * concurrency)]
+    latencies = [float(x) for x in args.latencies.split(",")]
+    levels = [int(x) for x in args.concurrency.split(",")]
+    for latency in latencies:
+        for concurrency in levels:
+            trials = trials_for(concurrency, len(tasks), args.waves)
             row: dict[str, dict[str, float]] = {}
             for runner in runners:
+                if runner == "usi-proc" and concurrency == 1:
+                    continue  # one worker: the thread backend plus start-up
                 with tempfile.TemporaryDirectory() as tmp:
-                    row[runner] = m = measure(runner, tasks, concurrency, latency, Path(tmp))
-                measured[(latency, concurrency, runner)] = m
+                    m = measure(runner, tasks, concurrency, latency, Path(tmp), trials)
+                row[runner] = measured[(latency, concurrency, runner)] = m
                 if concurrency == 1:
-                    baseline[(runner, latency)] = m["calls_per_s"]
-                base = baseline.get((_family(runner), latency), m["calls_per_s"])
-                print(
-                    f"{latency:>7.0f} {concurrency:>4} {runner:>6} {m['episodes']:>8.0f} "
-                    f"{m['calls']:>6.0f} {m['wall_s']:>7.2f} {m['episodes_per_min']:>8.1f} "
-                    f"{m['calls_per_s']:>7.1f} {m['overhead_ms']:>17.1f} {m['cpu_ms']:>11.1f}"
-                    f"   speed-up vs {_family(runner)} conc 1: {m['calls_per_s'] / base:.1f}x "
-                    f"(linear: {concurrency}x)",
-                    flush=True,
-                )
+                    baseline[(runner, latency)] = m["episodes_per_min"]
+                _print_row(latency, concurrency, runner, m, baseline)
             if "tau2" in row:
                 for usi in (r for r in row if r != "tau2"):
                     ratio = row[usi]["overhead_ms"] / row["tau2"]["overhead_ms"]
@@ -198,6 +232,55 @@ def main() -> None:
                         f"throughput ratio: {speed:.2f}"
                     )
     _print_ceilings(measured)
+    if not args.no_cores and "usi-proc" in runners and (os.cpu_count() or 1) > 1:
+        _print_cores(measured, tasks, max(latencies), max(levels), args.waves)
+
+
+def _print_row(
+    latency: float,
+    concurrency: int,
+    runner: str,
+    m: dict[str, float],
+    baseline: dict[tuple[str, float], float],
+) -> None:
+    family = _family(runner)
+    base = baseline.get((family, latency))
+    speed = f"   speed-up vs {family} conc 1: {m['episodes_per_min'] / base:.1f}x " if base else ""
+    print(
+        f"{latency:>7.0f} {concurrency:>4} {runner:>8} {m['episodes']:>8.0f} "
+        f"{m['calls']:>6.0f} {m['wall_s']:>7.2f} {m['episodes_per_min']:>8.1f} "
+        f"{m['calls_per_s']:>7.1f} {m['overhead_ms']:>17.1f} {m['cpu_ms']:>11.1f}"
+        + (f"{speed}(linear: {concurrency}x)" if speed else ""),
+        flush=True,
+    )
+
+
+def _print_cores(
+    measured: dict[tuple[float, int, str], dict[str, float]],
+    tasks: list[str],
+    latency: float,
+    concurrency: int,
+    waves: int,
+) -> None:
+    """The process backend on one worker next to one per core, same episodes: scaling in cores.
+
+    When the runner is CPU-bound (see the ceiling block), throughput can only grow with cores;
+    this shows how much of each added core the process backend turns into episodes.
+    """
+    every = measured.get((latency, concurrency, "usi-proc"))
+    if every is None:
+        return
+    trials = trials_for(concurrency, len(tasks), waves)
+    with tempfile.TemporaryDirectory() as tmp:
+        one = measure("usi-proc", tasks, concurrency, latency, Path(tmp), trials, workers=1)
+    cores = os.cpu_count() or 1
+    gain = every["episodes_per_min"] / one["episodes_per_min"]
+    print(
+        f"\nprocess backend at {latency:.0f} ms, concurrency {concurrency}: "
+        f"1 worker {one['episodes_per_min']:.1f} ep/min ({one['cpu_ms']:.1f} cpu ms/call), "
+        f"{cores} workers {every['episodes_per_min']:.1f} ep/min: {gain:.2f}x on {cores} cores "
+        f"(linear: {cores}x)"
+    )
 
 
 def _print_ceilings(measured: dict[tuple[float, int, str], dict[str, float]]) -> None:
