@@ -23,6 +23,18 @@ from .conftest import ADMIN_TOKEN, Participant, participant_of
 XSS = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 
+class OkAgent:
+    """An agent that greets and answers every turn with "ok" at once."""
+
+    def greeting(self) -> str:
+        return "Hello"
+
+    def respond(self, key: int, domain: str, task_id: str, history: Sequence[Any]) -> list[Any]:
+        from tau2.data_model.message import AssistantMessage
+
+        return [AssistantMessage(role="assistant", content="ok")]
+
+
 def study_of(client: TestClient) -> Any:
     return client.app.state.study  # type: ignore[attr-defined]
 
@@ -235,16 +247,7 @@ def test_abandoned_session_is_released_to_the_pool(make_app: Callable[..., TestC
 
 
 def test_csrf_rate_limit_and_size_limits(make_app: Callable[..., TestClient]) -> None:
-    class QuietAgent:
-        def greeting(self) -> str:
-            return "Hello"
-
-        def respond(self, key: int, domain: str, task_id: str, history: Sequence[Any]) -> list[Any]:
-            from tau2.data_model.message import AssistantMessage
-
-            return [AssistantMessage(role="assistant", content="ok")]
-
-    client = make_app(QuietAgent())
+    client = make_app(OkAgent())
     p = Participant(client)
     p.enter("pid0005")
     assert client.post("/consent", data={"choice": "agree"}).status_code == 403
@@ -464,18 +467,10 @@ def test_a_post_queued_on_the_write_gate_does_not_stall_other_requests(
     make_app: Callable[..., TestClient],
 ) -> None:
     """Handlers that touch the database run in the thread pool, never on the event loop."""
-    from tau2.data_model.message import AssistantMessage
 
     from usi.study.db import _GATES
 
-    class QuickAgent:
-        def greeting(self) -> str:
-            return "Hello"
-
-        def respond(self, key: int, domain: str, task_id: str, history: Sequence[Any]) -> list[Any]:
-            return [AssistantMessage(role="assistant", content="ok")]
-
-    app_client = make_app(QuickAgent())
+    app_client = make_app(OkAgent())
     study = study_of(app_client)
     p = Participant(app_client)
     p.to_chat("pid0099")

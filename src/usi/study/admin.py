@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
 from usi.study import schema as s
 from usi.study import service
+from usi.study.forms import posted_form
 from usi.study.security import admin_csrf, same_secret
 from usi.study.tasks import task_card
 
@@ -31,14 +32,8 @@ def _bearer(request: Request) -> str | None:
 
 
 async def _checked_form(request: Request) -> dict[str, str] | None:
-    """The posted admin form if its CSRF token is right, else None (read on the event loop).
-
-    The POST handlers that touch the database take it as a dependency and are plain
-    ``def``s, run in the thread pool: a query or the SQLite write gate inside an ``async
-    def`` would stall the event loop, and every participant's request with it.
-    """
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    """The posted admin form if its CSRF token is right, else None (see :mod:`usi.study.forms`)."""
+    values = await posted_form(request)
     csrf = admin_csrf(request.app.state.study.config.admin_token)
     return values if same_secret(values.get("csrf"), csrf) else None
 

@@ -15,9 +15,9 @@ import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -30,6 +30,7 @@ from usi.study.admin import register_admin
 from usi.study.agent import StudyAgent, TauStudyAgent
 from usi.study.config import StudyConfig
 from usi.study.db import make_engine, migrate, session_factory
+from usi.study.forms import PostedForm
 from usi.study.schema import StudySession
 from usi.study.security import (
     MAX_BODY_BYTES,
@@ -197,20 +198,6 @@ def _wrong_page(session: StudySession | None, state: str) -> Response | None:
     if session.state != state:
         return _redirect(PAGE_FOR_STATE.get(session.state, "/ended"))
     return None
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """The posted form, read on the event loop (the only async part of a participant POST).
-
-    The handlers themselves are plain ``def``s, which FastAPI runs in its thread pool: they
-    query SQLite and may queue on the write gate, and doing that inside an ``async def``
-    would stall the event loop — every other participant's request with it.
-    """
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-PostedForm = Annotated[dict[str, str], Depends(_form)]
 
 
 def _csrf_ok(session: StudySession, given: str | None) -> bool:
