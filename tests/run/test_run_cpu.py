@@ -14,7 +14,11 @@ from usi.run.cpu import (
     schema_cached_tools,
     tuned_gc,
 )
-from usi.run.episode import domain_tasks
+from usi.run.episode import RoleSettings, RunSettings, domain_tasks
+
+_ORACLE_RETAIL = RunSettings(
+    domain="retail", agent=RoleSettings("offline/oracle"), user=RoleSettings("offline/cooperative")
+)
 
 
 def _gold_simulation(domain: str, task_id: str, *, act: bool) -> Any:
@@ -121,7 +125,7 @@ def test_an_episode_leaves_no_database_for_the_garbage_collector(
     import weakref
 
     from usi.run import cpu
-    from usi.run.episode import RoleSettings, RunSettings, run_episode
+    from usi.run.episode import run_episode
 
     offline_server()
     built: list[weakref.ref[Any]] = []
@@ -133,11 +137,7 @@ def test_an_episode_leaves_no_database_for_the_garbage_collector(
         return env
 
     monkeypatch.setattr(cpu, "environment", recording)
-    settings = RunSettings(
-        domain="retail",
-        agent=RoleSettings("offline/oracle"),
-        user=RoleSettings("offline/cooperative"),
-    )
+    settings = _ORACLE_RETAIL
     gc.collect()
     gc.disable()  # read the references before any collection could free a cycle
     try:
@@ -155,14 +155,10 @@ def test_database_work_is_one_thread_at_a_time(offline_server) -> None:
     import threading
 
     from usi.run.cpu import database_work
-    from usi.run.episode import RoleSettings, RunSettings, run_episode
+    from usi.run.episode import run_episode
 
     offline_server()
-    settings = RunSettings(
-        domain="retail",
-        agent=RoleSettings("offline/oracle"),
-        user=RoleSettings("offline/cooperative"),
-    )
+    settings = _ORACLE_RETAIL
     results: list[Any] = []
     worker = threading.Thread(target=lambda: results.append(run_episode(settings, "0", 0, 1)))
     with database_work:

@@ -125,7 +125,7 @@ if __name__ == "__main__":
 
     logger.remove()  # the caller's own choice, made in the parent only
     from usi.run.episode import RoleSettings, RunSettings
-    from usi.run.runner import run_episodes, worker_threads
+    from usi.run.runner import run_episodes
 
     settings = RunSettings(
         domain="retail", agent=RoleSettings("offline/oracle"), user=RoleSettings("offline/terse")

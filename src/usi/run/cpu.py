@@ -2,7 +2,7 @@
 
 At 200 ms per completion, 32 episodes in flight make ~160 model calls a second; on two cores
 that leaves ~12 ms of CPU per call for everything around the model (litellm, τ²'s agent,
-environment and evaluator). Profiling a run showed three costs that are not the work itself
+environment and evaluator). Profiling a run showed four costs that are not the work itself
 but how it is done, and each is removed here without changing what τ² computes:
 
 - **Garbage collection.** A τ² domain database is ~30,000 collector-tracked objects (retail;
@@ -16,7 +16,6 @@ but how it is done, and each is removed here without changing what τ² computes
 - **Rebuilding tool schemas.** τ²'s ``generate`` asks each tool for its OpenAI schema on
   every agent turn, which regenerates a JSON schema from a pydantic model;
   :func:`schema_cached_tools` hands the agent the same tools with that schema computed once.
-
 - **Interleaving database work.** Building an environment and τ²'s evaluation (two more copies,
   two full hashes) are ~100 ms of pure CPU per episode. When 16 threads of one process do it
   at once, the interpreter switches between them every few ms, each time onto another
@@ -47,6 +46,8 @@ GC_THRESHOLDS = (100_000, 10, 50)
 
 # One thread per process at a time builds or evaluates a τ² database (see the module docstring).
 database_work = threading.Lock()
+
+_registry_lock = threading.Lock()
 
 _gc_lock = threading.Lock()
 _gc_users = 0
@@ -143,9 +144,6 @@ def evaluation_domain(domain: str) -> str:
 
         registry.register_domain(constructor, name)
     return name
-
-
-_registry_lock = threading.Lock()
 
 
 class _SchemaCachedTool:

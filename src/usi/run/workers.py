@@ -2,11 +2,11 @@
 
 A spawned worker imports its target's module, and unpickles its arguments, before the target
 runs: if the run settings came as an object, unpickling them would import τ² with loguru's
-default handler still on, and every episode would then format τ²'s DEBUG log lines (each tool
-response, whole orders) to stderr — output nobody asked for and a large share of the worker's
-CPU. So the settings arrive pickled, and are loaded only once the handlers are gone. (A
-module-level check cannot do this: ``multiprocessing.parent_process()`` is still ``None`` while
-a spawned child unpickles its target.)
+default handler still on, and every episode would then print τ²'s DEBUG log lines (each tool
+response, whole orders) to the caller's stderr. So the settings arrive pickled, and are loaded
+only once the handlers are gone. (A module-level check cannot do this:
+``multiprocessing.parent_process()`` is still ``None`` while a spawned child unpickles its
+target.)
 """
 
 from __future__ import annotations
