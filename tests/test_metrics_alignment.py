@@ -1,4 +1,4 @@
-"""Dice, profiles and D1–D4, worked by hand (spec §3)."""
+"""Dice, pooled turn rates, the support rule and D1–D4, worked by hand (spec §3, usi-v2)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_metrics_support import make_table
+from test_metrics_support import make_table, random_table
 from usi.fingerprint.features import DIMENSIONS, FEATURES
-from usi.metrics import behavioral_alignment, dice, dice_array, feature_dice, profile
+from usi.metrics import MIN_CUE_TURNS, dice, dice_array, score_pair
+from usi.metrics.summary import MEAN_FEATURES, RATE_FEATURES
 
 non_negative = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
 
@@ -46,48 +47,108 @@ def test_dice_of_identical_values_is_one(x: float) -> None:
     assert dice(x, x) == pytest.approx(1.0)
 
 
-def test_profile_aggregates_first_then_compares() -> None:
-    # Simulator short_utterance_rate per episode 0.0 and 0.2 → profile 0.1;
-    # humans 0.3 and 0.3 → 0.3. Dice of the means: 2·0.1/(0.1+0.3) = 0.5
-    # (not the mean of per-episode dice, which would pair episodes arbitrarily).
-    sim = make_table([{"short_utterance_rate": 0.0}, {"short_utterance_rate": 0.2}])
-    hum = make_table([{"short_utterance_rate": 0.3}] * 2, source="human")
-    assert profile(sim)["short_utterance_rate"] == pytest.approx(0.1)
-    assert feature_dice(profile(sim), profile(hum))["short_utterance_rate"] == pytest.approx(0.5)
+def test_rate_and_mean_features_split_as_the_spec_says() -> None:
+    assert len(RATE_FEATURES) == 14 and all(f.endswith("_rate") for f in RATE_FEATURES)
+    assert set(MEAN_FEATURES) == {
+        "words_per_turn",
+        "verbosity_cv",
+        "front_loading_ratio",
+        "identifiers_per_turn",
+        "opening_length",
+    }
 
 
-def test_dimension_alignment_by_hand() -> None:
-    # D2 has 3 features. Simulator vs human profiles:
-    #   front_loading_ratio   0.6 vs 0.6 → 1.0
-    #   identifiers_per_turn  0.5 vs 1.5 → 2·0.5/2.0 = 0.5
-    #   opening_length        10  vs 30  → 2·10/40  = 0.5
-    # D2 = (1.0 + 0.5 + 0.5) / 3 = 0.6667. Every other feature is 0 on both sides → 1.0.
+def test_rate_features_are_pooled_over_turns_and_the_others_averaged_over_episodes() -> None:
+    # simulator: e1 has 3 turns, 1 polite (rate 1/3); e2 has 1 turn, polite (rate 1)
+    #   pooled politeness = (1 + 1) / (3 + 1) = 0.5 (the v1 episode mean was 2/3)
+    #   words_per_turn: episode mean (4 + 8) / 2 = 6
+    # human: 12 turns in 2 episodes, 6 polite → 0.5; words_per_turn 6 → every Dice 1
     sim = make_table(
-        [{"front_loading_ratio": 0.6, "identifiers_per_turn": 0.5, "opening_length": 10.0}]
+        [
+            {"n_user_turns": 3, "politeness_rate": 1 / 3, "words_per_turn": 4.0},
+            {"n_user_turns": 1, "politeness_rate": 1.0, "words_per_turn": 8.0},
+        ]
     )
     hum = make_table(
-        [{"front_loading_ratio": 0.6, "identifiers_per_turn": 1.5, "opening_length": 30.0}],
+        [
+            {"n_user_turns": 10, "politeness_rate": 0.5, "words_per_turn": 6.0},
+            {"n_user_turns": 2, "politeness_rate": 0.5, "words_per_turn": 6.0},
+        ],
         source="human",
     )
-    dims, detail = behavioral_alignment(sim, hum)
-    assert dims["D2"] == pytest.approx(2.0 / 3.0)
-    assert dims["D1"] == dims["D3"] == dims["D4"] == 1.0
-    assert detail.loc["opening_length"].tolist() == pytest.approx([30.0, 10.0, 0.5])
+    result = score_pair(sim, hum, "sim", n_bootstrap=0)
+    polite = result.features["politeness_rate"]
+    assert polite.kind == "rate"
+    assert polite.simulator == pytest.approx(0.5) and polite.human == pytest.approx(0.5)
+    assert (polite.simulator_cue_turns, polite.human_cue_turns) == (2, 6)
+    assert polite.dice == pytest.approx(1.0)
+    words = result.features["words_per_turn"]
+    assert words.kind == "mean" and words.simulator == pytest.approx(6.0)
+    assert words.simulator_cue_turns is None and words.supported
 
 
-def test_nan_feature_is_skipped_not_zeroed() -> None:
-    # A feature undefined for every simulator episode drops out of its dimension's mean.
-    sim = make_table([{"verbosity_cv": np.nan, "words_per_turn": 4.0}])
-    hum = make_table([{"verbosity_cv": 0.5, "words_per_turn": 8.0}], source="human")
-    dims, _ = behavioral_alignment(sim, hum)
-    # D1: 7 defined features; words_per_turn 2·4/12 = 2/3, the 6 others 0 vs 0 = 1.0
-    assert dims["D1"] == pytest.approx((2 / 3 + 6) / 7)
+def test_support_rule_leaves_rare_features_out_and_lists_them() -> None:
+    # accusatory: 0 vs 3 cue turns → unsupported (v1 scored Dice 0 and dragged D4 to 1/3);
+    # emotional: 12 vs 0 cue turns → supported, Dice 0; strategy_pivot 5 vs 5 → supported, 1.
+    sim = make_table(
+        [{"n_user_turns": 20, "emotional_expression_rate": 0.6, "strategy_pivot_rate": 0.25}]
+    )
+    hum = make_table(
+        [{"n_user_turns": 20, "accusatory_rate": 0.15, "strategy_pivot_rate": 0.25}],
+        source="human",
+    )
+    result = score_pair(sim, hum, "sim", n_bootstrap=0)
+    accusatory = result.features["accusatory_rate"]
+    assert not accusatory.supported and accusatory.dice == 0.0
+    assert [
+        (u.feature, u.simulator_cue_turns, u.human_cue_turns)
+        for u in result.unsupported
+        if u.dimension == "D4"
+    ] == [("accusatory_rate", 0, 3)]
+    assert pytest.approx((0.0 + 1.0) / 2) == result.components.D4
+    # every D1 rate feature has 0 cue turns: D1 is the mean of its two mean features (0 vs 0 → 1)
+    assert pytest.approx(1.0) == result.components.D1
+    # D3 has only rate features, none with a cue: missing, with the reason
+    assert result.components.D3 is None
+    assert "unsupported" in result.components.missing["D3"]
+    assert "D3" not in result.usi.components_used
 
 
-@settings(deadline=None)
-@given(st.lists(st.lists(non_negative, min_size=19, max_size=19), min_size=1, max_size=6))
-def test_a_table_against_itself_aligns_fully(rows: list[list[float]]) -> None:
-    table = make_table([dict(zip(FEATURES, r, strict=True)) for r in rows])
-    dims, _ = behavioral_alignment(table, table)
-    assert set(dims) == set(DIMENSIONS)
-    assert all(v == pytest.approx(1.0) for v in dims.values())
+def test_support_threshold_is_inclusive_at_min_cue_turns() -> None:
+    # exactly MIN_CUE_TURNS cue turns in total (4 + 6) → supported
+    sim = make_table([{"n_user_turns": 10, "pushback_rate": 0.4}])
+    hum = make_table([{"n_user_turns": 10, "pushback_rate": 0.6}], source="human")
+    assert MIN_CUE_TURNS == 10
+    result = score_pair(sim, hum, "sim", n_bootstrap=0)
+    assert result.features["pushback_rate"].supported
+    assert pytest.approx(2 * 0.4 / (0.4 + 0.6)) == result.components.D3
+    fewer = score_pair(sim, hum.assign(pushback_rate=0.5), "sim", n_bootstrap=0)
+    assert not fewer.features["pushback_rate"].supported  # 4 + 5 = 9
+
+
+def test_pooled_rates_by_a_second_path() -> None:
+    sim, hum = random_table(5, "sim"), random_table(6, "human", shift=0.2)
+    sim["n_user_turns"] = np.arange(len(sim)) % 7 + 1
+    result = score_pair(sim, hum, "sim", n_bootstrap=0)
+    for f in FEATURES:
+        if f in RATE_FEATURES:
+            expected = (sim[f] * sim["n_user_turns"]).sum() / sim["n_user_turns"].sum()
+        else:
+            expected = sim[f].mean()
+        assert result.features[f].simulator == pytest.approx(expected, rel=1e-12)
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(0, 10_000), st.floats(0, 1))
+def test_each_dimension_is_the_mean_dice_of_its_supported_features(seed: int, shift: float) -> None:
+    result = score_pair(
+        random_table(seed, "sim", shift=shift), random_table(seed + 1, "human"), "s", n_bootstrap=0
+    )
+    for dimension, features in DIMENSIONS.items():
+        kept = [result.features[f].dice for f in features if result.features[f].supported]
+        value = getattr(result.components, dimension)
+        if kept:
+            assert value == pytest.approx(sum(kept) / len(kept), abs=1e-12)  # type: ignore[arg-type]
+            assert 0.0 <= value <= 1.0
+        else:
+            assert value is None

@@ -1,4 +1,4 @@
-"""The User-Sim Index: arithmetic by hand, missing components, uncertainty, ceiling (spec §6)."""
+"""The User-Sim Index (spec §6, usi-v2): by hand, invariants, interval, per-batch, ceiling."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from test_metrics_support import make_table, random_table
+from usi.fingerprint.features import DIMENSIONS
 from usi.metrics import (
     COMPONENT_NAMES,
-    compute_components,
-    estimate_usi,
+    MIN_PAIRED_TASKS,
+    ScoreResult,
+    component_arrays,
     human_ceiling,
+    score_pair,
     split_half,
+    summarize,
+    usi_of,
     usi_value,
 )
-from usi.metrics.bootstrap import aggregate, bootstrap_usi, component_replicates
+from usi.metrics.bootstrap import bootstrap_usi
 
 D2_SIM = {"front_loading_ratio": 0.6, "identifiers_per_turn": 0.5, "opening_length": 10.0}
 D2_HUM = {"front_loading_ratio": 0.6, "identifiers_per_turn": 1.5, "opening_length": 30.0}
@@ -39,75 +44,146 @@ def _pair(reward: bool = True, survey: bool = True) -> tuple[pd.DataFrame, pd.Da
 
 
 def test_usi_by_hand() -> None:
-    # D1 = D3 = D4 = 1 (all their features 0 on both sides).
+    # D1 = 1: its rate features have no cue turn (unsupported), its two mean features are
+    #   0 vs 0 (Dice 1). D3, D4: only rate features, none supported → missing.
     # D2 = (dice(.6,.6) + dice(.5,1.5) + dice(10,30)) / 3 = (1 + .5 + .5) / 3 = 2/3
-    # outcome: task 1 p_sim = 1/2 (bin 5), p_hum = 1 → ECE = 0.5 → 0.5
-    # evaluation: task 1 reuse |0.5 − 0.25| = 0.25 → 0.75
-    # USI = 100 · (1 + 2/3 + 1 + 1 + 0.5 + 0.75) / 6 = 81.944…
-    sim, hum = _pair()
-    scores = compute_components(sim, hum)
-    assert scores.values["D2"] == pytest.approx(2 / 3)
-    assert scores.values["outcome"] == pytest.approx(0.5)
-    assert scores.values["evaluation"] == pytest.approx(0.75)
-    assert scores.used == list(COMPONENT_NAMES)
-    assert scores.usi == pytest.approx(100 * (1 + 2 / 3 + 1 + 1 + 0.5 + 0.75) / 6)
+    # outcome: task 1 ŝ = 1/2, ĥ = 1 → 0.5;  evaluation: reuse |0.5 − 0.25| → 0.75
+    # USI = 100 · (1 + 2/3 + 0.5 + 0.75) / 4 = 72.9166…
+    result = score_pair(*_pair(), "sim", n_bootstrap=0)
+    c = result.components
+    assert (c.D1, c.D2, c.outcome, c.evaluation) == pytest.approx((1.0, 2 / 3, 0.5, 0.75))
+    assert c.D3 is None and c.D4 is None and set(c.missing) == {"D3", "D4"}
+    assert result.usi.components_used == ["D1", "D2", "outcome", "evaluation"]
+    assert result.usi.value == pytest.approx(100 * (1 + 2 / 3 + 0.5 + 0.75) / 4)
+    assert len(result.unsupported) == 14
+    assert result.definitions == "usi-v2"
 
 
-def test_missing_survey_scores_the_rest_and_says_why() -> None:
-    # USI = 100 · (1 + 2/3 + 1 + 1 + 0.5) / 5 = 83.333…
-    scores = compute_components(*_pair(survey=False))
-    assert scores.values["evaluation"] is None
-    assert scores.missing == {"evaluation": "no simulator survey answers"}
-    assert scores.used == ["D1", "D2", "D3", "D4", "outcome"]
-    assert scores.usi == pytest.approx(100 * (3 + 2 / 3 + 0.5) / 5)
-
-
-def test_missing_reward_and_survey_leave_the_dimensions() -> None:
-    # USI = 100 · (1 + 2/3 + 1 + 1) / 4 = 91.667
-    estimate = estimate_usi(*_pair(reward=False, survey=False), n_bootstrap=50)
-    assert estimate.value == pytest.approx(100 * (3 + 2 / 3) / 4)
-    assert estimate.used == ["D1", "D2", "D3", "D4"]
-    assert set(estimate.missing) == {"outcome", "evaluation"}
-    assert "reward" in estimate.missing["outcome"]
+def test_missing_survey_and_reward_leave_the_rest_and_say_why() -> None:
+    result = score_pair(*_pair(survey=False), "sim", n_bootstrap=0)
+    assert result.components.evaluation is None
+    assert result.components.missing["evaluation"] == "no simulator survey answers"
+    assert result.usi.value == pytest.approx(100 * (1 + 2 / 3 + 0.5) / 3)
+    bare = score_pair(*_pair(reward=False, survey=False), "sim", n_bootstrap=0)
+    assert bare.usi.components_used == ["D1", "D2"]
 
 
 def test_usi_value_of_nothing_is_none() -> None:
     assert usi_value(dict.fromkeys(COMPONENT_NAMES)) is None
-    assert usi_value({"D1": 0.5, "outcome": 1.0}) == pytest.approx(75.0)
+    assert usi_value({"D1": 0.5, "D2": None}) == pytest.approx(50.0)
 
 
-@settings(max_examples=15, deadline=None)
-@given(st.integers(0, 10_000), st.integers(2, 8), st.integers(1, 4))
-def test_a_table_scored_against_itself_is_100(seed: int, n_tasks: int, per_task: int) -> None:
-    table = random_table(seed, "x", n_tasks=n_tasks, per_task=per_task)
-    estimate = estimate_usi(table, table, n_bootstrap=30, seed=seed)
-    assert estimate.value == pytest.approx(100.0)
-    assert estimate.ci_low == pytest.approx(100.0) and estimate.ci_high == pytest.approx(100.0)
+def _check_invariants(result: ScoreResult) -> None:
+    """Everything the spec promises about one output, read from that output only."""
+    values = [getattr(result.components, c) for c in result.usi.components_used]
+    assert result.usi.components_used == [
+        c for c in COMPONENT_NAMES if getattr(result.components, c) is not None
+    ]
+    assert set(result.components.missing) == set(COMPONENT_NAMES) - set(result.usi.components_used)
+    if values:
+        assert result.usi.value == pytest.approx(100 * sum(values) / len(values), abs=1e-9)
+    for value in values:
+        assert 0.0 <= value <= 1.0
+    for dimension, features in DIMENSIONS.items():
+        kept = [result.features[f].dice for f in features if result.features[f].supported]
+        value = getattr(result.components, dimension)
+        assert (value is None) == (not kept)
+        if kept:
+            assert value == pytest.approx(float(np.mean(kept)), abs=1e-12)
+    listed = {u.feature for u in result.unsupported}
+    assert listed == {f for f, c in result.features.items() if not c.supported}
+    outcome = result.outcome_detail
+    if result.components.outcome is not None:
+        assert outcome.ece is not None and outcome.delta is not None
+        assert result.components.outcome == pytest.approx(1.0 - outcome.ece, abs=1e-12)
+        assert outcome.ece == pytest.approx(abs(outcome.delta), abs=1e-12)
+    detail = result.evaluation_detail
+    if result.components.evaluation is not None:
+        assert detail is not None
+        gaps = [abs(g.delta) for g in detail.dimensions.values()]
+        assert result.components.evaluation == pytest.approx(1.0 - np.mean(gaps), abs=1e-12)
+        assert detail.mae == pytest.approx(np.mean(gaps), abs=1e-12)
+    if result.usi.ci_low is not None:
+        assert result.usi.ci_high is not None and result.usi.ci_low <= result.usi.ci_high
 
 
-def test_bootstrap_engine_with_unit_weights_equals_the_plain_metrics() -> None:
-    sim = random_table(1, "sim", shift=0.2, success=0.3)
-    hum = random_table(2, "human")
-    # an unaligned episode on each side: its own resampling unit, never paired
-    sim = pd.concat([sim, make_table([{"politeness_rate": 0.9}], source="sim")], ignore_index=True)
-    plain = compute_components(sim, hum)
-    replicate = component_replicates(aggregate(sim, hum), np.ones((1, 13)))
+tables = st.tuples(st.integers(0, 10_000), st.floats(0, 1), st.integers(1, 12), st.integers(1, 4))
+
+
+@settings(deadline=None, max_examples=30)
+@given(tables)
+def test_every_output_keeps_the_invariants_and_is_symmetric(args: tuple) -> None:
+    seed, shift, n_tasks, per_task = args
+    sim = random_table(seed, "sim", n_tasks=n_tasks, per_task=per_task, shift=shift)
+    hum = random_table(seed + 1, "human", n_tasks=n_tasks + 2, per_task=per_task)
+    sim["n_user_turns"] = np.arange(len(sim)) % 9 + 1
+    forward = score_pair(sim, hum, "sim", n_bootstrap=50, seed=seed)
+    _check_invariants(forward)
+    backward = score_pair(hum, sim, "hum", n_bootstrap=0)
+    _check_invariants(backward)
+    # every v2 component is symmetric in its two sides
     for c in COMPONENT_NAMES:
-        assert replicate[c][0] == pytest.approx(plain.values[c]), c
+        a, b = getattr(forward.components, c), getattr(backward.components, c)
+        assert (a is None and b is None) or a == pytest.approx(b, abs=1e-12)
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(0, 10_000), st.integers(1, 10), st.integers(1, 4))
+def test_identical_sides_score_one_everywhere(seed: int, n_tasks: int, per_task: int) -> None:
+    table = random_table(seed, "human", n_tasks=n_tasks, per_task=per_task)
+    result = score_pair(table.assign(source="sim"), table, "clone", n_bootstrap=0)
+    for c in result.usi.components_used:
+        assert getattr(result.components, c) == pytest.approx(1.0)
+    assert result.usi.value == pytest.approx(100.0)
+
+
+def test_a_bootstrap_replicate_is_the_score_of_the_resampled_tables() -> None:
+    # Two paths: weights (2, 0, 1, …) on the summaries, and tables in which task 0 appears
+    # twice (a copy under a new id: a task drawn twice counts twice) and task 1 not at all,
+    # scored from scratch.
+    sim = random_table(3, "sim", n_tasks=6, shift=0.2)
+    hum = random_table(4, "human", n_tasks=6)
+    paired = summarize(sim, hum)
+    weights = np.ones((1, paired.n_units))
+    weights[0, paired.units.index("retail/0")] = 2.0
+    weights[0, paired.units.index("retail/1")] = 0.0
+    replicate = component_arrays(paired, weights).values()
+
+    def resample(table: pd.DataFrame) -> pd.DataFrame:
+        kept = table[table["task_id"] != "1"]
+        copy = table[table["task_id"] == "0"].assign(task_id="0-copy")
+        return pd.concat([kept, copy], ignore_index=True)
+
+    direct = score_pair(resample(sim), resample(hum), "sim", n_bootstrap=0)
+    for c in COMPONENT_NAMES:
+        assert replicate[c][0] == pytest.approx(getattr(direct.components, c), abs=1e-12)
+    assert usi_of(replicate)[0] == pytest.approx(direct.usi.value)
 
 
 def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     sim = random_table(5, "sim", n_tasks=30, shift=0.15, success=0.4)
     hum = random_table(6, "human", n_tasks=30)
-    a = estimate_usi(sim, hum, n_bootstrap=400, seed=1)
-    b = estimate_usi(sim, hum, n_bootstrap=400, seed=1)
-    c = bootstrap_usi(sim, hum, a.used, 400, seed=2)
+    a = score_pair(sim, hum, "s", n_bootstrap=400, seed=1)
+    b = score_pair(sim, hum, "s", n_bootstrap=400, seed=1)
     assert a.uncertainty.method == "bootstrap" and a.uncertainty.n_bootstrap == 400
-    assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
-    assert a.ci_low is not None and a.ci_high is not None and a.value is not None
-    assert a.ci_low < a.value < a.ci_high
+    assert a.uncertainty.n_tasks_resampled == 30
+    assert (a.usi.ci_low, a.usi.ci_high) == (b.usi.ci_low, b.usi.ci_high)
+    assert a.usi.ci_low is not None and a.usi.ci_high is not None and a.usi.value is not None
+    assert a.usi.ci_low < a.usi.value < a.usi.ci_high
     assert a.uncertainty.std is not None and a.uncertainty.std > 0
-    assert not np.allclose(np.sort(c), np.sort(bootstrap_usi(sim, hum, a.used, 400, seed=1)))
+    paired = summarize(sim, hum)
+    used = a.usi.components_used
+    assert not np.allclose(bootstrap_usi(paired, used, 400, 2), bootstrap_usi(paired, used, 400, 1))
+
+
+def test_few_paired_tasks_are_said_in_one_line() -> None:
+    few = score_pair(random_table(1, "s", n_tasks=8), random_table(2, "h", n_tasks=8), "s")
+    assert few.uncertainty.note is not None
+    assert few.uncertainty.note.startswith(
+        f"only 8 tasks are paired (fewer than {MIN_PAIRED_TASKS})"
+    )
+    many = score_pair(random_table(1, "s", n_tasks=30), random_table(2, "h", n_tasks=30), "s")
+    assert many.uncertainty.note is None
 
 
 def _batched_humans(seeds: tuple[int, ...] = (11, 12, 13)) -> pd.DataFrame:
@@ -117,49 +193,68 @@ def _batched_humans(seeds: tuple[int, ...] = (11, 12, 13)) -> pd.DataFrame:
     )
 
 
-def test_with_batches_the_interval_is_mean_plus_minus_std_over_batches() -> None:
+def test_headline_is_pooled_and_per_batch_scores_are_a_detail() -> None:
     humans = _batched_humans()
     sim = random_table(7, "sim", shift=0.3)
+    result = score_pair(sim, humans, "sim", n_bootstrap=100)
+    pooled = score_pair(sim, humans.assign(batch=pd.NA), "sim", n_bootstrap=0)
+    assert result.usi.value == pytest.approx(pooled.usi.value)  # all humans together
     per_batch = [
-        compute_components(sim, humans[humans["batch"] == b].reset_index(drop=True)).usi
+        score_pair(sim, humans[humans["batch"] == b], "sim", n_bootstrap=0).usi.value
         for b in (1, 2, 3)
     ]
-    mean, std = float(np.mean(per_batch)), float(np.std(per_batch, ddof=1))
-    estimate = estimate_usi(sim, humans)
-    assert estimate.uncertainty.method == "batches" and estimate.uncertainty.n_batches == 3
-    assert estimate.value == pytest.approx(mean)
-    assert (estimate.ci_low, estimate.ci_high) == pytest.approx((mean - std, mean + std))
-    assert list(estimate.uncertainty.per_batch.values()) == pytest.approx(per_batch)
+    u = result.uncertainty
+    assert u.method == "bootstrap" and u.n_batches == 3
+    assert list(u.per_batch.values()) == pytest.approx(per_batch)
+    assert u.batch_std == pytest.approx(np.std(per_batch, ddof=1))
+    _check_invariants(result)
 
 
-def test_ceiling_with_batches_is_leave_one_batch_out() -> None:
+def test_ceiling_with_three_batches_is_leave_one_batch_out() -> None:
     humans = _batched_humans()
     folds = []
     for b in (1, 2, 3):
         held = humans["batch"] == b
-        fold = compute_components(
-            humans[held].reset_index(drop=True), humans[~held].reset_index(drop=True)
-        )
-        folds.append(fold.usi)
+        folds.append(score_pair(humans[held], humans[~held], "f", n_bootstrap=0))
     ceiling = human_ceiling(humans)
     assert ceiling.method == "leave-one-batch-out" and ceiling.n_batches == 3
-    assert ceiling.per_fold == pytest.approx(folds)
-    assert ceiling.value == pytest.approx(np.mean(folds))
-    assert ceiling.std == pytest.approx(np.std(folds, ddof=1))
+    assert ceiling.per_fold == pytest.approx([f.usi.value for f in folds])
+    for c in COMPONENT_NAMES:
+        expected = np.mean([getattr(f.components, c) for f in folds])
+        assert getattr(ceiling.components, c) == pytest.approx(expected)
+    present = [getattr(ceiling.components, c) for c in ceiling.usi.components_used]
+    assert ceiling.value == ceiling.usi.value == pytest.approx(100 * np.mean(present))
+    assert ceiling.std == pytest.approx(np.std(ceiling.per_fold, ddof=1))
+    assert ceiling.uncertainty.method == "folds" and len(ceiling.folds) == 3
+    for fold in ceiling.folds:
+        _check_invariants(fold)
     assert ceiling.n_episodes == len(humans)
+
+
+def test_two_batches_are_one_fold_with_a_bootstrap_not_a_zero_std() -> None:
+    humans = _batched_humans((11, 12))
+    ceiling = human_ceiling(humans, n_bootstrap=200)
+    assert ceiling.method == "batch-vs-batch" and len(ceiling.folds) == 1
+    one, two = humans[humans["batch"] == 1], humans[humans["batch"] == 2]
+    direct = score_pair(one, two, "f", n_bootstrap=0).usi.value
+    mirror = score_pair(two, one, "f", n_bootstrap=0).usi.value
+    assert ceiling.value == pytest.approx(direct) and direct == pytest.approx(mirror)
+    assert ceiling.uncertainty.method == "bootstrap"
+    assert ceiling.std is not None and ceiling.std > 0
+    _check_invariants(ceiling.folds[0])
 
 
 def test_ceiling_of_identical_batches_is_100_and_above_a_shifted_simulator() -> None:
     one = random_table(21, "human")
     humans = pd.concat([one.assign(batch=b) for b in (1, 2)], ignore_index=True)
     humans["batch"] = humans["batch"].astype("Int64")
-    assert human_ceiling(humans).value == pytest.approx(100.0)
+    assert human_ceiling(humans, n_bootstrap=0).value == pytest.approx(100.0)
     sim = random_table(22, "sim", shift=0.5, success=0.1)
-    estimate = estimate_usi(sim, humans)
-    assert estimate.value is not None and estimate.value < 90.0
+    value = score_pair(sim, humans, "s", n_bootstrap=0).usi.value
+    assert value is not None and value < 90.0
 
 
-def test_split_half_alternates_sessions_within_each_task() -> None:
+def test_split_half_alternates_within_tasks_and_over_single_session_tasks() -> None:
     humans = random_table(31, "human", n_tasks=5, per_task=3)
     first, second = split_half(humans)
     assert len(first) + len(second) == len(humans)
@@ -167,24 +262,38 @@ def test_split_half_alternates_sessions_within_each_task() -> None:
     assert (first.groupby("task_id").size() == 2).all()  # 3 sessions: 2 + 1
     again, _ = split_half(humans.sample(frac=1.0, random_state=0))
     assert sorted(again["episode_id"]) == sorted(first["episode_id"])  # order-independent
+    singles = random_table(32, "human", n_tasks=45, per_task=1, batch=1)
+    a, b = split_half(singles)
+    assert (len(a), len(b)) == (23, 22)
+    assert not set(a["task_id"]) & set(b["task_id"])
 
 
 def test_ceiling_with_one_batch_scores_half_against_half() -> None:
     humans = random_table(41, "human", n_tasks=10, per_task=4, batch=1)
     first, second = split_half(humans)
-    ceiling = human_ceiling(humans)
+    ceiling = human_ceiling(humans, n_bootstrap=100)
     assert ceiling.method == "split-half" and ceiling.n_batches == 1
-    assert ceiling.value == pytest.approx(compute_components(second, first).usi)
-    assert ceiling.std is None and ceiling.reason is None
+    assert ceiling.value == pytest.approx(score_pair(second, first, "f", n_bootstrap=0).usi.value)
+    assert ceiling.reason is None and ceiling.uncertainty.method == "bootstrap"
+
+
+def test_one_batch_of_one_session_per_task_splits_and_says_what_is_unpaired() -> None:
+    # 45 sessions of one batch, one per task: v1 said "fewer than two human episodes"
+    humans = random_table(42, "human", n_tasks=45, per_task=1, batch=1)
+    ceiling = human_ceiling(humans, n_bootstrap=0)
+    assert ceiling.method == "split-half" and ceiling.value is not None
+    assert ceiling.components.missing["outcome"] == "no task has rewarded episodes on both sides"
+    assert "fewer than two" not in (ceiling.reason or "")
 
 
 def test_ceiling_of_a_single_session_says_why_not() -> None:
     ceiling = human_ceiling(make_table([{"task_id": "1"}], source="human"))
-    assert ceiling.value is None and ceiling.reason is not None
+    assert ceiling.value is None
+    assert ceiling.reason == "1 human episode: nothing to split in two halves"
 
 
 def test_too_few_bootstrap_replicates_give_no_interval_rather_than_nan() -> None:
     sim, hum = random_table(51, "sim"), random_table(52, "human")
-    estimate = estimate_usi(sim, hum, n_bootstrap=1)
-    assert estimate.value is not None and estimate.ci_low is None
-    assert estimate.uncertainty.method == "none" and estimate.uncertainty.std is None
+    result = score_pair(sim, hum, "s", n_bootstrap=1)
+    assert result.usi.value is not None and result.usi.ci_low is None
+    assert result.uncertainty.method == "none" and result.uncertainty.std is None

@@ -1,14 +1,13 @@
-"""Outcome alignment = 1 − ECE over paired tasks, worked by hand (spec §4)."""
+"""Outcome alignment = 1 − |ŝ − ĥ| over paired tasks, and the v1 ECE, by hand (spec §4)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from test_metrics_support import make_table
-from usi.metrics import calibration_bins, expected_calibration_error, outcome_alignment
+from usi.metrics import calibration_bins, expected_calibration_error, score_pair
 
 rates = st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=40)
 
@@ -46,52 +45,76 @@ def test_identical_rates_are_perfectly_calibrated(p: list[float]) -> None:
 
 
 def test_outcome_alignment_on_tables_by_hand() -> None:
-    # task 1: sim rewards 1,1,0 → p_sim 2/3 (bin 6); humans 1,0 → p_hum 0.5
-    # task 2: sim 0 → 0.0 (bin 0); humans 1 → 1.0
-    # task 3: simulator only → not paired.  Reward 0.5 is not a success.
-    # ECE = 1/2·|2/3 − 1/2| + 1/2·|0 − 1| = 1/12 + 1/2 = 7/12
+    # task   simulator rewards   p_sim   human rewards   p_hum
+    #  1     1, 0                0.5     1               1.0
+    #  2     1                   1.0     0, 0            0.0
+    #  3     1                   1.0     —               (unpaired: no human reward)
+    # ŝ = (0.5 + 1) / 2 = 0.75, ĥ = (1 + 0) / 2 = 0.5 → alignment 0.75, Δ = +0.25
+    # v1 per-task ECE: bin 5 gap −0.5, bin 9 gap +1 → (0.5 + 1) / 2 = 0.75
     sim = make_table(
         [
             {"task_id": "1", "reward": 1.0},
-            {"task_id": "1", "reward": 1.0},
             {"task_id": "1", "reward": 0.0},
-            {"task_id": "2", "reward": 0.5},
+            {"task_id": "2", "reward": 1.0},
             {"task_id": "3", "reward": 1.0},
         ]
     )
     hum = make_table(
         [
             {"task_id": "1", "reward": 1.0},
-            {"task_id": "1", "reward": 0.0},
-            {"task_id": "2", "reward": 1.0},
+            {"task_id": "2", "reward": 0.0},
+            {"task_id": "2", "reward": 0.0},
+            {"task_id": "3"},
         ],
         source="human",
     )
-    result = outcome_alignment(sim, hum)
-    assert result.n_tasks == 2
-    assert result.ece == pytest.approx(7 / 12)
-    assert result.value == pytest.approx(5 / 12)
+    result = score_pair(sim, hum, "sim", n_bootstrap=0)
+    detail = result.outcome_detail
+    assert detail.n_tasks == 2
+    assert (detail.simulator_success, detail.human_success) == pytest.approx((0.75, 0.5))
+    assert detail.delta == pytest.approx(0.25) and detail.ece == pytest.approx(0.25)
+    assert result.components.outcome == pytest.approx(0.75)
+    assert detail.per_task_ece == pytest.approx(0.75)
+    assert detail.by_domain["retail"].alignment == pytest.approx(0.75)
+    # symmetric: the humans scored against the simulator give the same alignment
+    mirror = score_pair(hum, sim, "h", n_bootstrap=0)
+    assert mirror.components.outcome == pytest.approx(0.75)
+    assert mirror.outcome_detail.delta == pytest.approx(-0.25)
 
 
-def test_same_task_id_in_two_domains_is_two_tasks() -> None:
-    sim = make_table([{"task_id": "5", "domain": "airline", "reward": 1.0}])
-    hum = make_table([{"task_id": "5", "domain": "retail", "reward": 1.0}], source="human")
-    result = outcome_alignment(sim, hum)
-    assert result.value is None
-    assert result.reason == "no task has rewarded episodes on both sides"
+def test_outcome_is_reported_per_domain_and_a_task_id_in_two_domains_is_two_tasks() -> None:
+    sim = make_table(
+        [{"task_id": "5", "domain": "airline", "reward": 1.0}, {"task_id": "5", "reward": 1.0}]
+    )
+    hum = make_table(
+        [{"task_id": "5", "domain": "airline", "reward": 0.0}, {"task_id": "5", "reward": 1.0}],
+        source="human",
+    )
+    detail = score_pair(sim, hum, "sim", n_bootstrap=0).outcome_detail
+    assert detail.n_tasks == 2
+    assert detail.by_domain["airline"].delta == pytest.approx(1.0)
+    assert detail.by_domain["retail"].delta == pytest.approx(0.0)
+    assert detail.delta == pytest.approx(0.5)
 
 
 def test_missing_rewards_give_a_reason() -> None:
     sim = make_table([{"task_id": "1"}])
     hum = make_table([{"task_id": "1", "reward": 1.0}], source="human")
-    result = outcome_alignment(sim, hum)
-    assert result.value is None and result.ece is None
-    assert result.reason == "no simulator episode has a reward and a task id"
+    result = score_pair(sim, hum, "sim", n_bootstrap=0)
+    assert result.components.outcome is None
+    assert result.components.missing["outcome"] == "no simulator episode has a reward and a task id"
+    other = make_table([{"task_id": "2", "reward": 1.0}])
+    unpaired = score_pair(other, hum, "sim", n_bootstrap=0)
+    assert unpaired.components.missing["outcome"] == "no task has rewarded episodes on both sides"
 
 
-def test_table_against_itself_has_outcome_one() -> None:
-    rng = np.random.default_rng(3)
-    table = make_table(
-        [{"task_id": str(t % 7), "reward": float(rng.random() < 0.5)} for t in range(40)]
+def test_a_perfect_clone_of_noisy_humans_is_aligned_in_v2_not_in_v1() -> None:
+    # Two people per task who disagree half the time: v1's per-task ECE of a clone drawn
+    # like them is ~0.5; v2 compares the aggregates and gives the clone 1.0.
+    hum = make_table(
+        [{"task_id": str(t), "reward": float(t % 2)} for t in range(40)], source="human"
     )
-    assert outcome_alignment(table, table).value == pytest.approx(1.0)
+    clone = make_table([{"task_id": str(t), "reward": float((t // 2) % 2)} for t in range(40)])
+    result = score_pair(clone, hum, "clone", n_bootstrap=0)
+    assert result.components.outcome == pytest.approx(1.0)
+    assert result.outcome_detail.per_task_ece == pytest.approx(0.5)

@@ -441,7 +441,7 @@ def test_no_rewards_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     ]
     assert notes["reward"] == ["No rewards in the human episodes: nothing to split by."]
     assert any(
-        n.startswith("Outcome calibration not computed for all simulators")
+        n.startswith("Outcome alignment not computed for all simulators")
         for n in notes["leaderboard"]
     )
     board = pd.read_csv(tmp_path / "out" / "tables" / "leaderboard.csv")

@@ -98,6 +98,7 @@ def test_single_simulator_json_is_exactly_the_contract(human_file: Path, sim_fil
     assert code == 0, err
     payload = json.loads(out)  # exactly one JSON object, nothing else on stdout
     assert isinstance(payload, dict)
+    assert payload["definitions"] == "usi-v2"
     assert {"usi", "components", "features", "n_episodes", "n_tasks_paired"} <= set(payload)
     assert set(payload["usi"]) == {"value", "ci_low", "ci_high", "components_used"}
     assert {"D1", "D2", "D3", "D4", "outcome", "evaluation", "missing"} == set(
@@ -109,11 +110,19 @@ def test_single_simulator_json_is_exactly_the_contract(human_file: Path, sim_fil
     assert payload["n_episodes"] == {"human": 48, "simulator": 32}
     assert payload["n_tasks_paired"] == 8
     assert payload["simulator"] == "polite-llm"
-    # two human batches → mean ± std over batches
-    assert payload["uncertainty"]["method"] == "batches"
-    assert payload["uncertainty"]["n_batches"] == 2
+    # v2: the headline is against all humans pooled, the interval a task bootstrap; the
+    # per-batch scores are a robustness detail beside it
+    uncertainty = payload["uncertainty"]
+    assert uncertainty["method"] == "bootstrap" and uncertainty["n_bootstrap"] == N_BOOTSTRAP
+    assert uncertainty["n_batches"] == 2 and set(uncertainty["per_batch"]) == {"1", "2"}
+    assert uncertainty["batch_std"] is not None
+    # 8 paired tasks: the one-line warning, in the JSON and on stderr
+    assert "only 8 tasks are paired" in uncertainty["note"]
+    assert err.strip() == f"usi: note: polite-llm: {uncertainty['note']}"
     usi = payload["usi"]
-    assert usi["ci_low"] < usi["value"] < usi["ci_high"]
+    assert usi["ci_low"] <= usi["value"] <= usi["ci_high"]
+    components = [payload["components"][c] for c in usi["components_used"]]
+    assert usi["value"] == pytest.approx(100 * sum(components) / len(components), abs=1e-12)
     assert usi["components_used"] == ["D1", "D2", "D3", "D4", "outcome", "evaluation"]
     assert set(payload["fidelity"]) == {"dispersion", "coverage", "discriminator_auc"}
     assert set(payload["evaluation_detail"]["dimensions"]) <= {i.id for i in SURVEY_ITEMS}
@@ -130,7 +139,10 @@ def test_single_simulator_summary_is_readable(human_file: Path, sim_file: Path) 
     code, out, _ = _invoke(str(sim_file), "--human", str(human_file), "--bootstrap", "20")
     assert code == 0
     assert "polite-llm" in out and "USI" in out
-    assert "mean ± std over 2 human batches" in out
+    assert "95% task-bootstrap interval, 20 replicates" in out
+    assert "definitions usi-v2" in out
+    assert "only 8 tasks are paired (fewer than 30)" in out
+    assert "against each human batch alone: batch 1" in out
     assert "politeness_rate" in out  # a flagged large gap, with both values
     assert "discriminator AUC" in out
 
@@ -150,7 +162,7 @@ def test_leaderboard_json_is_sorted_under_the_ceiling(
     code, out, err = _invoke(str(two_sims_file), "--human", str(human_file), "--json")
     assert code == 0, err
     payload = json.loads(out)
-    assert set(payload) == {"ceiling", "leaderboard"}
+    assert set(payload) == {"definitions", "ceiling", "leaderboard"}
     names = [r["simulator"] for r in payload["leaderboard"]]
     assert sorted(names) == ["humanlike", "polite-llm", "terse"]
     values = [r["usi"]["value"] for r in payload["leaderboard"]]
@@ -160,7 +172,8 @@ def test_leaderboard_json_is_sorted_under_the_ceiling(
     assert terse["components"]["evaluation"] is None
     assert terse["components"]["missing"]["evaluation"] == "no simulator survey answers"
     assert "evaluation" not in terse["usi"]["components_used"]
-    assert payload["ceiling"]["method"] == "leave-one-batch-out"
+    assert payload["ceiling"]["method"] == "batch-vs-batch"
+    assert payload["definitions"] == "usi-v2"
 
 
 def test_leaderboard_table_has_the_ceiling_on_top(human_file: Path, two_sims_file: Path) -> None:
@@ -173,9 +186,18 @@ def test_ceiling_json(human_file: Path) -> None:
     code, out, _ = _invoke("--ceiling", str(human_file), "--json")
     assert code == 0
     payload = json.loads(out)
-    assert payload["method"] == "leave-one-batch-out" and payload["n_batches"] == 2
-    assert len(payload["per_fold"]) == 2
+    assert payload["definitions"] == "usi-v2"
+    # two batches: one batch against the other (the two leave-one-out folds are mirror images)
+    assert payload["method"] == "batch-vs-batch" and payload["n_batches"] == 2
+    assert len(payload["per_fold"]) == 1 and len(payload["folds"]) == 1
+    # the same shape as a simulator's score, plus its folds
+    assert {"usi", "components", "features", "uncertainty", "folds"} <= set(payload)
+    assert set(payload["folds"][0]) == set(
+        score_simulator(load_table(human_file), human_rows(load_table(human_file))).model_dump()
+    )
+    assert payload["usi"]["value"] == payload["value"]
     assert 0 < payload["value"] <= 100
+    assert payload["uncertainty"]["method"] == "bootstrap"
     code, out, _ = _invoke("--ceiling", str(human_file))
     assert code == 0 and "Human ceiling" in out
 
@@ -227,5 +249,7 @@ def test_ceiling_of_the_real_sample(tau_usi_sample: Path) -> None:
     code, out, err = _invoke("--ceiling", str(tau_usi_sample), "--json")
     assert code == 0, err
     payload = json.loads(out)
-    assert payload["n_batches"] == 2 and payload["method"] == "leave-one-batch-out"
-    assert 50 < payload["value"] <= 100
+    assert payload["n_batches"] == 2 and payload["method"] == "batch-vs-batch"
+    # usi-v2 on the real sample: ≈ 84 (v1 gave 71.0 ± 0.0 from two identical folds)
+    assert 78 < payload["value"] <= 92
+    assert payload["components"]["evaluation"] > 0.9

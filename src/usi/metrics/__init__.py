@@ -1,4 +1,4 @@
-"""Alignment metrics and the User-Sim Index (spec §3–6), plus fidelity beside it.
+"""Alignment metrics and the User-Sim Index (spec §3–6, usi-v2), plus fidelity beside it.
 
 Typical use::
 
@@ -7,6 +7,10 @@ Typical use::
     human = table[table.source == "human"]
     result = score_simulator(table[table.source == "gpt-4o"], human)
     result.model_dump()  # the JSON of `usi score --json`
+
+The flow is one-way: table → per-side summaries (``summarize``) → components
+(``component_arrays``) → USI → interval (``bootstrap_usi``, the same component functions on
+resampled weights).
 
 Names are loaded on first use (PEP 562): ``usi --help`` and the other capabilities import
 this package through the CLI and should not pay for scipy and scikit-learn.
@@ -19,22 +23,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from usi.metrics.alignment import (
-        behavioral_alignment,
+        MIN_CUE_TURNS,
         dice,
         dice_array,
-        dimension_alignment,
-        feature_dice,
-        profile,
     )
-    from usi.metrics.bootstrap import BOOTSTRAP_CONFIDENCE, N_BOOTSTRAP, bootstrap_usi
+    from usi.metrics.bootstrap import (
+        BOOTSTRAP_CONFIDENCE,
+        N_BOOTSTRAP,
+        bootstrap_usi,
+    )
+    from usi.metrics.components import (
+        component_arrays,
+        per_task_ece,
+        per_task_mae,
+        usi_of,
+        v1_components,
+    )
     from usi.metrics.evaluation import (
-        DimensionGap,
-        EvaluativeAlignment,
-        JudgeAgreement,
-        JudgeGap,
-        evaluative_alignment,
         judge_agreement,
-        task_survey_means,
     )
     from usi.metrics.fidelity import (
         coverage,
@@ -45,37 +51,46 @@ if TYPE_CHECKING:
         measure_fidelity,
     )
     from usi.metrics.index import (
-        ComponentScores,
-        UsiEstimate,
-        compute_components,
-        estimate_usi,
         human_ceiling,
+        noise_floors,
+        score_pair,
         split_half,
         usi_value,
     )
     from usi.metrics.models import (
+        COMPONENT_LABELS,
         COMPONENT_NAMES,
+        DEFINITIONS,
+        MIN_PAIRED_TASKS,
         CeilingResult,
         Components,
         Coverage,
+        DimensionGap,
+        DomainOutcome,
         EvaluationDetail,
         FeatureComparison,
         Fidelity,
+        JudgeAgreement,
         JudgeDetail,
+        JudgeGap,
         Leaderboard,
+        OutcomeDetail,
         ScoreResult,
         Uncertainty,
+        UnsupportedFeature,
         UsiValue,
     )
     from usi.metrics.outcome import (
         N_CALIBRATION_BINS,
-        OutcomeAlignment,
+        SUCCESS_REWARD,
         calibration_bins,
         expected_calibration_error,
-        outcome_alignment,
         task_success_rates,
     )
-    from usi.metrics.score import score_leaderboard, score_simulator
+    from usi.metrics.score import (
+        score_leaderboard,
+        score_simulator,
+    )
     from usi.metrics.significance import (
         LARGE_EFFECT,
         SIGNIFICANCE_LEVEL,
@@ -83,110 +98,132 @@ if TYPE_CHECKING:
         feature_significance,
         holm,
     )
-    from usi.metrics.table import human_rows, load_table, simulator_sources, task_keys
+    from usi.metrics.summary import (
+        MEAN_FEATURES,
+        RATE_FEATURES,
+        PairedSums,
+        SideSums,
+        summarize,
+    )
+    from usi.metrics.table import (
+        human_rows,
+        load_table,
+        simulator_sources,
+        task_keys,
+    )
 
 _EXPORTS: dict[str, str] = {
     "BOOTSTRAP_CONFIDENCE": "usi.metrics.bootstrap",
+    "COMPONENT_LABELS": "usi.metrics.models",
     "COMPONENT_NAMES": "usi.metrics.models",
     "CeilingResult": "usi.metrics.models",
-    "ComponentScores": "usi.metrics.index",
     "Components": "usi.metrics.models",
     "Coverage": "usi.metrics.models",
-    "DimensionGap": "usi.metrics.evaluation",
+    "DEFINITIONS": "usi.metrics.models",
+    "DimensionGap": "usi.metrics.models",
+    "DomainOutcome": "usi.metrics.models",
     "EvaluationDetail": "usi.metrics.models",
-    "EvaluativeAlignment": "usi.metrics.evaluation",
     "FeatureComparison": "usi.metrics.models",
     "Fidelity": "usi.metrics.models",
-    "JudgeAgreement": "usi.metrics.evaluation",
+    "JudgeAgreement": "usi.metrics.models",
     "JudgeDetail": "usi.metrics.models",
-    "JudgeGap": "usi.metrics.evaluation",
+    "JudgeGap": "usi.metrics.models",
     "LARGE_EFFECT": "usi.metrics.significance",
     "Leaderboard": "usi.metrics.models",
+    "MEAN_FEATURES": "usi.metrics.summary",
+    "MIN_CUE_TURNS": "usi.metrics.alignment",
+    "MIN_PAIRED_TASKS": "usi.metrics.models",
     "N_BOOTSTRAP": "usi.metrics.bootstrap",
     "N_CALIBRATION_BINS": "usi.metrics.outcome",
-    "OutcomeAlignment": "usi.metrics.outcome",
+    "OutcomeDetail": "usi.metrics.models",
+    "PairedSums": "usi.metrics.summary",
+    "RATE_FEATURES": "usi.metrics.summary",
     "SIGNIFICANCE_LEVEL": "usi.metrics.significance",
+    "SUCCESS_REWARD": "usi.metrics.outcome",
     "ScoreResult": "usi.metrics.models",
+    "SideSums": "usi.metrics.summary",
     "Uncertainty": "usi.metrics.models",
-    "UsiEstimate": "usi.metrics.index",
+    "UnsupportedFeature": "usi.metrics.models",
     "UsiValue": "usi.metrics.models",
-    "behavioral_alignment": "usi.metrics.alignment",
     "bootstrap_usi": "usi.metrics.bootstrap",
     "calibration_bins": "usi.metrics.outcome",
     "cliffs_delta": "usi.metrics.significance",
-    "compute_components": "usi.metrics.index",
+    "component_arrays": "usi.metrics.components",
     "coverage": "usi.metrics.fidelity",
     "coverage_score": "usi.metrics.fidelity",
     "dice": "usi.metrics.alignment",
     "dice_array": "usi.metrics.alignment",
-    "dimension_alignment": "usi.metrics.alignment",
     "discriminator_auc": "usi.metrics.fidelity",
     "dispersion_ratio": "usi.metrics.fidelity",
-    "estimate_usi": "usi.metrics.index",
-    "evaluative_alignment": "usi.metrics.evaluation",
     "expected_calibration_error": "usi.metrics.outcome",
-    "feature_dice": "usi.metrics.alignment",
     "feature_significance": "usi.metrics.significance",
-    "human_coverage_reference": "usi.metrics.fidelity",
-    "measure_fidelity": "usi.metrics.fidelity",
     "holm": "usi.metrics.significance",
     "human_ceiling": "usi.metrics.index",
+    "human_coverage_reference": "usi.metrics.fidelity",
     "human_rows": "usi.metrics.table",
     "judge_agreement": "usi.metrics.evaluation",
     "load_table": "usi.metrics.table",
-    "outcome_alignment": "usi.metrics.outcome",
-    "profile": "usi.metrics.alignment",
+    "measure_fidelity": "usi.metrics.fidelity",
+    "noise_floors": "usi.metrics.index",
+    "per_task_ece": "usi.metrics.components",
+    "per_task_mae": "usi.metrics.components",
     "score_leaderboard": "usi.metrics.score",
+    "score_pair": "usi.metrics.index",
     "score_simulator": "usi.metrics.score",
     "simulator_sources": "usi.metrics.table",
     "split_half": "usi.metrics.index",
+    "summarize": "usi.metrics.summary",
     "task_keys": "usi.metrics.table",
     "task_success_rates": "usi.metrics.outcome",
-    "task_survey_means": "usi.metrics.evaluation",
+    "usi_of": "usi.metrics.components",
     "usi_value": "usi.metrics.index",
+    "v1_components": "usi.metrics.components",
 }
 
 __all__ = [
     "BOOTSTRAP_CONFIDENCE",
+    "COMPONENT_LABELS",
     "COMPONENT_NAMES",
+    "DEFINITIONS",
     "LARGE_EFFECT",
+    "MEAN_FEATURES",
+    "MIN_CUE_TURNS",
+    "MIN_PAIRED_TASKS",
     "N_BOOTSTRAP",
     "N_CALIBRATION_BINS",
+    "RATE_FEATURES",
     "SIGNIFICANCE_LEVEL",
+    "SUCCESS_REWARD",
     "CeilingResult",
-    "ComponentScores",
     "Components",
     "Coverage",
     "DimensionGap",
+    "DomainOutcome",
     "EvaluationDetail",
-    "EvaluativeAlignment",
     "FeatureComparison",
     "Fidelity",
     "JudgeAgreement",
     "JudgeDetail",
     "JudgeGap",
     "Leaderboard",
-    "OutcomeAlignment",
+    "OutcomeDetail",
+    "PairedSums",
     "ScoreResult",
+    "SideSums",
     "Uncertainty",
-    "UsiEstimate",
+    "UnsupportedFeature",
     "UsiValue",
-    "behavioral_alignment",
     "bootstrap_usi",
     "calibration_bins",
     "cliffs_delta",
-    "compute_components",
+    "component_arrays",
     "coverage",
     "coverage_score",
     "dice",
     "dice_array",
-    "dimension_alignment",
     "discriminator_auc",
     "dispersion_ratio",
-    "estimate_usi",
-    "evaluative_alignment",
     "expected_calibration_error",
-    "feature_dice",
     "feature_significance",
     "holm",
     "human_ceiling",
@@ -195,16 +232,20 @@ __all__ = [
     "judge_agreement",
     "load_table",
     "measure_fidelity",
-    "outcome_alignment",
-    "profile",
+    "noise_floors",
+    "per_task_ece",
+    "per_task_mae",
     "score_leaderboard",
+    "score_pair",
     "score_simulator",
     "simulator_sources",
     "split_half",
+    "summarize",
     "task_keys",
     "task_success_rates",
-    "task_survey_means",
+    "usi_of",
     "usi_value",
+    "v1_components",
 ]
 
 

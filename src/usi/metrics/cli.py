@@ -82,6 +82,13 @@ def _simulator_tables(
     return {n: pd.concat(p, ignore_index=True) for n, p in parts.items()}
 
 
+def _notes(notes: list[tuple[str, str | None]]) -> None:
+    """With --json, the one-line notes the table would show (few paired tasks) go to stderr."""
+    for name, note in notes:
+        if note:
+            typer.echo(f"usi: note: {name}: {note}", err=True)
+
+
 def _run(
     simulators: list[Path],
     human: Path | None,
@@ -102,8 +109,13 @@ def _run(
     if ceiling is not None:
         if simulators or human is not None:
             raise UsiInputError("--ceiling HUMAN takes no SIM files and no --human")
-        result = human_ceiling(_human_table(ceiling, _tables([ceiling], status, workers)))
+        result = human_ceiling(
+            _human_table(ceiling, _tables([ceiling], status, workers)),
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
         if as_json:
+            _notes([("humans (ceiling)", result.uncertainty.note)])
             typer.echo(json.dumps(result.model_dump()))
         else:
             render_ceiling(result, out)
@@ -120,12 +132,14 @@ def _run(
         name, table = next(iter(sims.items()))
         score = score_simulator(table, human_table, name, n_bootstrap=n_bootstrap, seed=seed)
         if as_json:
+            _notes([(score.simulator, score.uncertainty.note)])
             typer.echo(json.dumps(score.model_dump()))
         else:
             render_score(score, out)
         return
     board = score_leaderboard(sims, human_table, n_bootstrap=n_bootstrap, seed=seed)
     if as_json:
+        _notes([(r.simulator, r.uncertainty.note) for r in board.leaderboard])
         typer.echo(json.dumps(board.model_dump()))
     else:
         render_leaderboard(board, out)
@@ -156,7 +170,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print one JSON object on stdout.")
         ] = False,
         n_bootstrap: Annotated[
-            int, typer.Option("--bootstrap", min=0, help="Task-bootstrap replicates (one batch).")
+            int,
+            typer.Option(
+                "--bootstrap",
+                min=0,
+                help="Task-bootstrap replicates of the 95% interval (0 = no interval).",
+            ),
         ] = DEFAULT_BOOTSTRAP,
         seed: Annotated[
             int, typer.Option(help="Seed of the bootstrap and the fidelity checks.")

@@ -1,52 +1,75 @@
-"""The User-Sim Index (spec §6): six components, their mean, its uncertainty, the ceiling.
+"""The User-Sim Index (spec §6, usi-v2): one computation from summaries to the result model.
 
 USI = 100 · mean of the components that can be computed among D1–D4, outcome and
 evaluative alignment. A missing component is left out with its reason rather than counted
-as 0 or 1, so a simulator without a survey is scored on what it has, and says so.
+as 0 or 1. The flow is one-way: the two tables are summarised once
+(:func:`usi.metrics.summary.summarize`), the components and every detail are read off those
+summaries with unit weights of one (:mod:`usi.metrics.components`), and the bootstrap calls
+the same functions with resampled weights. Per-batch scores and the human ceiling's folds
+are further runs of the same :func:`score_pair`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 import numpy as np
 import pandas as pd
 
-from usi.metrics.alignment import behavioral_alignment
-from usi.metrics.bootstrap import N_BOOTSTRAP, bootstrap_usi, percentile_interval
-from usi.metrics.evaluation import EvaluativeAlignment, evaluative_alignment
-from usi.metrics.models import COMPONENT_NAMES, CeilingResult, Components, Uncertainty
-from usi.metrics.outcome import OutcomeAlignment, outcome_alignment
+from usi.data.survey import SURVEY_ITEM_IDS
+from usi.fingerprint.features import DIMENSIONS, FEATURE_DIMENSION, FEATURES
+from usi.metrics.bootstrap import (
+    BOOTSTRAP_CONFIDENCE,
+    N_BOOTSTRAP,
+    bootstrap_usi,
+    percentile_interval,
+)
+from usi.metrics.components import (
+    UNSUPPORTED_REASON,
+    ComponentArrays,
+    component_arrays,
+    paired_success,
+    per_task_ece,
+    per_task_mae,
+    usi_of,
+)
+from usi.metrics.models import (
+    COMPONENT_NAMES,
+    MIN_PAIRED_TASKS,
+    CeilingResult,
+    Components,
+    DimensionGap,
+    DomainOutcome,
+    EpisodeCounts,
+    EvaluationDetail,
+    FeatureComparison,
+    OutcomeDetail,
+    ScoreResult,
+    Uncertainty,
+    UnsupportedFeature,
+    UsiValue,
+)
+from usi.metrics.significance import feature_significance
+from usi.metrics.summary import IS_RATE, UNALIGNED_PREFIX, PairedSums, summarize
 from usi.metrics.table import task_keys
 
-MIN_BATCHES_FOR_BATCH_UNCERTAINTY = 2
-"""With at least this many human batches the interval is mean ± std over batches."""
+MIN_BATCHES_FOR_PER_BATCH = 2
+"""With at least this many human batches a score also reports its per-batch scores."""
+
+MIN_BATCHES_FOR_LEAVE_ONE_OUT = 3
+"""With two batches the two leave-one-out folds are mirror images (every v2 component is
+symmetric in its two sides), so their spread would be 0 by construction, not agreement."""
 
 MIN_BOOTSTRAP_REPLICATES = 2
 """Fewer defined replicates than this (``--bootstrap 1``) give no interval, not a NaN one."""
 
 
-@dataclass(frozen=True)
-class ComponentScores:
-    """The components of one simulator-vs-humans comparison, with their details."""
-
-    values: dict[str, float | None]
-    missing: dict[str, str]
-    features: pd.DataFrame  # index FEATURES; columns human, simulator, dice
-    outcome: OutcomeAlignment
-    evaluation: EvaluativeAlignment
-
-    @property
-    def used(self) -> list[str]:
-        return [c for c in COMPONENT_NAMES if self.values.get(c) is not None]
-
-    @property
-    def usi(self) -> float | None:
-        """100 · mean of the available components; None when none is available."""
-        return usi_value(self.values)
-
-    def as_model(self) -> Components:
-        return Components(**{c: self.values.get(c) for c in COMPONENT_NAMES}, missing=self.missing)
+def _number(value: object) -> float | None:
+    """A JSON-safe float: NaN and infinities become None."""
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
 
 
 def usi_value(values: dict[str, float | None]) -> float | None:
@@ -55,178 +78,400 @@ def usi_value(values: dict[str, float | None]) -> float | None:
     return 100.0 * float(np.mean(present)) if present else None
 
 
-def compute_components(simulator: pd.DataFrame, human: pd.DataFrame) -> ComponentScores:
-    """All six components of ``simulator`` against ``human`` (point estimates)."""
-    dimensions, features = behavioral_alignment(simulator, human)
-    outcome = outcome_alignment(simulator, human)
-    evaluation = evaluative_alignment(simulator, human)
-    values: dict[str, float | None] = {**dimensions}
-    missing: dict[str, str] = {
-        d: "no feature of this dimension is defined on both sides"
-        for d, v in dimensions.items()
-        if v is None
-    }
-    values["outcome"] = outcome.value
-    if outcome.value is None:
-        missing["outcome"] = outcome.reason or "not computable"
-    values["evaluation"] = evaluation.value
-    if evaluation.value is None:
-        missing["evaluation"] = evaluation.reason or "not computable"
-    return ComponentScores(values, missing, features, outcome, evaluation)
-
-
 def human_batches(human: pd.DataFrame) -> list[int]:
     """The distinct batch numbers of the human table, sorted."""
     return sorted(int(b) for b in human["batch"].dropna().unique())
 
 
-def n_tasks_paired(simulator: pd.DataFrame, human: pd.DataFrame) -> int:
+def n_tasks_paired(paired: PairedSums) -> int:
     """Tasks with at least one episode on each side."""
-    return len(set(task_keys(simulator).dropna()) & set(task_keys(human).dropna()))
+    both = (paired.simulator.n_episodes > 0) & (paired.human.n_episodes > 0)
+    return int(both.sum())
 
 
-@dataclass(frozen=True)
-class UsiEstimate:
-    """USI with its interval, the components it is built from, and how the interval was made."""
-
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    components: ComponentScores  # on all humans pooled (features, outcome/evaluation detail)
-    reported: dict[str, float | None]  # the component values reported beside ``value``
-    missing: dict[str, str]
-    uncertainty: Uncertainty
-
-    @property
-    def used(self) -> list[str]:
-        return [c for c in COMPONENT_NAMES if self.reported.get(c) is not None]
-
-
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
-    mean = float(np.mean(values))
-    return mean, (float(np.std(values, ddof=1)) if len(values) > 1 else None)
-
-
-def estimate_usi(
-    simulator: pd.DataFrame,
-    human: pd.DataFrame,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = 0,
-) -> UsiEstimate:
-    """USI of a simulator with its uncertainty (spec §6).
-
-    With ≥ 2 human batches the simulator is scored against each batch: the value and each
-    reported component are means over batches and the interval is mean ± std. Otherwise
-    the value is the point estimate on all humans and the interval a task bootstrap.
-    """
-    pooled = compute_components(simulator, human)
-    batches = human_batches(human)
-    if len(batches) >= MIN_BATCHES_FOR_BATCH_UNCERTAINTY:
-        per_batch = {
-            b: compute_components(simulator, human[human["batch"] == b].reset_index(drop=True))
-            for b in batches
-        }
-        reported: dict[str, float | None] = {}
-        missing: dict[str, str] = {}
-        for c in COMPONENT_NAMES:
-            present = [v for s in per_batch.values() if (v := s.values.get(c)) is not None]
-            reported[c] = float(np.mean(present)) if present else None
-            if not present:
-                missing[c] = next(iter(per_batch.values())).missing.get(c, "not computable")
-        scores = {str(b): s.usi for b, s in per_batch.items()}
-        defined = [v for v in scores.values() if v is not None]
-        uncertainty = Uncertainty(
-            method="batches", std=None, n_batches=len(batches), per_batch=scores
+def _missing(paired: PairedSums, arrays: ComponentArrays) -> dict[str, str]:
+    """Why each component that is NaN could not be computed."""
+    values = arrays.values()
+    out: dict[str, str] = {}
+    dice = arrays.profiles.dice[0]
+    for dimension, features in DIMENSIONS.items():
+        if not np.isnan(values[dimension][0]):
+            continue
+        columns = [FEATURES.index(f) for f in features]
+        defined = ~np.isnan(dice[columns])
+        out[dimension] = (
+            UNSUPPORTED_REASON
+            if defined.any()
+            else "no feature of this dimension is defined on both sides"
         )
-        if not defined:
-            return UsiEstimate(None, None, None, pooled, reported, missing, uncertainty)
-        mean, std = _mean_std(defined)
-        uncertainty.std = std
-        low, high = (mean - std, mean + std) if std is not None else (None, None)
-        return UsiEstimate(mean, low, high, pooled, reported, missing, uncertainty)
+    sim, hum = paired.simulator, paired.human
+    if np.isnan(values["outcome"][0]):
+        if sim.rewarded.sum() == 0 or hum.rewarded.sum() == 0:
+            side = "simulator" if sim.rewarded.sum() == 0 else "human"
+            out["outcome"] = f"no {side} episode has a reward and a task id"
+        else:
+            out["outcome"] = "no task has rewarded episodes on both sides"
+    if np.isnan(values["evaluation"][0]):
+        if sim.survey_count.sum() == 0 or hum.survey_count.sum() == 0:
+            side = "simulator" if sim.survey_count.sum() == 0 else "human"
+            out["evaluation"] = f"no {side} survey answers"
+        else:
+            out["evaluation"] = "no task has survey answers on both sides"
+    return out
 
-    value = pooled.usi
+
+def _features(
+    arrays: ComponentArrays, simulator: pd.DataFrame, human: pd.DataFrame
+) -> tuple[dict[str, FeatureComparison], list[UnsupportedFeature]]:
+    p = arrays.profiles
+    tests = feature_significance(simulator, human)
+    features: dict[str, FeatureComparison] = {}
+    unsupported: list[UnsupportedFeature] = []
+    for j, f in enumerate(FEATURES):
+        rate = bool(IS_RATE[j])
+        sim_cues = round(float(p.simulator_cue_turns[0, j])) if rate else None
+        hum_cues = round(float(p.human_cue_turns[0, j])) if rate else None
+        supported = bool(p.supported[0, j])
+        features[f] = FeatureComparison(
+            dimension=FEATURE_DIMENSION[f],
+            kind="rate" if rate else "mean",
+            human=_number(p.human[0, j]),
+            simulator=_number(p.simulator[0, j]),
+            dice=_number(p.dice[0, j]),
+            supported=supported,
+            human_cue_turns=hum_cues,
+            simulator_cue_turns=sim_cues,
+            p=_number(tests.at[f, "p"]),
+            p_adj=_number(tests.at[f, "p_adj"]),
+            effect=_number(tests.at[f, "effect"]),
+            large_gap=bool(tests.at[f, "large_gap"]),
+        )
+        if rate and not supported:
+            unsupported.append(
+                UnsupportedFeature(
+                    feature=f,
+                    dimension=FEATURE_DIMENSION[f],
+                    human_cue_turns=hum_cues or 0,
+                    simulator_cue_turns=sim_cues or 0,
+                )
+            )
+    return features, unsupported
+
+
+def _outcome_detail(
+    paired: PairedSums, arrays: ComponentArrays, noise_floor: float | None
+) -> OutcomeDetail:
+    outcome = arrays.outcome
+    s, h = _number(outcome.simulator[0]), _number(outcome.human[0])
+    by_domain: dict[str, DomainOutcome] = {}
+    domains = np.array([d or "" for d in paired.domains], dtype=object)
+    for domain in sorted({d for d in paired.domains if d is not None}):
+        part = paired_success(paired, paired.ones(), mask=domains == domain)
+        ds, dh = _number(part.simulator[0]), _number(part.human[0])
+        if ds is None or dh is None:
+            continue
+        by_domain[domain] = DomainOutcome(
+            simulator=ds,
+            human=dh,
+            delta=ds - dh,
+            alignment=1.0 - abs(ds - dh),
+            n_tasks=int(part.n_tasks[0]),
+        )
+    return OutcomeDetail(
+        ece=None if s is None or h is None else abs(s - h),
+        n_tasks=int(outcome.n_tasks[0]),
+        simulator_success=s,
+        human_success=h,
+        delta=None if s is None or h is None else s - h,
+        by_domain=by_domain,
+        per_task_ece=per_task_ece(paired),
+        per_task_ece_noise_floor=noise_floor,
+    )
+
+
+def _evaluation_detail(
+    paired: PairedSums, arrays: ComponentArrays, noise_floor: float | None
+) -> EvaluationDetail | None:
+    evaluation = arrays.evaluation
+    dimensions: dict[str, DimensionGap] = {}
+    for j, d in enumerate(SURVEY_ITEM_IDS):
+        s, h = _number(evaluation.simulator[0, j]), _number(evaluation.human[0, j])
+        if s is None or h is None:
+            continue
+        dimensions[d] = DimensionGap(
+            human=h,
+            simulator=s,
+            delta=s - h,
+            relative_overestimation=None if h == 0.0 else (s - h) / h,
+            n_tasks=int(evaluation.n_tasks[0, j]),
+        )
+    if not dimensions:
+        return None
+    cells = ~np.isnan(paired.simulator.task_survey) & ~np.isnan(paired.human.task_survey)
+    return EvaluationDetail(
+        mae=float(np.mean([abs(g.delta) for g in dimensions.values()])),
+        n_pairs=int(cells.sum()),
+        n_tasks=int(cells.any(axis=1).sum()),
+        dimensions=dimensions,
+        per_task_mae=per_task_mae(paired),
+        per_task_mae_noise_floor=noise_floor,
+    )
+
+
+def noise_floors(human: pd.DataFrame) -> tuple[float | None, float | None]:
+    """The v1 per-task ECE and MAE between two halves of the humans (their noise floor)."""
+    first, second = split_half(human)
+    if len(first) == 0 or len(second) == 0:
+        return None, None
+    halves = summarize(second, first)
+    return per_task_ece(halves), per_task_mae(halves)
+
+
+def _interval(
+    paired: PairedSums, used: list[str], value: float | None, n_bootstrap: int, seed: int
+) -> tuple[float | None, float | None, float | None]:
+    """(low, high, replicate std) of the task bootstrap; Nones when it cannot be made."""
     if value is None or n_bootstrap < 1:
-        uncertainty = Uncertainty(method="none", std=None, n_batches=len(batches))
-        return UsiEstimate(value, None, None, pooled, pooled.values, pooled.missing, uncertainty)
-    replicates = bootstrap_usi(simulator, human, pooled.used, n_bootstrap, seed)
+        return None, None, None
+    replicates = bootstrap_usi(paired, used, n_bootstrap, seed)
     kept = replicates[~np.isnan(replicates)]
     if kept.size < MIN_BOOTSTRAP_REPLICATES:
-        uncertainty = Uncertainty(method="none", std=None, n_batches=len(batches))
-        return UsiEstimate(value, None, None, pooled, pooled.values, pooled.missing, uncertainty)
+        return None, None, None
     low, high = percentile_interval(kept)
-    uncertainty = Uncertainty(
-        method="bootstrap",
-        std=float(np.std(kept, ddof=1)),
-        n_batches=len(batches),
-        n_bootstrap=n_bootstrap,
+    return low, high, float(np.std(kept, ddof=1))
+
+
+def _few_tasks_note(n_paired: int) -> str | None:
+    if n_paired >= MIN_PAIRED_TASKS:
+        return None
+    return (
+        f"only {n_paired} tasks are paired (fewer than {MIN_PAIRED_TASKS}): "
+        "the task-bootstrap interval is wide"
     )
-    return UsiEstimate(value, low, high, pooled, pooled.values, pooled.missing, uncertainty)
+
+
+def score_pair(
+    simulator: pd.DataFrame,
+    human: pd.DataFrame,
+    name: str,
+    *,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = 0,
+    per_batch: bool = True,
+    floors: tuple[float | None, float | None] | None = None,
+) -> ScoreResult:
+    """``simulator`` against ``human`` pooled: point estimate, interval, every detail.
+
+    ``per_batch`` adds the simulator's score against each human batch alone (robustness
+    detail). ``floors`` are the humans' v1 noise floors (:func:`noise_floors`), computed
+    here unless given. Fidelity and the judge are added by :func:`usi.metrics.score_simulator`.
+    """
+    paired = summarize(simulator, human)
+    arrays = component_arrays(paired, paired.ones())
+    values = {c: _number(v[0]) for c, v in arrays.values().items()}
+    used = [c for c in COMPONENT_NAMES if values[c] is not None]
+    value = usi_value(values)
+    low, high, std = _interval(paired, used, value, n_bootstrap, seed)
+    batches = human_batches(human)
+    scores: dict[str, float | None] = {}
+    if per_batch and len(batches) >= MIN_BATCHES_FOR_PER_BATCH:
+        for b in batches:
+            part = summarize(simulator, human[human["batch"] == b])
+            scores[str(b)] = _number(usi_of(component_arrays(part, part.ones()).values())[0])
+    defined = [v for v in scores.values() if v is not None]
+    n_paired = n_tasks_paired(paired)
+    uncertainty = Uncertainty(
+        method="bootstrap" if low is not None else "none",
+        std=std,
+        n_batches=len(batches),
+        n_bootstrap=n_bootstrap if low is not None else None,
+        confidence=BOOTSTRAP_CONFIDENCE if low is not None else None,
+        n_tasks_resampled=paired.n_units if low is not None else None,
+        per_batch=scores,
+        batch_std=float(np.std(defined, ddof=1)) if len(defined) > 1 else None,
+        note=_few_tasks_note(n_paired) if low is not None else None,
+    )
+    ece_floor, mae_floor = floors if floors is not None else noise_floors(human)
+    features, unsupported = _features(arrays, simulator, human)
+    return ScoreResult(
+        simulator=name,
+        usi=UsiValue(value=value, ci_low=low, ci_high=high, components_used=used),
+        components=Components(**values, missing=_missing(paired, arrays)),
+        features=features,
+        unsupported=unsupported,
+        n_episodes=EpisodeCounts(human=len(human), simulator=len(simulator)),
+        n_tasks_paired=n_paired,
+        uncertainty=uncertainty,
+        outcome_detail=_outcome_detail(paired, arrays, ece_floor),
+        evaluation_detail=_evaluation_detail(paired, arrays, mae_floor),
+        fidelity=None,
+        judge=None,
+    )
 
 
 def split_half(human: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split sessions in two halves within each task, deterministically.
+    """Two halves of the sessions, deterministically (spec §6).
 
-    Each task's sessions, ordered by episode id, alternate between the halves, so both
-    halves cover the same tasks (a split *of* tasks would leave nothing to pair for the
-    outcome and evaluation components). Unaligned sessions alternate the same way.
+    A task with several sessions alternates them (ordered by episode id) between the
+    halves, so both halves cover it and it can be paired; tasks with a single session (and
+    unaligned sessions) alternate over tasks instead, so a batch with one session per task
+    still splits in two — with nothing paired for outcome and evaluation, which then say so.
     """
-    keys = task_keys(human).fillna("")
-    order = human.assign(_key=keys).sort_values(["_key", "episode_id"], kind="stable")
-    rank = order.groupby("_key").cumcount()
-    first = order[rank % 2 == 0].drop(columns="_key").reset_index(drop=True)
-    second = order[rank % 2 == 1].drop(columns="_key").reset_index(drop=True)
+    keys = task_keys(human)
+    own = UNALIGNED_PREFIX + human["episode_id"].astype(str)
+    order = human.assign(_key=keys.where(keys.notna(), own)).sort_values(
+        ["_key", "episode_id"], kind="stable"
+    )
+    rank = order.groupby("_key").cumcount().to_numpy()
+    size = order.groupby("_key")["_key"].transform("size").to_numpy()
+    single = size == 1
+    half = rank % 2
+    half[single] = np.arange(int(single.sum())) % 2
+    first = order[half == 0].drop(columns="_key").reset_index(drop=True)
+    second = order[half == 1].drop(columns="_key").reset_index(drop=True)
     return first, second
 
 
-def human_ceiling(human: pd.DataFrame) -> CeilingResult:
-    """The human ceiling: humans scored against humans (spec §6; the paper: 92.9)."""
-    batches = human_batches(human)
-    folds: list[ComponentScores] = []
-    if len(batches) >= MIN_BATCHES_FOR_BATCH_UNCERTAINTY:
-        method: str = "leave-one-batch-out"
-        for b in batches:
-            held_out = human["batch"] == b
-            folds.append(
-                compute_components(
-                    human[held_out].reset_index(drop=True), human[~held_out].reset_index(drop=True)
-                )
-            )
-    else:
-        method = "split-half"
-        first, second = split_half(human)
-        if len(first) == 0 or len(second) == 0:
-            empty = Components(
-                D1=None, D2=None, D3=None, D4=None, outcome=None, evaluation=None, missing={}
-            )
-            return CeilingResult(
-                value=None,
-                std=None,
-                method="split-half",
-                n_batches=len(batches),
-                per_fold=[],
-                components=empty,
-                n_episodes=len(human),
-                reason="fewer than two human episodes: nothing to split",
-            )
-        folds.append(compute_components(second, first))
+def _fold_means(folds: list[ScoreResult]) -> tuple[Components, dict[str, FeatureComparison]]:
+    """Each component and each feature's numbers averaged over the folds that define them."""
     values: dict[str, float | None] = {}
     missing: dict[str, str] = {}
     for c in COMPONENT_NAMES:
-        present = [v for f in folds if (v := f.values.get(c)) is not None]
+        present = [v for f in folds if (v := getattr(f.components, c)) is not None]
         values[c] = float(np.mean(present)) if present else None
         if not present:
-            missing[c] = folds[0].missing.get(c, "not computable")
-    per_fold = [f.usi for f in folds]
-    defined = [v for v in per_fold if v is not None]
-    value, std = _mean_std(defined) if defined else (None, None)
+            missing[c] = folds[0].components.missing.get(c, "not computable")
+
+    def mean(numbers: list[float | None]) -> float | None:
+        kept = [n for n in numbers if n is not None]
+        return float(np.mean(kept)) if kept else None
+
+    def cue_mean(counts: list[int | None]) -> int | None:
+        kept = [n for n in counts if n is not None]
+        return round(float(np.mean(kept))) if kept else None
+
+    features: dict[str, FeatureComparison] = {}
+    for name, first in folds[0].features.items():
+        rows = [f.features[name] for f in folds]
+        supported = [r for r in rows if r.supported]
+        features[name] = first.model_copy(
+            update={
+                "human": mean([r.human for r in rows]),
+                "simulator": mean([r.simulator for r in rows]),
+                "dice": mean([r.dice for r in (supported or rows)]),
+                "supported": bool(supported),
+                "human_cue_turns": cue_mean([r.human_cue_turns for r in rows]),
+                "simulator_cue_turns": cue_mean([r.simulator_cue_turns for r in rows]),
+                "p": None,
+                "p_adj": None,
+                "effect": mean([r.effect for r in rows]),
+                "large_gap": any(r.large_gap for r in rows),
+            }
+        )
+    return Components(**values, missing=missing), features
+
+
+def _empty_ceiling(human: pd.DataFrame, n_batches: int, reason: str) -> CeilingResult:
+    missing = dict.fromkeys(COMPONENT_NAMES, reason)
     return CeilingResult(
-        value=value,
-        std=std,
-        method="leave-one-batch-out" if method == "leave-one-batch-out" else "split-half",
-        n_batches=len(batches),
-        per_fold=per_fold,
-        components=Components(**values, missing=missing),
+        value=None,
+        std=None,
+        method="split-half",
+        n_batches=n_batches,
+        per_fold=[],
+        usi=UsiValue(value=None, ci_low=None, ci_high=None, components_used=[]),
+        components=Components(**dict.fromkeys(COMPONENT_NAMES), missing=missing),
+        features={},
+        uncertainty=Uncertainty(method="none", std=None, n_batches=n_batches),
         n_episodes=len(human),
-        reason=None if defined else "no component is computable between the human folds",
+        reason=reason,
+    )
+
+
+def human_ceiling(
+    human: pd.DataFrame, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
+) -> CeilingResult:
+    """The human ceiling: humans scored against humans (spec §6; the paper: 92.9).
+
+    ≥ 3 batches: leave-one-batch-out, the mean over folds ± their std. 2 batches: one batch
+    against the other (the two leave-one-out folds would be mirror images), with a task
+    bootstrap. 1 batch: :func:`split_half`, one half against the other, with a task bootstrap.
+    """
+    batches = human_batches(human)
+    floors = noise_floors(human)
+    if len(batches) >= MIN_BATCHES_FOR_LEAVE_ONE_OUT:
+        folds = [
+            score_pair(
+                human[human["batch"] == b].reset_index(drop=True),
+                human[human["batch"] != b].reset_index(drop=True),
+                f"batch {b} vs the others",
+                n_bootstrap=0,
+                per_batch=False,
+                floors=floors,
+            )
+            for b in batches
+        ]
+        components, features = _fold_means(folds)
+        values = {c: getattr(components, c) for c in COMPONENT_NAMES}
+        value = usi_value(values)
+        per_fold = [f.usi.value for f in folds]
+        defined = [v for v in per_fold if v is not None]
+        std = float(np.std(defined, ddof=1)) if len(defined) > 1 else None
+        low, high = (value - std, value + std) if value is not None and std else (None, None)
+        return CeilingResult(
+            value=value,
+            std=std,
+            method="leave-one-batch-out",
+            n_batches=len(batches),
+            per_fold=per_fold,
+            usi=UsiValue(
+                value=value,
+                ci_low=low,
+                ci_high=high,
+                components_used=[c for c in COMPONENT_NAMES if values[c] is not None],
+            ),
+            components=components,
+            features=features,
+            unsupported=[],
+            uncertainty=Uncertainty(method="folds", std=std, n_batches=len(batches)),
+            folds=folds,
+            n_episodes=len(human),
+            reason=None if value is not None else "no component is computable between the folds",
+        )
+    if len(batches) == 2:
+        held_out = human["batch"] == batches[0]
+        one = human[held_out].reset_index(drop=True)
+        other = human[~held_out].reset_index(drop=True)
+        method: str = "batch-vs-batch"
+        name = f"batch {batches[0]} vs batch {batches[1]}"
+    else:
+        one, other = split_half(human)
+        if len(one) == 0 or len(other) == 0:
+            return _empty_ceiling(
+                human,
+                len(batches),
+                f"{len(human)} human episode{'s' if len(human) != 1 else ''}: "
+                "nothing to split in two halves",
+            )
+        method, name = "split-half", "half 2 vs half 1"
+        one, other = other, one
+    fold = score_pair(
+        one, other, name, n_bootstrap=n_bootstrap, seed=seed, per_batch=False, floors=floors
+    )
+    return CeilingResult(
+        value=fold.usi.value,
+        std=fold.uncertainty.std,
+        method="batch-vs-batch" if method == "batch-vs-batch" else "split-half",
+        n_batches=len(batches),
+        per_fold=[fold.usi.value],
+        usi=fold.usi,
+        components=fold.components,
+        features=fold.features,
+        unsupported=fold.unsupported,
+        uncertainty=fold.uncertainty,
+        folds=[fold],
+        n_episodes=len(human),
+        reason=None
+        if fold.usi.value is not None
+        else "no component is computable between the two halves",
     )

@@ -11,8 +11,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from usi.fingerprint.features import DIMENSION_NAMES
+
+Definitions = Literal["usi-v2"]
+DEFINITIONS: Definitions = "usi-v2"
+"""The version of the measurement definitions (spec MEASUREMENT.md) every output names."""
+
 COMPONENT_NAMES: tuple[str, ...] = ("D1", "D2", "D3", "D4", "outcome", "evaluation")
 """The six USI components in the order the paper lists them (spec §6)."""
+
+COMPONENT_LABELS: dict[str, str] = {
+    **{d: f"{d} {name}" for d, name in DIMENSION_NAMES.items()},
+    "outcome": "Outcome alignment",
+    "evaluation": "Evaluative alignment",
+}
+"""How the terminal table, the report and the README name each component (one place)."""
+
+MIN_PAIRED_TASKS = 30
+"""Below this many paired tasks the task bootstrap has few units to resample and the
+interval is wide; ``usi score`` says so in one line (``uncertainty.note``)."""
 
 
 class _Model(BaseModel):
@@ -31,8 +48,9 @@ class UsiValue(_Model):
 class Components(_Model):
     """The six components in [0, 1]; ``missing`` gives the reason for each null.
 
-    With human batches, each component is its mean over the per-batch scores (so that
-    ``usi.value`` = 100 · their mean); otherwise it is the estimate on all humans.
+    usi-v2: the point estimate against all human episodes pooled (every batch together), so
+    ``usi.value`` = 100 · the mean of the non-null ones. For the human ceiling: the mean of
+    each component over the folds.
     """
 
     D1: float | None
@@ -45,12 +63,23 @@ class Components(_Model):
 
 
 class FeatureComparison(_Model):
-    """One of the 19 features: both profiles' means, their Dice, and the test of the gap."""
+    """One of the 19 features: both sides' values, their Dice, support, and the test of the gap.
+
+    usi-v2: a rate feature's side value is its pooled turn rate (cue turns / user turns over
+    all the side's episodes); the other five are episode means.
+    """
 
     dimension: str
+    kind: Literal["rate", "mean"] = Field(description="pooled turn rate, or episode mean")
     human: float | None
     simulator: float | None
     dice: float | None
+    supported: bool = Field(
+        description="counted in its dimension: always for a mean feature; for a rate feature "
+        "when both sides together have at least MIN_CUE_TURNS cue turns"
+    )
+    human_cue_turns: int | None = Field(description="turns with a cue (rate features)")
+    simulator_cue_turns: int | None
     p: float | None = Field(description="two-sided Mann–Whitney U p-value, per-episode values")
     p_adj: float | None = Field(description="Holm-adjusted across the 19 features")
     effect: float | None = Field(
@@ -59,44 +88,105 @@ class FeatureComparison(_Model):
     large_gap: bool
 
 
+class UnsupportedFeature(_Model):
+    """A rate feature left out of its dimension: too few cue turns to say anything (spec §3)."""
+
+    feature: str
+    dimension: str
+    human_cue_turns: int
+    simulator_cue_turns: int
+
+
 class EpisodeCounts(_Model):
     human: int
     simulator: int
 
 
 class Uncertainty(_Model):
-    """How the interval was made.
+    """How sure the headline is.
 
-    ``batches``: the simulator scored against each human batch; value = mean over batches,
-    interval = mean ± std (sample std, ddof=1). ``bootstrap``: tasks resampled with
-    replacement, 95% percentile interval, ``std`` = the replicates' std.
+    ``bootstrap``: tasks (present on either side, each bringing all its episodes on both
+    sides) resampled with replacement; ``ci`` is the percentile interval, ``std`` the
+    replicates' std. ``per_batch``/``batch_std``: the simulator scored against each human
+    batch alone (the paper's error bars), a robustness detail only. ``folds`` (the human
+    ceiling with ≥ 3 batches): ``std`` is the std over the leave-one-batch-out folds.
     """
 
-    method: Literal["batches", "bootstrap", "none"]
+    method: Literal["bootstrap", "folds", "none"]
     std: float | None
     n_batches: int
     n_bootstrap: int | None = None
+    confidence: float | None = None
+    n_tasks_resampled: int | None = Field(
+        default=None, description="units the bootstrap resamples (tasks, unaligned episodes)"
+    )
     per_batch: dict[str, float | None] = Field(default_factory=dict)
+    batch_std: float | None = Field(default=None, description="sample std of per_batch")
+    note: str | None = Field(default=None, description="e.g. few paired tasks: a wide interval")
+
+
+class DomainOutcome(_Model):
+    """Task-paired success rates of one domain."""
+
+    simulator: float
+    human: float
+    delta: float = Field(description="simulator − human: the success inflation")
+    alignment: float = Field(description="1 − |delta|")
+    n_tasks: int
 
 
 class OutcomeDetail(_Model):
-    ece: float | None
+    """Outcome alignment (spec §4, usi-v2) and the v1 statistic beside its noise floor.
+
+    ``components.outcome`` = 1 − ``ece`` = 1 − |``simulator_success`` − ``human_success``|.
+    """
+
+    ece: float | None = Field(
+        description="usi-v2: one-bin ECE over paired tasks, |ŝ − ĥ| (v1: the 10-bin per-task "
+        "ECE, now per_task_ece)"
+    )
     n_tasks: int = Field(description="tasks with rewarded episodes on both sides")
+    simulator_success: float | None = Field(default=None, description="ŝ: mean_t p_sim(t)")
+    human_success: float | None = Field(default=None, description="ĥ: mean_t p_hum(t)")
+    delta: float | None = Field(default=None, description="ŝ − ĥ: the agent's success inflation")
+    by_domain: dict[str, DomainOutcome] = Field(default_factory=dict)
+    per_task_ece: float | None = Field(
+        default=None, description="diagnostic (v1 outcome): 10-bin ECE of per-task rates"
+    )
+    per_task_ece_noise_floor: float | None = Field(
+        default=None, description="per_task_ece between two halves of the humans"
+    )
 
 
-class DimensionGapModel(_Model):
-    human: float
-    simulator: float
+class DimensionGap(_Model):
+    """One survey dimension: task-paired means of both sides and the simulator's over-rating."""
+
+    human: float = Field(description="S̄_hum(d): mean over paired tasks of the per-task means")
+    simulator: float = Field(description="S̄_sim(d)")
     delta: float = Field(description="simulator − human")
     relative_overestimation: float | None = Field(description="delta / human mean")
     n_tasks: int
 
 
 class EvaluationDetail(_Model):
-    mae: float | None
+    """Evaluative alignment (spec §5, usi-v2) and the v1 statistic beside its noise floor.
+
+    ``components.evaluation`` = 1 − ``mae`` = 1 − mean over ``dimensions`` of |delta|.
+    """
+
+    mae: float | None = Field(
+        description="usi-v2: mean over dimensions of |S̄_sim(d) − S̄_hum(d)| (v1: the per-task "
+        "MAE, now per_task_mae)"
+    )
     n_pairs: int = Field(description="(task, dimension) pairs answered on both sides")
     n_tasks: int
-    dimensions: dict[str, DimensionGapModel]
+    dimensions: dict[str, DimensionGap]
+    per_task_mae: float | None = Field(
+        default=None, description="diagnostic (v1 evaluation): mean |Δ| over (task, dim) cells"
+    )
+    per_task_mae_noise_floor: float | None = Field(
+        default=None, description="per_task_mae between two halves of the humans"
+    )
 
 
 class Coverage(_Model):
@@ -129,7 +219,9 @@ class Fidelity(_Model):
     )
 
 
-class JudgeGapModel(_Model):
+class JudgeGap(_Model):
+    """One dimension rated by the participant and by the judge on the same conversations."""
+
     participant: float
     judge: float
     delta: float = Field(description="judge − participant")
@@ -137,27 +229,35 @@ class JudgeGapModel(_Model):
     n_episodes: int
 
 
-class JudgeAgreementModel(_Model):
+class JudgeAgreement(_Model):
+    """How an LLM judge's answers differ from the user's own, conversation by conversation.
+
+    ``delta`` = judge − participant: positive where the judge is more lenient (the paper:
+    lenient on interaction quality, conservative on task success).
+    """
+
     mae: float
     n_episodes: int
     n_pairs: int
-    dimensions: dict[str, JudgeGapModel]
+    dimensions: dict[str, JudgeGap]
 
 
 class JudgeDetail(_Model):
     """The LLM judge against the user's own answers, on each side's episodes."""
 
-    human: JudgeAgreementModel | None
-    simulator: JudgeAgreementModel | None
+    human: JudgeAgreement | None
+    simulator: JudgeAgreement | None
 
 
 class ScoreResult(_Model):
     """Everything ``usi score`` says about one simulator against the humans."""
 
+    definitions: Definitions = DEFINITIONS
     simulator: str
     usi: UsiValue
     components: Components
     features: dict[str, FeatureComparison]
+    unsupported: list[UnsupportedFeature] = Field(default_factory=list)
     n_episodes: EpisodeCounts
     n_tasks_paired: int = Field(description="tasks with episodes on both sides")
     uncertainty: Uncertainty
@@ -170,16 +270,28 @@ class ScoreResult(_Model):
 class CeilingResult(_Model):
     """The humans scored as if they were a simulator against other humans (paper: 92.9).
 
-    ``leave-one-batch-out``: each batch against the others, averaged. ``split-half``: with
-    one batch, each task's sessions are split in two halves, one scored against the other.
+    The same shape as a simulator's score (``usi``, ``components``, ``features``,
+    ``uncertainty``) plus its ``folds``, each a full score. ``leave-one-batch-out`` (≥ 3
+    batches): each batch against the others; components, features and USI are fold means,
+    ``uncertainty.std`` the std over folds. ``batch-vs-batch`` (2 batches): the two
+    leave-one-out folds are mirror images (every v2 component is symmetric), so there is one
+    fold and a task-bootstrap interval. ``split-half`` (1 batch): half of each task's
+    sessions against the other half, with a task-bootstrap interval.
     """
 
-    value: float | None
-    std: float | None
-    method: Literal["leave-one-batch-out", "split-half"]
+    definitions: Definitions = DEFINITIONS
+    simulator: str = "humans (ceiling)"
+    value: float | None = Field(description="= usi.value")
+    std: float | None = Field(description="std over folds, or of the bootstrap replicates")
+    method: Literal["leave-one-batch-out", "batch-vs-batch", "split-half"]
     n_batches: int
     per_fold: list[float | None]
+    usi: UsiValue
     components: Components
+    features: dict[str, FeatureComparison]
+    unsupported: list[UnsupportedFeature] = Field(default_factory=list)
+    uncertainty: Uncertainty
+    folds: list[ScoreResult] = Field(default_factory=list)
     n_episodes: int
     reason: str | None = None
 
@@ -187,5 +299,6 @@ class CeilingResult(_Model):
 class Leaderboard(_Model):
     """Several simulators against the same humans, best first, under the human ceiling."""
 
+    definitions: Definitions = DEFINITIONS
     ceiling: CeilingResult
     leaderboard: list[ScoreResult]

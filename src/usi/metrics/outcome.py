@@ -1,25 +1,32 @@
-"""Outcome alignment (spec §4): does the simulator succeed on the tasks where people do?
+"""Outcome alignment helpers (spec §4, usi-v2).
 
-Per task, the simulator's success rate is read as a confidence and the humans' success rate
-as the outcome; the expected calibration error over equal-width bins of the simulator's
-rate says how far the simulator's successes are from people's, task for task.
+The component itself is task-paired and aggregate (:func:`usi.metrics.components.paired_success`):
+1 − |ŝ − ĥ| with every paired task weighted equally. The v1 statistic — a 10-bin ECE of
+per-task rates — is kept here as a diagnostic: with one episode per task per side it is
+mean_t |s_t − h_t|, whose expectation is 2·E[p(1−p)] whatever the simulator, so it measured
+how much two people differ on a task more than how a simulator differs from people.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from usi.metrics.summary import SUCCESS_REWARD
 from usi.metrics.table import task_keys
 
-N_CALIBRATION_BINS = 10
-"""Equal-width bins of p_sim over [0, 1] (spec §4)."""
+__all__ = [
+    "BIN_EDGE_TOLERANCE",
+    "N_CALIBRATION_BINS",
+    "SUCCESS_REWARD",
+    "calibration_bins",
+    "expected_calibration_error",
+    "task_success_rates",
+]
 
-SUCCESS_REWARD = 1.0
-"""The τ evaluator's reward for a solved task; anything lower counts as a failure."""
+N_CALIBRATION_BINS = 10
+"""Equal-width bins of p_sim over [0, 1] (the v1 per-task ECE diagnostic, spec §4)."""
 
 BIN_EDGE_TOLERANCE = 1e-9
 """Absorbs float error in rate·bins (a mean that should be 0.7 may come out 0.6999999999999999),
@@ -40,7 +47,10 @@ def calibration_bins(p_simulator: npt.ArrayLike, n_bins: int = N_CALIBRATION_BIN
 def expected_calibration_error(
     p_simulator: npt.ArrayLike, p_human: npt.ArrayLike, n_bins: int = N_CALIBRATION_BINS
 ) -> float:
-    """ECE = Σ_b (n_b/N)·|mean p_sim − mean p_hum| over the bins of p_sim; in [0, 1]."""
+    """ECE = Σ_b (n_b/N)·|mean p_sim − mean p_hum| over the bins of p_sim; in [0, 1].
+
+    With ``n_bins=1`` this is |mean p_sim − mean p_hum|: the v2 outcome gap.
+    """
     sim = np.asarray(p_simulator, dtype=np.float64)
     hum = np.asarray(p_human, dtype=np.float64)
     if sim.shape != hum.shape or sim.ndim != 1:
@@ -54,31 +64,11 @@ def expected_calibration_error(
 
 
 def task_success_rates(table: pd.DataFrame) -> pd.Series:
-    """Success rate per task key over the episodes that have a reward and a task."""
+    """Success rate per task key over the episodes that have a reward and a task.
+
+    For the report's per-task views; scoring reads the same rates from the summaries.
+    """
     keys = task_keys(table)
     rewarded = table["reward"].notna() & keys.notna()
     success = (table.loc[rewarded, "reward"] >= SUCCESS_REWARD).astype("float64")
     return success.groupby(keys[rewarded]).mean()
-
-
-@dataclass(frozen=True)
-class OutcomeAlignment:
-    """1 − ECE over the tasks where both sides have rewards, or why it cannot be computed."""
-
-    value: float | None
-    ece: float | None
-    n_tasks: int
-    reason: str | None = None
-
-
-def outcome_alignment(simulator: pd.DataFrame, human: pd.DataFrame) -> OutcomeAlignment:
-    """Outcome alignment of a simulator's table against the humans' (spec §4)."""
-    sim_rates, hum_rates = task_success_rates(simulator), task_success_rates(human)
-    if sim_rates.empty or hum_rates.empty:
-        side = "simulator" if sim_rates.empty else "human"
-        return OutcomeAlignment(None, None, 0, f"no {side} episode has a reward and a task id")
-    paired = sim_rates.index.intersection(hum_rates.index)
-    if paired.empty:
-        return OutcomeAlignment(None, None, 0, "no task has rewarded episodes on both sides")
-    ece = expected_calibration_error(sim_rates[paired].to_numpy(), hum_rates[paired].to_numpy())
-    return OutcomeAlignment(1.0 - ece, ece, len(paired))

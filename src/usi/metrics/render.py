@@ -5,24 +5,21 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from usi.fingerprint.features import DIMENSION_NAMES
+from usi.metrics.alignment import MIN_CUE_TURNS
 from usi.metrics.models import (
+    COMPONENT_LABELS,
     COMPONENT_NAMES,
     CeilingResult,
     Components,
     Leaderboard,
     ScoreResult,
+    Uncertainty,
+    UnsupportedFeature,
 )
 from usi.metrics.significance import LARGE_EFFECT, SIGNIFICANCE_LEVEL
 
 NARROW_DISPERSION = 0.5
 """Dispersion ratios below this are called out: less than half the human spread."""
-
-COMPONENT_LABELS: dict[str, str] = {
-    **{d: f"{d} {name}" for d, name in DIMENSION_NAMES.items()},
-    "outcome": "Outcome alignment (1 − ECE)",
-    "evaluation": "Evaluative alignment (1 − MAE)",
-}
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -48,13 +45,43 @@ def _components_table(components: Components, title: str) -> Table:
     return table
 
 
-def _interval_note(result: ScoreResult) -> str:
-    u = result.uncertainty
-    if u.method == "batches":
-        return f"mean ± std over {u.n_batches} human batches"
+def _interval_note(u: Uncertainty) -> str:
+    if u.method == "folds":
+        return f"mean ± std over {u.n_batches} leave-one-batch-out folds"
     if u.method == "bootstrap":
-        return f"95% task-bootstrap interval, {u.n_bootstrap} replicates"
+        return (
+            f"{u.confidence or 0.95:.0%} task-bootstrap interval, {u.n_bootstrap} replicates "
+            f"over {u.n_tasks_resampled} tasks"
+        )
     return "no interval"
+
+
+def _per_batch_line(u: Uncertainty) -> str | None:
+    if not u.per_batch:
+        return None
+    scores = ", ".join(
+        f"batch {b} {'n/a' if v is None else f'{v:.1f}'}" for b, v in u.per_batch.items()
+    )
+    spread = "" if u.batch_std is None else f" (std {u.batch_std:.1f})"
+    return f"robustness: against each human batch alone: {scores}{spread}"
+
+
+def _unsupported_line(unsupported: list[UnsupportedFeature]) -> str | None:
+    if not unsupported:
+        return None
+    items = ", ".join(
+        f"{u.feature} ({u.simulator_cue_turns} vs {u.human_cue_turns})" for u in unsupported
+    )
+    return (
+        f"unsupported (fewer than {MIN_CUE_TURNS} cue turns on both sides together, left out "
+        f"of their dimension; simulator vs human cue turns): {items}"
+    )
+
+
+def _header_lines(u: Uncertainty, unsupported: list[UnsupportedFeature], console: Console) -> None:
+    for line in (u.note, _per_batch_line(u), _unsupported_line(unsupported)):
+        if line:
+            console.print(line)
 
 
 def render_score(result: ScoreResult, console: Console) -> None:
@@ -62,14 +89,30 @@ def render_score(result: ScoreResult, console: Console) -> None:
     console.print(
         f"[bold]{result.simulator}[/bold]  USI [bold]"
         f"{_usi_text(result.usi.value, result.usi.ci_low, result.usi.ci_high)}[/bold]"
-        f"  ({_interval_note(result)})"
+        f"  ({_interval_note(result.uncertainty)})  definitions {result.definitions}"
     )
     console.print(
         f"episodes: {result.n_episodes.simulator:,} simulator, {result.n_episodes.human:,} human; "
         f"{result.n_tasks_paired} tasks on both sides; components used: "
         f"{', '.join(result.usi.components_used) or 'none'}"
     )
+    _header_lines(result.uncertainty, result.unsupported, console)
     console.print(_components_table(result.components, "Components"))
+    outcome = result.outcome_detail
+    if outcome.delta is not None:
+        domains = "".join(
+            f"; {d} {o.simulator:.2f} vs {o.human:.2f}" for d, o in outcome.by_domain.items()
+        )
+        console.print(
+            f"Outcome: success {outcome.simulator_success:.2f} simulator vs "
+            f"{outcome.human_success:.2f} human over {outcome.n_tasks} paired tasks "
+            f"(Δ {outcome.delta:+.2f}{domains})"
+        )
+        if outcome.per_task_ece is not None:
+            console.print(
+                f"  diagnostic, v1 per-task ECE {outcome.per_task_ece:.3f} (humans vs humans "
+                f"{_num(outcome.per_task_ece_noise_floor)})"
+            )
 
     flagged = [(f, c) for f, c in result.features.items() if c.large_gap]
     gaps = Table(
@@ -101,6 +144,12 @@ def render_score(result: ScoreResult, console: Console) -> None:
             rel = "—" if g.relative_overestimation is None else f"{g.relative_overestimation:+.0%}"
             survey.add_row(dim, _num(g.human), _num(g.simulator), f"{g.delta:+.3f}", rel)
         console.print(survey)
+        detail = result.evaluation_detail
+        if detail.per_task_mae is not None:
+            console.print(
+                f"  diagnostic, v1 per-task MAE {detail.per_task_mae:.3f} (humans vs humans "
+                f"{_num(detail.per_task_mae_noise_floor)})"
+            )
 
     if result.fidelity is not None:
         fid = result.fidelity
@@ -121,22 +170,32 @@ def render_score(result: ScoreResult, console: Console) -> None:
 
 def render_ceiling(result: CeilingResult, console: Console) -> None:
     """The human ceiling and how it was made."""
-    how = (
-        f"each of {result.n_batches} batches against the others"
-        if result.method == "leave-one-batch-out"
-        else "one half of each task's sessions against the other"
+    how = {
+        "leave-one-batch-out": f"each of {result.n_batches} batches against the others",
+        "batch-vs-batch": "one batch against the other",
+        "split-half": "one half of the sessions against the other",
+    }[result.method]
+    usi = result.usi
+    console.print(
+        f"[bold]Human ceiling[/bold] USI {_usi_text(usi.value, usi.ci_low, usi.ci_high)}  "
+        f"({how}; {result.n_episodes} sessions; {_interval_note(result.uncertainty)})  "
+        f"definitions {result.definitions}"
     )
-    spread = "" if result.std is None else f" ± {result.std:.1f}"
-    value = "n/a" if result.value is None else f"{result.value:.1f}{spread}"
-    console.print(f"[bold]Human ceiling[/bold] USI {value}  ({how}; {result.n_episodes} sessions)")
+    if result.method == "leave-one-batch-out":
+        console.print(
+            "folds: " + ", ".join("n/a" if v is None else f"{v:.1f}" for v in result.per_fold)
+        )
     if result.reason:
         console.print(result.reason)
+    _header_lines(result.uncertainty, result.unsupported, console)
     console.print(_components_table(result.components, "Components (humans vs humans)"))
 
 
 def render_leaderboard(board: Leaderboard, console: Console) -> None:
     """Simulators by USI, with the human ceiling as the reference row on top."""
-    table = Table(title="User-Sim Index leaderboard", title_justify="left")
+    table = Table(
+        title=f"User-Sim Index leaderboard (definitions {board.definitions})", title_justify="left"
+    )
     table.add_column("#", justify="right")
     table.add_column("user")
     table.add_column("USI", justify="right")
@@ -154,7 +213,9 @@ def render_leaderboard(board: Leaderboard, console: Console) -> None:
         "",
         "[italic]humans (ceiling)[/italic]",
         _num(ceiling.value, 1),
-        "—" if ceiling.std is None else f"± {ceiling.std:.1f}",
+        "—"
+        if ceiling.usi.ci_low is None or ceiling.usi.ci_high is None
+        else f"{ceiling.usi.ci_low:.1f}–{ceiling.usi.ci_high:.1f}",
         *(_num(getattr(ceiling.components, c)) for c in COMPONENT_NAMES),
         _num(reference),
         "",

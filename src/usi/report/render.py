@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from usi import __version__
+from usi.metrics.models import DEFINITIONS
 from usi.report.context import ReportData
 from usi.report.model import Section
 
@@ -37,6 +38,7 @@ def _inputs_summary(data: ReportData) -> list[tuple[str, str]]:
     tasks = human["task_id"].dropna().nunique()
     sims = ", ".join(f"{n} ({len(t)})" for n, t in data.sims.items())
     rows = [
+        ("Definitions", DEFINITIONS),
         ("Human episodes", f"{len(human)} on {tasks} tasks, {batches} batch(es)"),
         ("Simulators (episodes)", sims),
         ("Simulators in focus", ", ".join(data.focus)),

@@ -15,21 +15,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from usi.metrics.models import COMPONENT_LABELS, COMPONENT_NAMES, DEFINITIONS
 from usi.report.inputs import TableInput, load_input
+
+__all__ = ["COMPONENTS", "COMPONENT_LABELS", "DEFINITIONS", "SimScore", "score_all"]
 
 if TYPE_CHECKING:
     from usi.metrics.models import CeilingResult, ScoreResult
 
-#: Component keys in the order the leaderboard shows them (spec §6).
-COMPONENTS: tuple[str, ...] = ("D1", "D2", "D3", "D4", "outcome", "evaluation")
-COMPONENT_LABELS: dict[str, str] = {
-    "D1": "D1 Communication style",
-    "D2": "D2 Information pattern",
-    "D3": "D3 Clarification",
-    "D4": "D4 Error reaction",
-    "outcome": "Outcome calibration",
-    "evaluation": "Evaluative alignment",
-}
+#: Component keys in the order the leaderboard shows them, and their labels: usi.metrics' own.
+COMPONENTS: tuple[str, ...] = COMPONENT_NAMES
 #: Beyond-USI fidelity measures, in leaderboard order.
 FIDELITY: tuple[str, ...] = ("dispersion", "coverage", "discriminator_auc")
 FIDELITY_LABELS: dict[str, str] = {
@@ -66,8 +61,12 @@ class SimScore:
     usi: float | None
     ci_low: float | None = None
     ci_high: float | None = None
-    #: Std of USI over human batches (the capability figure's error bars); None without batches.
+    #: Std of USI over human batches (the capability figure's error bars, the paper's); the
+    #: bootstrap std without batches; the std over folds for a leave-one-batch-out ceiling.
     usi_std: float | None = None
+    #: The simulator against each human batch alone (robustness detail, never the headline).
+    per_batch: dict[str, float | None] = field(default_factory=dict)
+    definitions: str = DEFINITIONS
     uncertainty_method: str = ""
     components: dict[str, float | None] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
@@ -145,8 +144,14 @@ def from_result(name: str, result: ScoreResult) -> SimScore:
         usi=result.usi.value,
         ci_low=result.usi.ci_low,
         ci_high=result.usi.ci_high,
-        usi_std=result.uncertainty.std,
+        usi_std=(
+            result.uncertainty.batch_std
+            if result.uncertainty.batch_std is not None
+            else result.uncertainty.std
+        ),
         uncertainty_method=result.uncertainty.method,
+        per_batch=dict(result.uncertainty.per_batch),
+        definitions=result.definitions,
         components={c: getattr(components, c) for c in COMPONENTS},
         missing=dict(components.missing),
         components_used=list(result.usi.components_used),
@@ -159,11 +164,9 @@ def from_result(name: str, result: ScoreResult) -> SimScore:
 
 
 def from_ceiling(ceiling: CeilingResult) -> SimScore:
-    """The human ceiling as a leaderboard row: value ± std over folds, its components."""
+    """The human ceiling as a leaderboard row: its value, interval and components."""
     value, std = ceiling.value, ceiling.std
-    low, high = (
-        (value - std, value + std) if value is not None and std is not None else (None, None)
-    )
+    low, high = ceiling.usi.ci_low, ceiling.usi.ci_high
     components = ceiling.components
     return SimScore(
         name="human ceiling",
@@ -174,8 +177,9 @@ def from_ceiling(ceiling: CeilingResult) -> SimScore:
         uncertainty_method=ceiling.method,
         components={c: getattr(components, c) for c in COMPONENTS},
         missing=dict(components.missing),
-        components_used=[c for c in COMPONENTS if getattr(components, c) is not None],
+        components_used=list(ceiling.usi.components_used),
         n_episodes=ceiling.n_episodes,
+        definitions=ceiling.definitions,
     )
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from usi.data.survey import SURVEY_ITEM_IDS
-from usi.metrics.evaluation import JudgeAgreement, judge_agreement
+from usi.metrics.evaluation import judge_agreement
+from usi.metrics.models import JudgeAgreement
 from usi.report.context import ReportData
 from usi.report.model import Section, Table
 from usi.report.sections.common import item_label

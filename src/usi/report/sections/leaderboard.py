@@ -19,14 +19,17 @@ from usi.report.style import HUMAN_COLOUR, OKABE_ITO, new_figure, render
 HUMAN_ROW = "Humans (ceiling)"
 
 GUIDE = (
-    "Each row scores one simulator against the human episodes with usi.metrics. USI is 100 × the "
-    "mean of the six components that could be computed (listed under 'Used'); its interval is "
-    "mean ± std over human batches when the human data has batches, otherwise a 95% bootstrap "
-    "over tasks. Components are shown on the same 0–100 scale: D1–D4 are the behavioural "
-    "alignment of the four fingerprint dimensions (mean Sørensen–Dice of simulator and human "
-    "feature means), Outcome is 1 − ECE of per-task success rates, Evaluation is 1 − MAE of "
-    "per-task survey scores. The top row is the human ceiling: one human batch (or half of the "
-    "tasks) scored against the rest, the best a simulator can be expected to reach. The last "
+    "Each row scores one simulator against all the human episodes pooled, with usi.metrics "
+    "(definitions usi-v2). USI is 100 × the mean of the six components that could be computed "
+    "(listed under 'Used'); its interval is a 95% bootstrap over tasks, and batch_std is the "
+    "spread of the simulator's scores against each human batch alone (the paper's error bars). "
+    "Components are shown on the same 0–100 scale: D1–D4 are the behavioural alignment of the "
+    "four fingerprint dimensions (mean Sørensen–Dice of the two sides' pooled turn rates and "
+    "episode means, over the features with enough cue turns to be supported), Outcome is "
+    "1 − |ŝ − ĥ| of the task-paired success rates, Evaluation is 1 − the mean over survey "
+    "dimensions of |S̄_sim − S̄_hum|, task-paired. The top row is the human ceiling: one human "
+    "batch (or half of the sessions) scored against the rest, the best a simulator can be "
+    "expected to reach. The last "
     "columns go beyond USI: the dispersion ratio (simulator spread of the features over the human "
     "spread; 1 is ideal, below 1 means too uniform users), coverage (share of the human behaviour "
     "range the simulator reaches; higher is better) and the AUC of a classifier telling simulator "
@@ -162,7 +165,7 @@ def build(data: ReportData) -> Section:
             _usi_figure(data, frame),
             "leaderboard_usi",
             "USI with its interval",
-            "Dots: USI; bars: interval (batch std or bootstrap); dashed line: human ceiling.",
+            "Dots: USI; bars: 95% task-bootstrap interval; dashed line: human ceiling.",
         )
     )
     section.figures.append(
