@@ -292,6 +292,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             "rather nice",
             "that case is blue",
             "about friday",
+            "the reason is change of plans",  # the stated cancellation reason, not a pivot
+            "Change of plans.",
         ],
     ),
 }
@@ -353,6 +355,15 @@ def test_separator_character_inside_a_turn_is_harmless() -> None:
         ("SEATTLE", 0),  # upper-case word without a digit is a place, not a code
         ("HELLOWORLD", 0),
         ("PLEASE CANCEL", 0),
+        # letters-only reservation codes count (spec §2, usi-v2); shouted words do not
+        ("my reservation is HXDUBJ", 1),
+        ("IFOYYZ", 1),
+        ("cancel HXDUBJ and IFOYYZ please", 2),
+        ("PLEASE CANCEL IT", 0),
+        ("PLEASE", 0),
+        ("please CANCEL my flight", 0),
+        ("I WANT TO CANCEL MY ORDER", 0),
+        ("hxdubj", 0),
         ("ehglp3", 0),  # the code rule is upper case
         ("EHGL3", 0),  # 5 characters
         ("123456", 0),  # 6 digits

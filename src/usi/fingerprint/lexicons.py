@@ -160,6 +160,81 @@ def whole_turn_body(words: Iterable[str], trailing: str) -> str:
 #: Tokens are lower-cased ``\w+`` runs (spec §1); "I'm" is the two tokens "i" and "m".
 TOKEN_PATTERN = r"\w+"
 
+#: Six-letter words people type in capitals in a support chat: never a letters-only code.
+CAPITALISED_WORDS: frozenset[str] = frozenset(
+    [
+        "PLEASE",
+        "CANCEL",
+        "THANKS",
+        "REFUND",
+        "FLIGHT",
+        "CHANGE",
+        "RETURN",
+        "ORDERS",
+        "URGENT",
+        "ALWAYS",
+        "BEFORE",
+        "ACCEPT",
+        "AMOUNT",
+        "BOUGHT",
+        "BROKEN",
+        "CHARGE",
+        "CREDIT",
+        "DELETE",
+        "DOUBLE",
+        "EITHER",
+        "ENOUGH",
+        "FAMILY",
+        "FRIDAY",
+        "MONDAY",
+        "SUNDAY",
+        "HAPPEN",
+        "HELPED",
+        "INSIDE",
+        "LAPTOP",
+        "LITTLE",
+        "MYSELF",
+        "NEEDED",
+        "NUMBER",
+        "OFFICE",
+        "PAYPAL",
+        "PEOPLE",
+        "PERIOD",
+        "PERSON",
+        "POLICY",
+        "PRETTY",
+        "REALLY",
+        "REASON",
+        "RECENT",
+        "REMOVE",
+        "REPAIR",
+        "SEASON",
+        "SECOND",
+        "SELECT",
+        "SHOULD",
+        "SIMPLE",
+        "SINGLE",
+        "STATUS",
+        "SUPPLY",
+        "SWITCH",
+        "TABLET",
+        "TRAVEL",
+        "UPDATE",
+        "WANTED",
+        "WINDOW",
+        "YELLOW",
+        "ANSWER",
+        "BOSTON",
+        "DALLAS",
+        "DENVER",
+        "AUSTIN",
+        "NEWARK",
+        "LONDON",
+        "AGENTS",
+    ]
+)
+_CAPITALISED_WORDS = "(?:" + "|".join(sorted(CAPITALISED_WORDS)) + ")"
+
 #: Identifier-like strings, matched on the ORIGINAL text because the code rule is about case.
 #: One alternation, scanned left to right without overlaps, so an e-mail that contains a user id
 #: or an order code that contains a digit run counts once. Rules, in priority order:
@@ -169,11 +244,14 @@ TOKEN_PATTERN = r"\w+"
 #:   (case-insensitive: people retype ``Mia_Li_3668``; payment ids ``gift_card_7480005`` too);
 #: - ``#`` followed by letters/digits with at least one digit (``#W1234567``, ``#12345``);
 #: - upper-case code: CODE_MIN_CHARS+ upper-case letters/digits with at least one letter AND
-#:   one digit (``EHGLP3``, ``W1234567``). A digit is required because a word typed in capitals
-#:   ("PLEASE", "SEATTLE", "CANCEL") is shouting or a place name, not a code; all-letter
-#:   reservation codes are the (rarer) price of that rule. Lower-case codes are not counted:
-#:   the spec defines the rule on upper case, and lower-case 6-char words with a digit are
-#:   mostly other things ("3bags", "2pm-ish");
+#:   one digit (``EHGLP3``, ``W1234567``). Lower-case codes are not counted: the spec defines
+#:   the rule on upper case, and lower-case 6-char words with a digit are mostly other things
+#:   ("3bags", "2pm-ish");
+#: - letters-only code (spec §2, usi-v2): exactly CODE_MIN_CHARS upper-case letters
+#:   (``HXDUBJ``, ``IFOYYZ``: τ airline reservation codes are six letters), unless it is a
+#:   common word typed in capitals (:data:`CAPITALISED_WORDS`: "PLEASE", "CANCEL") or stands
+#:   next to another all-caps word (a shouted sentence: "PLEASE CANCEL IT"). Longer all-caps
+#:   runs are words or places ("SEATTLE", "HELLOWORLD"), not codes;
 #: - digit run: DIGIT_RUN_MIN_DIGITS+ consecutive digits (card, phone, order numbers); shorter
 #:   runs are prices, dates, zip codes, card endings.
 #:
@@ -182,6 +260,8 @@ IDENTIFIER_PATTERN = (
     r"|(?<!\w)[A-Za-z]+(?:_[A-Za-z]+)+_\d+(?!\w)"
     r"|#(?=[A-Za-z0-9]*\d)[A-Za-z0-9]+"
     rf"|(?<!\w)(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{{{CODE_MIN_CHARS},}}(?!\w)"
+    rf"|(?<!\w)(?<![A-Z][A-Z][ \t])(?!{_CAPITALISED_WORDS}(?!\w))[A-Z]{{{CODE_MIN_CHARS}}}"
+    r"(?!\w)(?![ \t]+[A-Z]{2,}(?!\w))"
     rf"|(?<!\d)\d{{{DIGIT_RUN_MIN_DIGITS},}}(?!\d)"
 )
 #: Every rule leaves a two-character trace that ordinary text rarely has: an "@" or "#", "_"
@@ -192,7 +272,8 @@ IDENTIFIER_PATTERN = (
 _DIGITS_AFTER_FIRST = DIGIT_RUN_MIN_DIGITS - 1
 IDENTIFIER_HINT_PATTERN = (
     r"[@#_0-9A-Z](?:(?<=[@#])|(?<=_)\d"
-    rf"|(?<=\d)(?:\d{{{_DIGITS_AFTER_FIRST}}}|[A-Z])|(?<=[A-Z])\d)[^{_SEP}]*"
+    rf"|(?<=\d)(?:\d{{{_DIGITS_AFTER_FIRST}}}|[A-Z])|(?<=[A-Z])\d"
+    rf"|(?<=[A-Z])[A-Z]{{{CODE_MIN_CHARS - 1}}})[^{_SEP}]*"
 )
 #: (The hint match runs on to the next separator: one match per candidate turn.)
 
@@ -510,8 +591,9 @@ STRATEGY_PIVOT_CUES: tuple[str, ...] = (
     "let us try",
     "let me try",
     "can we try",
-    "change of plans",
 )
+#: Not a cue: "change of plans" is the cancellation *reason* airline tasks give ("the reason
+#: is change of plans"), a stated reason rather than the user changing course (spec §2).
 #: Turn-initial "actually" (optionally after "oh"/"wait"/"um").
 STRATEGY_PIVOT_OPENING = rf"(?<={_SEP})\s*(?:(?:oh|wait|um|hmm)[\s,]+)?actually(?!\w)"
 
