@@ -468,7 +468,7 @@ def human_ceiling(
         components=fold.components,
         features=fold.features,
         unsupported=fold.unsupported,
-        uncertainty=fold.uncertainty,
+        uncertainty=fold.uncertainty.model_copy(update={"n_batches": len(batches)}),
         folds=[fold],
         n_episodes=len(human),
         reason=None
