@@ -226,6 +226,9 @@ def test_ceiling_with_three_batches_is_leave_one_batch_out() -> None:
     assert ceiling.value == ceiling.usi.value == pytest.approx(100 * np.mean(present))
     assert ceiling.std == pytest.approx(np.std(ceiling.per_fold, ddof=1))
     assert ceiling.uncertainty.method == "folds" and len(ceiling.folds) == 3
+    assert {u.feature for u in ceiling.unsupported} == {
+        f for f, c in ceiling.features.items() if not c.supported
+    }
     for fold in ceiling.folds:
         _check_invariants(fold)
     assert ceiling.n_episodes == len(humans)

@@ -333,7 +333,11 @@ def split_half(human: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _fold_means(folds: list[ScoreResult]) -> tuple[Components, dict[str, FeatureComparison]]:
-    """Each component and each feature's numbers averaged over the folds that define them."""
+    """Each component and each feature's numbers averaged over the folds that define them.
+
+    A feature is supported when it is in at least one fold; its Dice is then the mean over
+    the folds that support it, and its cue-turn counts the (rounded) means over folds.
+    """
     values: dict[str, float | None] = {}
     missing: dict[str, str] = {}
     for c in COMPONENT_NAMES:
@@ -432,7 +436,16 @@ def human_ceiling(
             ),
             components=components,
             features=features,
-            unsupported=[],
+            unsupported=[
+                UnsupportedFeature(
+                    feature=name,
+                    dimension=c.dimension,
+                    human_cue_turns=c.human_cue_turns or 0,
+                    simulator_cue_turns=c.simulator_cue_turns or 0,
+                )
+                for name, c in features.items()
+                if not c.supported
+            ],
             uncertainty=Uncertainty(method="folds", std=std, n_batches=len(batches)),
             folds=folds,
             n_episodes=len(human),
