@@ -89,6 +89,13 @@ def n_tasks_paired(paired: PairedSums) -> int:
     return int(both.sum())
 
 
+def _why_unpaired(n_simulator: float, n_human: float, empty_side: str, unpaired: str) -> str:
+    """The reason a task-paired component is missing: a side has nothing, or nothing pairs."""
+    if n_simulator == 0 or n_human == 0:
+        return empty_side.format(side="simulator" if n_simulator == 0 else "human")
+    return unpaired
+
+
 def _missing(paired: PairedSums, arrays: ComponentArrays) -> dict[str, str]:
     """Why each component that is NaN could not be computed."""
     values = arrays.values()
@@ -106,17 +113,19 @@ def _missing(paired: PairedSums, arrays: ComponentArrays) -> dict[str, str]:
         )
     sim, hum = paired.simulator, paired.human
     if np.isnan(values["outcome"][0]):
-        if sim.rewarded.sum() == 0 or hum.rewarded.sum() == 0:
-            side = "simulator" if sim.rewarded.sum() == 0 else "human"
-            out["outcome"] = f"no {side} episode has a reward and a task id"
-        else:
-            out["outcome"] = "no task has rewarded episodes on both sides"
+        out["outcome"] = _why_unpaired(
+            sim.rewarded.sum(),
+            hum.rewarded.sum(),
+            "no {side} episode has a reward and a task id",
+            "no task has rewarded episodes on both sides",
+        )
     if np.isnan(values["evaluation"][0]):
-        if sim.survey_count.sum() == 0 or hum.survey_count.sum() == 0:
-            side = "simulator" if sim.survey_count.sum() == 0 else "human"
-            out["evaluation"] = f"no {side} survey answers"
-        else:
-            out["evaluation"] = "no task has survey answers on both sides"
+        out["evaluation"] = _why_unpaired(
+            sim.survey_count.sum(),
+            hum.survey_count.sum(),
+            "no {side} survey answers",
+            "no task has survey answers on both sides",
+        )
     return out
 
 
