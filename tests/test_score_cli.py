@@ -180,6 +180,7 @@ def test_leaderboard_table_has_the_ceiling_on_top(human_file: Path, two_sims_fil
     code, out, _ = _invoke(str(two_sims_file), "--human", str(human_file), "--bootstrap", "20")
     assert code == 0
     assert out.index("humans (ceiling)") < out.index("humanlike") < out.index("terse")
+    assert "definitions usi-v2" in out
 
 
 def test_ceiling_json(human_file: Path) -> None:
@@ -200,6 +201,7 @@ def test_ceiling_json(human_file: Path) -> None:
     assert payload["uncertainty"]["method"] == "bootstrap"
     code, out, _ = _invoke("--ceiling", str(human_file))
     assert code == 0 and "Human ceiling" in out
+    assert "one batch against the other" in out and "definitions usi-v2" in out
 
 
 def _assert_one_line_error(code: int, out: str, err: str, needle: str) -> None:
