@@ -121,7 +121,8 @@ def main() -> None:
     board = last[6]
     ceiling = board["ceiling"]
     print(
-        f"at {last[0]} episodes: ceiling {ceiling['value']:.1f} ({ceiling['method']}); "
+        f"at {last[0]} episodes ({board['definitions']}): ceiling {ceiling['value']:.1f} "
+        f"({ceiling['method']}); "
         + ", ".join(f"{r['simulator']} {r['usi']['value']:.1f}" for r in board["leaderboard"])
     )
     best = min(last[2], auto[0]) if auto else last[2]

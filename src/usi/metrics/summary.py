@@ -111,15 +111,15 @@ def unit_keys(table: pd.DataFrame, side: str) -> pd.Series:
 def _side_sums(table: pd.DataFrame, units: pd.Series, order: pd.Index) -> SideSums:
     n = len(table)
     groups = units.to_numpy()
-    values = table[list(FEATURES)].to_numpy(dtype=np.float64) if n else np.zeros((0, 19))
+    values = table[list(FEATURES)].to_numpy(dtype=np.float64)
     has = ~np.isnan(values)
-    user_turns = table["n_user_turns"].to_numpy(dtype=np.float64) if n else np.zeros(0)
+    user_turns = table["n_user_turns"].to_numpy(dtype=np.float64)
     turns = np.where(has & IS_RATE, user_turns[:, None], 0.0)
     cues = np.where(has & IS_RATE, np.nan_to_num(values) * user_turns[:, None], 0.0)
-    reward = table["reward"].to_numpy(dtype=np.float64) if n else np.zeros(0)
+    reward = table["reward"].to_numpy(dtype=np.float64)
     rewarded = ~np.isnan(reward) & task_keys(table).notna().to_numpy()
     success = rewarded & (np.nan_to_num(reward) >= SUCCESS_REWARD)
-    survey = table[list(SURVEY_COLUMNS)].to_numpy(dtype=np.float64) if n else np.zeros((0, 8))
+    survey = table[list(SURVEY_COLUMNS)].to_numpy(dtype=np.float64)
     answered = ~np.isnan(survey)
     frame = pd.DataFrame(
         np.column_stack(
