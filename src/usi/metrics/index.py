@@ -402,16 +402,22 @@ def _empty_ceiling(human: pd.DataFrame, n_batches: int, reason: str) -> CeilingR
 
 
 def human_ceiling(
-    human: pd.DataFrame, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
+    human: pd.DataFrame,
+    *,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = 0,
+    floors: tuple[float | None, float | None] | None = None,
 ) -> CeilingResult:
     """The human ceiling: humans scored against humans (spec §6; the paper: 92.9).
 
     ≥ 3 batches: leave-one-batch-out, the mean over folds ± their std. 2 batches: one batch
     against the other (the two leave-one-out folds would be mirror images), with a task
     bootstrap. 1 batch: :func:`split_half`, one half against the other, with a task bootstrap.
+    ``floors``: the humans' v1 noise floors (:func:`noise_floors`), computed here unless given.
     """
     batches = human_batches(human)
-    floors = noise_floors(human)
+    if floors is None:
+        floors = noise_floors(human)
     if len(batches) >= MIN_BATCHES_FOR_LEAVE_ONE_OUT:
         folds = [
             score_pair(

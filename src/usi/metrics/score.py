@@ -80,5 +80,5 @@ def score_leaderboard(
         for name, table in simulators.items()
     ]
     results.sort(key=lambda r: (r.usi.value is None, -(r.usi.value or 0.0), r.simulator))
-    ceiling = human_ceiling(human, n_bootstrap=n_bootstrap, seed=seed)
+    ceiling = human_ceiling(human, n_bootstrap=n_bootstrap, seed=seed, floors=floors)
     return Leaderboard(ceiling=ceiling, leaderboard=results)
