@@ -188,8 +188,8 @@ def screen_table(table: pd.DataFrame, label: str, path: Path | None = None) -> I
         if unknown:
             unaligned = aligned & keys.isin(unknown)
             screening.unknown_tasks.update(keys[unaligned].tolist())
-            table = table.copy()
-            table.loc[unaligned, "task_id"] = None
+            # Null as load_table writes it (None, not NaN): the same table as an unaligned file.
+            table = table.assign(task_id=table["task_id"].astype(object).where(~unaligned, None))
     screening.kept.update(table["source"].astype(str).tolist())
     return Input(label=label, table=table, screening=screening, path=path)
 

@@ -142,9 +142,9 @@ def register(app: typer.Typer) -> None:
             ) as progress:
                 profiles = source_profiles(episodes, progress, screening)
             count = sum(n for n, _ in profiles.values())
-        for note in screening.notes():
-            typer.echo(WARNING_PREFIX + note, err=True)
         if count == 0:
             raise screening.nothing_left("episodes")
+        for note in screening.notes():
+            typer.echo(WARNING_PREFIX + note, err=True)
         if profiles:
             Console().print(profile_table(profiles))
