@@ -120,9 +120,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Behavioral fingerprint (19 features) of every episode, or per-source profiles.
 
-        Episodes are read by the rules of `usi score`: failed runs (metadata.error) are left
-        out with a warning, a repeated episode_id is an error, a task τ² does not have is
-        reported as task_id null.
+        Episodes are read by the rules of `usi score`: failed runs are left out,
+        a repeated episode_id is an error, a task τ² lacks becomes task_id null.
         """
         screening = Screening(str(episodes))
         profiles: dict[str, tuple[int, list[float]]] = {}

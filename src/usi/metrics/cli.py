@@ -105,8 +105,8 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Argument(
                 metavar="SIM...",
-                help="Episode files of one or more simulators (each non-human source is "
-                "scored separately).",
+                help="Episode files of one or more simulators (each non-human source of each "
+                "file is scored separately: one source in two files is two rows).",
                 show_default=False,
             ),
         ] = None,
@@ -137,6 +137,9 @@ def register(app: typer.Typer) -> None:
 
         usi score SIM [SIM ...] --human HUMAN [--json]    one simulator, or a leaderboard
         usi score --ceiling HUMAN [--json]                the human ceiling
+
+        Failed runs (metadata.error) are left out, with a warning.
+        A source in several files is one row per file, "SOURCE (FILE)".
         """
         try:
             _run(

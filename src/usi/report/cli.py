@@ -40,9 +40,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report.
 
-        Files are read by the rules of `usi score`, so both give the same numbers: the
-        people are the human episodes of --human (none: exit 2); each --sim FILE holds one
-        simulator (people in it are not counted); failed runs are left out with a warning.
+        Files are read by the rules of `usi score`: the same numbers.
+        --human must hold human episodes; each --sim FILE holds one simulator
+        (people in it are not counted); failed runs are left out, with a warning.
         """
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
