@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from usi.data.episode import HUMAN_SOURCE, Episode
+from usi.data.table import ERROR_COLUMN
 from usi.errors import UsiInputError
 
 if TYPE_CHECKING:
@@ -53,9 +54,6 @@ NAMED = 5
 
 QUOTED = 120
 """Characters of the first failure's text a message quotes."""
-
-ERROR_COLUMN = "error"
-"""The table column with :attr:`Episode.infrastructure_error` (see ``usi.data.table``)."""
 
 
 @functools.cache
@@ -142,7 +140,7 @@ def _quote(error: str) -> str:
     return repr(text if len(text) <= QUOTED else text[: QUOTED - 1] + "…")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Input:
     """One input (a file, or a table given as is) after the rules: what commands score."""
 
@@ -307,7 +305,7 @@ def simulator_rows(inputs: Sequence[Input]) -> tuple[dict[str, pd.DataFrame], li
     return rows, notes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sides:
     """The people and each simulator, ready to score, and the warnings reading them gave."""
 

@@ -14,6 +14,8 @@ import pandas as pd
 from usi.data.episode import Episode
 from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 
+ERROR_COLUMN = "error"
+"""Why the run failed (:attr:`Episode.infrastructure_error`), None when it ran."""
 META_COLUMNS: tuple[str, ...] = (
     "episode_id",
     "source",
@@ -22,7 +24,7 @@ META_COLUMNS: tuple[str, ...] = (
     "task_id",
     "reward",
     "n_user_turns",
-    "error",
+    ERROR_COLUMN,
 )
 SURVEY_COLUMNS: tuple[str, ...] = tuple(f"survey_{i}" for i in SURVEY_ITEM_IDS)
 JUDGE_COLUMNS: tuple[str, ...] = tuple(f"judge_{i}" for i in SURVEY_ITEM_IDS)
