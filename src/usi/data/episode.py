@@ -84,6 +84,18 @@ class Episode(BaseModel):
     def is_human(self) -> bool:
         return self.source == HUMAN_SOURCE
 
+    @property
+    def infrastructure_error(self) -> str | None:
+        """Why the run failed outside the conversation (``metadata["error"]``), else None.
+
+        A provider or auth error, a timeout after retries or a crash shows the harness, not
+        a user: such an episode is never scored as behaviour (see :mod:`usi.data.sides`).
+        """
+        error = self.metadata.get("error")
+        if not error:  # absent, null or empty: the conversation ran
+            return None
+        return error if isinstance(error, str) else str(error)
+
     def user_turns(self) -> list[str]:
         """The user's messages that carry real content (spec §1).
 

@@ -14,6 +14,8 @@ import pandas as pd
 from usi.data.episode import Episode
 from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 
+ERROR_COLUMN = "error"
+"""Why the run failed (:attr:`Episode.infrastructure_error`), None when it ran."""
 META_COLUMNS: tuple[str, ...] = (
     "episode_id",
     "source",
@@ -22,6 +24,7 @@ META_COLUMNS: tuple[str, ...] = (
     "task_id",
     "reward",
     "n_user_turns",
+    ERROR_COLUMN,
 )
 SURVEY_COLUMNS: tuple[str, ...] = tuple(f"survey_{i}" for i in SURVEY_ITEM_IDS)
 JUDGE_COLUMNS: tuple[str, ...] = tuple(f"judge_{i}" for i in SURVEY_ITEM_IDS)
@@ -43,6 +46,9 @@ def _scores(answers: object) -> list[float]:
 def episode_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
     """One row per episode: meta columns, survey scores in [0, 1], judge scores (NaN if absent).
 
+    ``error`` is :attr:`Episode.infrastructure_error` (None for a conversation that ran), so
+    the rules of :mod:`usi.data.sides` can leave failed runs out of the table.
+
     ``judge_*`` come from ``metadata["judge_survey"]``: a model's answers to the same survey
     about the same conversation (``usi judge``), kept beside the participant's own.
     """
@@ -57,6 +63,7 @@ def episode_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
                 ep.task_id,
                 np.nan if ep.reward is None else float(ep.reward),
                 len(ep.user_turns()),
+                ep.infrastructure_error,
                 *_scores(ep.survey),
                 *_scores(ep.metadata.get("judge_survey")),
             ]

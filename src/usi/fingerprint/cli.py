@@ -18,7 +18,7 @@ from rich.table import Table
 
 from usi.data.episode import HUMAN_SOURCE, Episode
 from usi.data.readers import iter_episodes
-from usi.errors import UsiInputError
+from usi.data.sides import WARNING_PREFIX, Screening, screen_episodes
 from usi.fingerprint.extract import CHUNK_EPISODES, fingerprint_turn_lists
 from usi.fingerprint.features import DIMENSION_NAMES, DIMENSIONS, FEATURES
 
@@ -30,16 +30,20 @@ def _chunks(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
         yield chunk
 
 
-def _fingerprinted(path: Path) -> Iterator[tuple[list[Episode], npt.NDArray[np.float64]]]:
-    for chunk in _chunks(iter_episodes(path), CHUNK_EPISODES):
+def _fingerprinted(
+    path: Path, screening: Screening | None
+) -> Iterator[tuple[list[Episode], npt.NDArray[np.float64]]]:
+    """Fingerprints chunk by chunk of the episodes the shared rules keep (failed runs out)."""
+    episodes = screen_episodes(iter_episodes(path), screening or Screening(str(path)))
+    for chunk in _chunks(episodes, CHUNK_EPISODES):
         yield chunk, fingerprint_turn_lists([episode.user_turns() for episode in chunk])
 
 
-def write_json_lines(path: Path) -> int:
-    """One JSON object per episode on stdout; return how many episodes."""
+def write_json_lines(path: Path, screening: Screening | None = None) -> int:
+    """One JSON object per episode kept by the rules on stdout; return how many episodes."""
     count = 0
     out = sys.stdout
-    for chunk, values in _fingerprinted(path):
+    for chunk, values in _fingerprinted(path, screening):
         for episode, row in zip(chunk, values.tolist(), strict=True):
             record = {
                 "episode_id": episode.episode_id,
@@ -54,13 +58,13 @@ def write_json_lines(path: Path) -> int:
 
 
 def source_profiles(
-    path: Path, progress: Progress | None = None
+    path: Path, progress: Progress | None = None, screening: Screening | None = None
 ) -> dict[str, tuple[int, list[float]]]:
     """Per source: number of episodes and the profile (per-feature mean), streaming the file."""
     sums: dict[str, npt.NDArray[np.float64]] = {}
     counts: dict[str, int] = {}
     task = progress.add_task("fingerprinting", total=None) if progress else None
-    for chunk, values in _fingerprinted(path):
+    for chunk, values in _fingerprinted(path, screening):
         sources = np.array([episode.source for episode in chunk], dtype=object)
         for source in dict.fromkeys(sources.tolist()):
             rows = sources == source
@@ -114,9 +118,15 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Behavioral fingerprint (19 features) of every episode, or per-source profiles."""
+        """Behavioral fingerprint (19 features) of every episode, or per-source profiles.
+
+        Episodes are read by the rules of `usi score`: failed runs are left out,
+        a repeated episode_id is an error, a task τ² lacks becomes task_id null.
+        """
+        screening = Screening(str(episodes))
+        profiles: dict[str, tuple[int, list[float]]] = {}
         if as_json:
-            count = write_json_lines(episodes)
+            count = write_json_lines(episodes, screening)
         else:
             stderr = Console(stderr=True)
             columns = (
@@ -129,9 +139,11 @@ def register(app: typer.Typer) -> None:
             with Progress(
                 *columns, console=stderr, transient=True, disable=not stderr.is_terminal
             ) as progress:
-                profiles = source_profiles(episodes, progress)
+                profiles = source_profiles(episodes, progress, screening)
             count = sum(n for n, _ in profiles.values())
-            if count:
-                Console().print(profile_table(profiles))
         if count == 0:
-            raise UsiInputError("no episodes", episodes)
+            raise screening.nothing_left("episodes")
+        for note in screening.notes():
+            typer.echo(WARNING_PREFIX + note, err=True)
+        if profiles:
+            Console().print(profile_table(profiles))

@@ -12,17 +12,17 @@ from rich.console import Console
 from usi.errors import UsiInputError
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from usi.data.sides import Input, Sides
 
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
 PIPE_WIDTH = 160
 
 
-def _load(path: Path, console: Console, workers: int | None) -> pd.DataFrame:
-    """The table of one file, with a status line on stderr while it is read."""
+def _read(path: Path, console: Console, workers: int | None) -> Input:
+    """One file read by the rules of ``usi.data.sides``, with a status line on stderr."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from usi.metrics.table import load_table
+    from usi.data.sides import read_input
 
     with Progress(
         SpinnerColumn(),
@@ -34,52 +34,19 @@ def _load(path: Path, console: Console, workers: int | None) -> pd.DataFrame:
         disable=not console.is_terminal,  # a log file gets the error line, not spinner debris
     ) as progress:
         task = progress.add_task(f"fingerprinting {path.name}", total=None)
-        try:
-            return load_table(
-                path, progress=lambda n: progress.update(task, completed=n), workers=workers
-            )
-        except OSError as exc:
-            raise UsiInputError(exc.strerror or str(exc), path) from None
+        return read_input(
+            path, progress=lambda n: progress.update(task, completed=n), workers=workers
+        )
 
 
-def _tables(
-    paths: list[Path], console: Console, workers: int | None = None
-) -> dict[Path, pd.DataFrame]:
-    """Each distinct file read once (``usi score corpus.jsonl --human corpus.jsonl`` is fine)."""
-    tables: dict[Path, pd.DataFrame] = {}
-    for path in paths:
-        key = path.resolve()
-        if key not in tables:
-            tables[key] = _load(path, console, workers)
-    return tables
+def _sides(simulators: list[Path], human: Path, console: Console, workers: int | None) -> Sides:
+    """The people and each simulator by the shared rules; their warnings go to stderr."""
+    from usi.data.sides import WARNING_PREFIX, read_sides
 
-
-def _human_table(path: Path, tables: dict[Path, pd.DataFrame]) -> pd.DataFrame:
-    from usi.metrics.table import human_rows
-
-    human = human_rows(tables[path.resolve()])
-    if human.empty:
-        raise UsiInputError('no human episodes (source "human")', path)
-    return human
-
-
-def _simulator_tables(
-    paths: list[Path], tables: dict[Path, pd.DataFrame]
-) -> dict[str, pd.DataFrame]:
-    """Every non-human source of the SIM files; one source spread over files is merged."""
-    import pandas as pd
-
-    from usi.metrics.table import simulator_sources
-
-    parts: dict[str, list[pd.DataFrame]] = {}
-    for path in paths:
-        table = tables[path.resolve()]
-        names = simulator_sources(table)
-        if not names:
-            raise UsiInputError('no simulator episodes (every source is "human")', path)
-        for name in names:
-            parts.setdefault(name, []).append(table[table["source"] == name])
-    return {n: pd.concat(p, ignore_index=True) for n, p in parts.items()}
+    sides = read_sides(simulators, human, lambda path: _read(path, console, workers))
+    for note in sides.notes:
+        typer.echo(WARNING_PREFIX + note, err=True)
+    return sides
 
 
 def _notes(notes: list[tuple[str, str | None]]) -> None:
@@ -110,7 +77,7 @@ def _run(
         if simulators or human is not None:
             raise UsiInputError("--ceiling HUMAN takes no SIM files and no --human")
         result = human_ceiling(
-            _human_table(ceiling, _tables([ceiling], status, workers)),
+            _sides([], ceiling, status, workers).human,
             n_bootstrap=n_bootstrap,
             seed=seed,
         )
@@ -124,10 +91,8 @@ def _run(
         raise UsiInputError("give SIM files and --human HUMAN, or --ceiling HUMAN")
     if human is None:
         raise UsiInputError("--human HUMAN is required to score simulators")
-    tables = _tables([human, *simulators], status, workers)
-    human_table = _human_table(human, tables)
-    sims = _simulator_tables(simulators, tables)
-    del tables
+    sides = _sides(simulators, human, status, workers)
+    human_table, sims = sides.human, sides.simulators
     if len(sims) == 1:
         name, table = next(iter(sims.items()))
         score = score_simulator(table, human_table, name, n_bootstrap=n_bootstrap, seed=seed)
@@ -154,8 +119,8 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Argument(
                 metavar="SIM...",
-                help="Episode files of one or more simulators (each non-human source is "
-                "scored separately).",
+                help="Episode files of one or more simulators (each non-human source of each "
+                "file is scored separately: one source in two files is two rows).",
                 show_default=False,
             ),
         ] = None,
@@ -191,6 +156,9 @@ def register(app: typer.Typer) -> None:
 
         usi score SIM [SIM ...] --human HUMAN [--json]    one simulator, or a leaderboard
         usi score --ceiling HUMAN [--json]                the human ceiling
+
+        Failed runs (metadata.error) are left out, with a warning.
+        A source in several files is one row per file, "SOURCE (FILE)".
         """
         try:
             _run(

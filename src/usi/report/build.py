@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from usi.data.sides import human_side
 from usi.errors import UsiInputError
 from usi.report.context import ReportData, choose_focus
 from usi.report.inputs import TableInput, load_capability, load_input
 from usi.report.model import Section
 from usi.report.render import render_html, write_tree
-from usi.report.scores import score_all
+from usi.report.scores import Warn, score_all
 from usi.report.sections import (
     capability,
     easy_mode,
@@ -59,6 +60,8 @@ class ReportResult:
     path: Path
     sections: list[Section]
     timings: dict[str, float] = field(default_factory=dict)
+    #: Warnings of the shared input rules (:mod:`usi.data.sides`), each once.
+    notes: list[str] = field(default_factory=list)
 
 
 def draw_section(key: str, data: ReportData) -> Section:
@@ -81,6 +84,22 @@ def _check_sources(human: TableInput, sims: Mapping[str, TableInput]) -> None:
             raise UsiInputError("no such file" if not path.exists() else "not a file", path)
 
 
+def _repeated_files(sims: Mapping[str, TableInput]) -> list[str]:
+    """A warning per file given for several ``--sim`` names (each scores the same episodes)."""
+    names: dict[Path, list[str]] = {}
+    labels: dict[Path, str] = {}
+    for name, source in sims.items():
+        if not isinstance(source, pd.DataFrame):
+            key = Path(source).resolve()
+            names.setdefault(key, []).append(name)
+            labels.setdefault(key, str(source))
+    return [
+        f"{labels[key]}: given for --sim {', '.join(given)}: the same episodes under each name"
+        for key, given in names.items()
+        if len(given) > 1
+    ]
+
+
 def build_report(
     human: TableInput,
     sims: Mapping[str, TableInput],
@@ -89,8 +108,15 @@ def build_report(
     focus: Sequence[str] | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    warn: Warn | None = None,
 ) -> ReportResult:
     """Write ``out_dir``/report.html plus figures (PNG, SVG) and tables (CSV, Markdown).
+
+    Inputs are read by the rules ``usi score`` uses (:mod:`usi.data.sides`), so the report
+    shows the numbers ``usi score`` prints for the same files: the people are the human
+    episodes of ``human``; each ``sims`` input holds one simulator (people in it are not
+    counted); failed runs are left out. Each warning goes to ``warn`` as it is found, and
+    into the report's header.
 
     ``workers``: processes that load and score simulators and draw sections (default: one
     per core from 4 simulators on, see :func:`usi.report.workers.default_workers`).
@@ -101,6 +127,14 @@ def build_report(
     def tick(stage: str, detail: str = "") -> None:
         if progress is not None:
             progress(stage, detail)
+
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        if text not in notes:
+            notes.append(text)
+            if warn is not None:
+                warn(text)
 
     if not sims:
         raise UsiInputError("at least one simulator is required", where="--sim")
@@ -115,7 +149,12 @@ def build_report(
     capability_frame = load_capability(capability_csv, sims) if capability_csv is not None else None
 
     t = time.perf_counter()
-    human_table = load_input(human, "--human")
+    human_input = load_input(human, "--human")
+    human_table = human_side(human_input)
+    for text in human_input.notes:
+        note(text)
+    for text in _repeated_files(sims):
+        note(text)
     tick("loaded", "human episodes")
     timings["load human"] = time.perf_counter() - t
 
@@ -123,7 +162,12 @@ def build_report(
     with worker_pool(n_workers) as pool:
         t = time.perf_counter()
         sim_tables, scores, ceiling, ceiling_note = score_all(
-            human_table, sims, lambda name: tick("loaded and scored", name), pool
+            human_table,
+            sims,
+            lambda name: tick("loaded and scored", name),
+            pool,
+            human_input=human,
+            warn=note,
         )
         timings["load + score simulators"] = time.perf_counter() - t
 
@@ -134,6 +178,7 @@ def build_report(
             ceiling=ceiling,
             capability=capability_frame,
             ceiling_note=ceiling_note,
+            notes=notes,
         )
         data.focus = choose_focus(data, list(focus) if focus else None)
 
@@ -157,7 +202,7 @@ def build_report(
     tick("wrote", str(path))
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
-    return ReportResult(path=path, sections=sections, timings=timings)
+    return ReportResult(path=path, sections=sections, timings=timings, notes=notes)
 
 
 def write_report(

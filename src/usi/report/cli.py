@@ -38,10 +38,16 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Write the study's analyses, figures and leaderboard as one HTML report."""
+        """Write the study's analyses, figures and leaderboard as one HTML report.
+
+        Files are read by the rules of `usi score`: the same numbers.
+        --human must hold human episodes; each --sim FILE holds one simulator
+        (people in it are not counted); failed runs are left out, with a warning.
+        """
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from usi.data.sides import WARNING_PREFIX
         from usi.report.build import SECTIONS, build_report
         from usi.report.inputs import parse_sim_specs
 
@@ -64,7 +70,10 @@ def register(app: typer.Typer) -> None:
             def progress(stage: str, detail: str) -> None:
                 bar.update(task, advance=1, description=f"{stage} {detail}")
 
-            result = build_report(human, sims, out, capability, focus or None, progress)
+            def warn(note: str) -> None:
+                console.print(WARNING_PREFIX + note, markup=False, highlight=False, soft_wrap=True)
+
+            result = build_report(human, sims, out, capability, focus or None, progress, warn=warn)
         console.print(
             f"report: {len(sims)} simulator(s), {len(result.sections)} sections, "
             f"{result.timings['total']:.1f} s"

@@ -26,6 +26,8 @@ class ReportData:
     focus: list[str] = field(default_factory=list)
     #: Why the human ceiling is absent, when it is.
     ceiling_note: str = ""
+    #: Warnings of the input rules (episodes left out, tasks τ² does not have, …).
+    notes: list[str] = field(default_factory=list)
 
     def ranked(self) -> list[str]:
         """Simulator names by USI, best first (unscored last, then by name)."""

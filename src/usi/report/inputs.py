@@ -12,12 +12,14 @@ from typing import Any
 
 import pandas as pd
 
+from usi.data.sides import Input, read_input, screen_table
 from usi.errors import UsiInputError
 
 #: Columns a capability CSV must have (spec: model must match a ``--sim`` NAME).
 CAPABILITY_COLUMNS: tuple[str, ...] = ("model", "family", "score")
-#: Columns every episode table must carry for the report to place episodes on tasks.
-REQUIRED_TABLE_COLUMNS: tuple[str, ...] = ("episode_id", "task_id", "reward")
+#: Columns every episode table must carry for the report to place episodes on tasks and
+#: for the rules of :mod:`usi.data.sides` (who, which task, which episode).
+REQUIRED_TABLE_COLUMNS: tuple[str, ...] = ("episode_id", "source", "domain", "task_id", "reward")
 
 TableInput = str | Path | pd.DataFrame
 
@@ -54,13 +56,22 @@ def check_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame
 
 
-def load_input(source: TableInput, label: str) -> pd.DataFrame:
-    """An episode table from a file (any format ``usi`` reads) or a DataFrame given as is."""
-    if isinstance(source, pd.DataFrame):
-        return check_table(source, label).reset_index(drop=True)
-    from usi.metrics import load_table
+def load_input(source: TableInput, label: str) -> Input:
+    """An input read by the rules every scoring command shares (:mod:`usi.data.sides`).
 
-    return check_table(load_table(source), label)
+    ``source`` is a file (any format ``usi`` reads) or a DataFrame given as is; errors and
+    warnings name the file, or ``label`` for a DataFrame.
+    """
+    if isinstance(source, pd.DataFrame):
+        return screen_table(check_table(source, label).reset_index(drop=True), label)
+    return read_input(Path(source))
+
+
+def same_input(a: TableInput, b: TableInput) -> bool:
+    """True when both name the same file (or are the same DataFrame object)."""
+    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
+        return a is b
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def load_capability(path: str | Path, sim_names: Mapping[str, object]) -> pd.DataFrame:

@@ -44,6 +44,8 @@ def _inputs_summary(data: ReportData) -> list[tuple[str, str]]:
         ("Simulators in focus", ", ".join(data.focus)),
         ("Capability file", "given" if data.capability is not None else "not given"),
     ]
+    if data.notes:
+        rows.append(("Input warnings", "; ".join(data.notes)))
     return rows
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from usi.metrics.models import COMPONENT_LABELS, COMPONENT_NAMES, DEFINITIONS
-from usi.report.inputs import TableInput, load_input
+from usi.report.inputs import TableInput, load_input, same_input
 
 __all__ = ["COMPONENTS", "COMPONENT_LABELS", "DEFINITIONS", "SimScore", "score_all"]
 
@@ -184,16 +184,26 @@ def from_ceiling(ceiling: CeilingResult) -> SimScore:
 
 
 ScoreProgress = Callable[[str], None]
+#: Called with each warning line of :mod:`usi.data.sides` (no prefix).
+Warn = Callable[[str], None]
 
 
 def _load_and_score(
-    args: tuple[str, TableInput, pd.DataFrame, float | None],
-) -> tuple[pd.DataFrame, ScoreResult]:
+    args: tuple[str, TableInput, pd.DataFrame, float | None, bool],
+) -> tuple[pd.DataFrame, ScoreResult, list[str]]:
+    from usi.data.sides import only_simulator, people_note
     from usi.metrics import score_simulator
 
-    name, source, human, coverage_reference = args
-    table = load_input(source, name)
-    return table, score_simulator(table, human, name, coverage_reference=coverage_reference)
+    name, source, human, coverage_reference, is_human_input = args
+    read = load_input(source, name)
+    table = only_simulator(read, name)
+    notes = read.notes + ([] if is_human_input else people_note(read))
+    result = score_simulator(table, human, name, coverage_reference=coverage_reference)
+    return table, result, notes
+
+
+def _is_human_input(source: TableInput, human_input: TableInput | None) -> bool:
+    return human_input is not None and same_input(source, human_input)
 
 
 def score_all(
@@ -201,26 +211,39 @@ def score_all(
     sims: Mapping[str, TableInput],
     progress: ScoreProgress | None = None,
     pool: Executor | None = None,
+    *,
+    human_input: TableInput | None = None,
+    warn: Warn | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, SimScore], SimScore | None, str]:
     """Load and score every simulator, and the human ceiling, with ``usi.metrics``.
 
-    With a ``pool`` (see :mod:`usi.report.workers`) each simulator is read, fingerprinted
-    and scored in a worker process. Returns the simulators' tables and scores by name, the
-    ceiling (None when it has no value) and why it is absent.
+    ``human`` is the people's table (:func:`usi.data.sides.human_side`); each simulator
+    input is read by the same rules as ``usi score`` and must hold one simulator (people in
+    it are not scored; ``human_input`` names the file they came from, so reading one mixed
+    file for both sides warns about nothing). With a ``pool`` (see
+    :mod:`usi.report.workers`) each simulator is read, fingerprinted and scored in a worker
+    process. Returns the simulators' tables and scores by name, the ceiling (None when it
+    has no value) and why it is absent; every warning goes to ``warn``.
     """
     from usi.metrics import human_ceiling, split_half
     from usi.metrics.fidelity import human_coverage_reference
 
     # Humans against humans depends on the humans only: once per report, not once per simulator.
     reference = human_coverage_reference(split_half(human))
-    jobs = [(name, source, human, reference) for name, source in sims.items()]
-    outputs: Iterator[tuple[pd.DataFrame, ScoreResult]] = (
+    jobs = [
+        (name, source, human, reference, _is_human_input(source, human_input))
+        for name, source in sims.items()
+    ]
+    outputs: Iterator[tuple[pd.DataFrame, ScoreResult, list[str]]] = (
         map(_load_and_score, jobs) if pool is None else pool.map(_load_and_score, jobs)
     )
     tables: dict[str, pd.DataFrame] = {}
     results: dict[str, ScoreResult] = {}
-    for name, (table, result) in zip(sims, outputs, strict=True):
+    for name, (table, result, notes) in zip(sims, outputs, strict=True):
         tables[name], results[name] = table, result
+        if warn is not None:
+            for note in notes:
+                warn(note)
         if progress is not None:
             progress(name)
     scores = {name: from_result(name, result) for name, result in results.items()}
