@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
 
-from usi.data.survey import SURVEY_ITEM_IDS
 from usi.data.table import SURVEY_COLUMNS
 from usi.fingerprint.features import FEATURES
 from usi.metrics.table import TASK_KEY_SEPARATOR, task_keys
@@ -108,56 +108,41 @@ def unit_keys(table: pd.DataFrame, side: str) -> pd.Series:
     return keys.where(keys.notna(), own)
 
 
-def _side_sums(table: pd.DataFrame, units: pd.Series, order: pd.Index) -> SideSums:
+def _side_sums(table: pd.DataFrame, codes: npt.NDArray[np.intp], n_units: int) -> SideSums:
+    """Per-unit sums of one side: one sparse (units × episodes) indicator product per array."""
     n = len(table)
-    groups = units.to_numpy()
+    indicator = sparse.csr_matrix(
+        (np.ones(n), (codes, np.arange(n))), shape=(n_units, n), dtype=np.float64
+    )
+
+    def total(values: npt.ArrayLike) -> FloatArray:
+        return np.asarray(indicator @ np.asarray(values, dtype=np.float64), dtype=np.float64)
+
     values = table[list(FEATURES)].to_numpy(dtype=np.float64)
     has = ~np.isnan(values)
-    user_turns = table["n_user_turns"].to_numpy(dtype=np.float64)
-    turns = np.where(has & IS_RATE, user_turns[:, None], 0.0)
-    cues = np.where(has & IS_RATE, np.nan_to_num(values) * user_turns[:, None], 0.0)
+    user_turns = table["n_user_turns"].to_numpy(dtype=np.float64)[:, None]
     reward = table["reward"].to_numpy(dtype=np.float64)
-    rewarded = ~np.isnan(reward) & task_keys(table).notna().to_numpy()
-    success = rewarded & (np.nan_to_num(reward) >= SUCCESS_REWARD)
+    rewarded = ~np.isnan(reward) & table["task_id"].notna().to_numpy()
     survey = table[list(SURVEY_COLUMNS)].to_numpy(dtype=np.float64)
     answered = ~np.isnan(survey)
-    frame = pd.DataFrame(
-        np.column_stack(
-            [
-                np.ones(n),
-                np.where(has, values, 0.0),
-                has.astype(np.float64),
-                cues,
-                turns,
-                success.astype(np.float64),
-                rewarded.astype(np.float64),
-                np.where(answered, survey, 0.0),
-                answered.astype(np.float64),
-            ]
-        )
-    )
-    summed = frame.groupby(groups, sort=False).sum().reindex(order, fill_value=0.0)
-    block = summed.to_numpy(dtype=np.float64)
-    f, s = len(FEATURES), len(SURVEY_ITEM_IDS)
-    cuts = np.cumsum([1, f, f, f, f, 1, 1, s, s])
-    parts = np.split(block, cuts[:-1], axis=1)
     return SideSums(
-        n_episodes=parts[0][:, 0],
-        feature_sum=parts[1],
-        feature_count=parts[2],
-        cue_turns=parts[3],
-        turns=parts[4],
-        successes=parts[5][:, 0],
-        rewarded=parts[6][:, 0],
-        survey_sum=parts[7],
-        survey_count=parts[8],
+        n_episodes=total(np.ones(n)),
+        feature_sum=total(np.where(has, values, 0.0)),
+        feature_count=total(has),
+        cue_turns=total(np.where(has & IS_RATE, np.nan_to_num(values) * user_turns, 0.0)),
+        turns=total(np.where(has & IS_RATE, user_turns, 0.0)),
+        successes=total(rewarded & (np.nan_to_num(reward) >= SUCCESS_REWARD)),
+        rewarded=total(rewarded),
+        survey_sum=total(np.where(answered, survey, 0.0)),
+        survey_count=total(answered),
     )
 
 
 def summarize(simulator: pd.DataFrame, human: pd.DataFrame) -> PairedSums:
     """Both tables reduced to per-unit sums, once; every component reads only these."""
-    sim_units, hum_units = unit_keys(simulator, "simulator"), unit_keys(human, "human")
-    order = pd.Index(sorted(set(sim_units) | set(hum_units)))
+    sim_units = unit_keys(simulator, "simulator").to_numpy(dtype=object)
+    hum_units = unit_keys(human, "human").to_numpy(dtype=object)
+    order = pd.Index(np.unique(np.concatenate([sim_units, hum_units]).astype(str)), dtype=object)
     domains = [
         None if key.startswith(UNALIGNED_PREFIX) else key.split(TASK_KEY_SEPARATOR, 1)[0]
         for key in order
@@ -165,6 +150,6 @@ def summarize(simulator: pd.DataFrame, human: pd.DataFrame) -> PairedSums:
     return PairedSums(
         units=list(order),
         domains=domains,
-        simulator=_side_sums(simulator, sim_units, order),
-        human=_side_sums(human, hum_units, order),
+        simulator=_side_sums(simulator, order.get_indexer(sim_units), len(order)),
+        human=_side_sums(human, order.get_indexer(hum_units), len(order)),
     )
