@@ -17,7 +17,6 @@ metrics instead of silently scoring them against the wrong task.
 
 from __future__ import annotations
 
-import functools
 import re
 import warnings
 from collections.abc import Mapping
@@ -77,42 +76,11 @@ class TaskAlignment:
         return {"method": self.method, "candidates": list(self.candidates), "detail": self.detail}
 
 
-def quiet_tau2() -> None:
-    """Keep τ²'s loguru messages (e.g. "No .env file found") off the user's terminal."""
-    from loguru import logger
-
-    logger.disable("tau2")
-
-
-@functools.cache
 def tau2_task_texts(domain: str) -> Mapping[str, str]:
     """τ² task id → the user-side scenario text of that task, loaded once per process."""
-    quiet_tau2()
-    tasks: list[Any]
-    if domain == "airline":
-        from tau2.domains.airline.environment import get_tasks as airline_tasks
+    from usi.tau.tasks import scenario_texts  # deferred: imports τ²
 
-        tasks = airline_tasks(None)
-    elif domain == "retail":
-        from tau2.domains.retail.environment import get_tasks as retail_tasks
-
-        tasks = retail_tasks(None)
-    else:
-        return {}
-    return {task.id: _scenario_text(task) for task in tasks}
-
-
-def _scenario_text(task: Any) -> str:
-    instructions = task.user_scenario.instructions
-    if isinstance(instructions, str):
-        return instructions
-    parts = (
-        instructions.reason_for_call,
-        instructions.known_info,
-        instructions.unknown_info,
-        instructions.task_instructions,
-    )
-    return "\n".join(part for part in parts if part)
+    return scenario_texts(domain)
 
 
 def entities(text: str) -> dict[str, frozenset[str]]:

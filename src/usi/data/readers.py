@@ -14,12 +14,22 @@ import json
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
+from usi.data.decode import describe_validation_error, load_json
 from usi.data.episode import Episode
 from usi.errors import UsiInputError
+
+__all__ = [
+    "EpisodeFormat",
+    "describe_validation_error",
+    "detect_format",
+    "iter_episodes",
+    "load_json",
+    "read_canonical",
+    "read_episodes",
+]
 
 
 class EpisodeFormat(StrEnum):
@@ -68,27 +78,6 @@ def detect_format(path: str | Path) -> EpisodeFormat:
         "or a `tau2 run` results JSON)",
         p,
     )
-
-
-def load_json(path: Path) -> Any:
-    """Parse a whole JSON document, turning a syntax error into one clear line."""
-    try:
-        with path.open("r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise UsiInputError(f"invalid JSON: {exc.msg}", path, f"line {exc.lineno}") from None
-    except UnicodeDecodeError:
-        raise UsiInputError("not a text file (expected JSON)", path) from None
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first pydantic error as ``field: message`` (one line, no URL)."""
-    err = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in err.get("loc", ())) or "record"
-    message = str(err.get("msg", "invalid"))
-    # Errors raised by our own validators already say what is wrong.
-    message = message.removeprefix("Value error, ")
-    return f"{where}: {message}"
 
 
 def read_canonical(path: str | Path) -> Iterator[Episode]:

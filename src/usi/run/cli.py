@@ -134,8 +134,6 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey."""
-        from loguru import logger
-
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
         from usi.run.models import validate_model
         from usi.run.runner import run_episodes, summary_line
@@ -147,7 +145,6 @@ def register(app: typer.Typer) -> None:
             read_text_file,
         )
 
-        logger.remove()
         _configure_offline(offline_latency_ms, offline_faults)
         if user_kind not in SIMULATOR_KINDS:
             raise UsiInputError(
@@ -227,12 +224,9 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
         """A model rates conversations as their user would (into metadata.judge_survey)."""
-        from loguru import logger
-
         from usi.run.judge import JudgeSettings, judge_file
         from usi.run.models import validate_model
 
-        logger.remove()
         _configure_offline(offline_latency_ms, offline_faults)
         validate_model(model)
         check_base_url(base_url, "base-url")

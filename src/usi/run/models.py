@@ -17,17 +17,25 @@ import os
 from typing import Any
 
 from usi.errors import UsiInputError
+from usi.run.offline.protocol import (
+    OFFLINE_MODELS,
+    OFFLINE_PREFIX,
+    ROLE_HEADER,
+    ROLES,
+    TASK_HEADER,
+)
 
-OFFLINE_PREFIX = "offline/"
-# Offline model name → the role it was written to play.
-OFFLINE_MODELS: dict[str, str] = {
-    "oracle": "agent",
-    "cooperative": "user",
-    "terse": "user",
-}
-TASK_HEADER = "X-USI-Task"
-ROLE_HEADER = "X-USI-Role"
-ROLES = ("agent", "user", "survey", "judge", "quality")
+__all__ = [
+    "OFFLINE_MODELS",
+    "OFFLINE_PREFIX",
+    "ROLES",
+    "ROLE_HEADER",
+    "TASK_HEADER",
+    "completion_kwargs",
+    "is_offline",
+    "validate_model",
+]
+
 # OpenAI-compatible servers behind --*-base-url rarely check the key, but the client needs one.
 _PLACEHOLDER_KEY = "usi-no-key"
 

@@ -238,8 +238,10 @@ def _run_threads(
 
 def _worker_env(settings: RunSettings) -> dict[str, str]:
     """The environment workers get; offline models are served by this process's server."""
+    from usi.tau.env import COST_MAP_ENV
+
     env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
-    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    env.setdefault(COST_MAP_ENV, "True")
     if any(m and is_offline(m) for m in (settings.agent.model, settings.user.model)):
         from usi.run.offline.server import API_BASE_ENV, default_server
 
@@ -323,12 +325,10 @@ def _run_processes(
 
 
 def _ray_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> str:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from loguru import logger
-
     from usi.run.cpu import tune_worker_gc
+    from usi.tau.env import setup_environment
 
-    logger.remove()
+    setup_environment()
     tune_worker_gc(settings.domain)
     return episode_line(run_episode(settings, task_id, trial, seed))
 
@@ -449,7 +449,6 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
     """All episodes of OUT as a τ² ``Results`` file; survey in reward_info.info.usi_survey."""
     if target is None:
         return
-    from tau2.data_model.message import AssistantMessage, ToolCall, ToolMessage, UserMessage
     from tau2.data_model.simulation import (
         AgentInfo,
         Info,
@@ -460,7 +459,8 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
     )
     from tau2.registry import registry
 
-    from usi.run.episode import domain_tasks
+    from usi.tau.messages import ENDED_BY, to_tau
+    from usi.tau.tasks import domain_tasks
 
     episodes = list(iter_out(out))
     tasks = domain_tasks(settings.domain)
@@ -469,34 +469,7 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
         if ep.domain != settings.domain or ep.task_id not in tasks:
             continue
         meta = ep.metadata
-        messages: list[Any] = []
-        for turn, m in enumerate(ep.messages):
-            calls = [
-                ToolCall(id=c.id or "", name=c.name, arguments=c.arguments)
-                for c in m.tool_calls or []
-            ] or None
-            if m.role == "user":
-                messages.append(
-                    UserMessage(
-                        role="user", content=m.content or None, tool_calls=calls, turn_idx=turn
-                    )
-                )
-            elif m.role == "assistant":
-                messages.append(
-                    AssistantMessage(
-                        role="assistant", content=m.content or None, tool_calls=calls, turn_idx=turn
-                    )
-                )
-            else:
-                messages.append(
-                    ToolMessage(
-                        id=m.tool_call_id or "",
-                        role="tool",
-                        content=m.content,
-                        requestor="assistant",
-                        turn_idx=turn,
-                    )
-                )
+        messages = to_tau(ep.messages, meta.get(ENDED_BY))
         reward_info = RewardInfo.model_validate(
             meta.get("reward_info") or {"reward": ep.reward or 0.0}
         )
@@ -505,6 +478,7 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
             "usi_survey": ep.survey,
             "usi_source": ep.source,
             "usi_episode_id": ep.episode_id,
+            "usi_error": meta.get("error"),
         }
         cost = meta.get("cost") or {}
         simulations.append(

@@ -37,8 +37,8 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 from usi.errors import UsiInputError
-from usi.run.models import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
 from usi.run.offline import behaviour
+from usi.run.offline.protocol import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
 
 FAULT_KINDS = ("429", "500", "timeout", "garbage")
 
@@ -462,13 +462,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _warm() -> None:
     """Load τ²'s registry before the first completion needs it (off the request's clock)."""
-    try:
-        from loguru import logger
-
-        logger.remove()  # τ²'s loader logs; the child must stay quiet
+    with contextlib.suppress(Exception):  # the first request will report it
         import tau2.registry  # noqa: F401
-    except Exception:  # the first request will report it
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -478,7 +473,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m usi.run.offline.server")
     parser.add_argument("--config", default="{}", help="OfflineConfig as JSON")
     args = parser.parse_args(argv)
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from usi.tau.env import setup_environment
+
+    setup_environment()  # τ²'s loader logs; the child must stay quiet
     server = OfflineServer(OfflineConfig.from_json(args.config))
     print(f"{_READY} {server.port}", flush=True)
     threading.Thread(target=_warm, daemon=True).start()
