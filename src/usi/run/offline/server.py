@@ -13,10 +13,10 @@ talks to that one server (``USI_OFFLINE_API_BASE``), so counters and fault sched
 Tests that want a server they can poke in-process construct :class:`OfflineServer` directly.
 
 Tests and benchmarks shape it with :class:`OfflineConfig`: a fixed latency per completion and
-failure injection — HTTP 429/500, hangs past the client's timeout, or a garbled answer — by
-rate (seeded) or by schedule (the n-th request). The environment variables
-``USI_OFFLINE_LATENCY_MS`` and ``USI_OFFLINE_FAULTS`` configure the default server, so worker
-processes (Ray) get the same behaviour.
+failure injection — HTTP 429/500, 401 (a provider refusing the key), hangs past the client's
+timeout, or a garbled answer — by rate (seeded) or by schedule (the n-th request). The
+environment variables ``USI_OFFLINE_LATENCY_MS`` and ``USI_OFFLINE_FAULTS`` configure the
+default server, so worker processes (Ray) get the same behaviour.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from usi.errors import UsiInputError
 from usi.run.offline import behaviour
 from usi.run.offline.protocol import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
 
-FAULT_KINDS = ("429", "500", "timeout", "garbage")
+FAULT_KINDS = ("429", "500", "401", "timeout", "garbage")
 
 
 @dataclass
@@ -440,6 +440,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "500":
             self._send(
                 500, {"error": {"message": "server error (injected)"}}, {"retry-after-ms": "20"}
+            )
+            return
+        if fault == "401":  # what a provider answers a wrong or missing key: never retried
+            self._send(
+                401,
+                {"error": {"message": "invalid api key (injected)", "type": "auth_error"}},
             )
             return
         if fault == "timeout":
