@@ -17,6 +17,7 @@ metrics instead of silently scoring them against the wrong task.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Mapping
@@ -81,6 +82,16 @@ def tau2_task_texts(domain: str) -> Mapping[str, str]:
     from usi.tau.tasks import scenario_texts  # deferred: imports τ²
 
     return scenario_texts(domain)
+
+
+@functools.cache
+def _task_profiles(
+    domain: str,
+) -> tuple[tuple[str, dict[str, frozenset[str]], frozenset[str]], ...]:
+    """(task id, entities, words) of every τ² task of ``domain``, computed once per process."""
+    return tuple(
+        (task_id, entities(text), _words(text)) for task_id, text in tau2_task_texts(domain).items()
+    )
 
 
 def entities(text: str) -> dict[str, frozenset[str]]:
@@ -190,18 +201,16 @@ def match_instruction(domain: str, instruction: str | None) -> TaskAlignment:
     """The unique τ² task whose scenario names the same entities and reads most alike."""
     if not instruction:
         return TaskAlignment(None, "entities", detail="session has no instruction card")
-    tasks = tau2_task_texts(domain)
     wanted = entities(instruction)
     words = _words(instruction)
     scored: list[tuple[float, float, str]] = []
-    for task_id, text in tasks.items():
-        have = entities(text)
+    for task_id, have, task_words in _task_profiles(domain):
         if wanted["user_id"] and have["user_id"] and not wanted["user_id"] & have["user_id"]:
             continue  # the scenario is about somebody else
         entity_score = sum(
             weight * len(wanted[kind] & have[kind]) for kind, weight in ENTITY_WEIGHTS.items()
         )
-        scored.append((entity_score, _jaccard(words, _words(text)), task_id))
+        scored.append((entity_score, _jaccard(words, task_words), task_id))
     if not scored:
         return TaskAlignment(None, "entities", detail="no τ² task names this user")
     scored.sort(key=lambda row: (row[0], row[1]), reverse=True)

@@ -48,13 +48,17 @@ EPISODE_ID_KEYS: tuple[str, ...] = ("usi_episode_id",)
 ERROR_KEYS: tuple[str, ...] = ("usi_error",)
 
 
-def read_tau2_results(path: str | Path) -> Iterator[Episode]:
-    """Episodes of a ``tau2 run`` results file, one per simulation, in file order."""
+def read_tau2_results(path: str | Path, *, document: Any = None) -> Iterator[Episode]:
+    """Episodes of a ``tau2 run`` results file, one per simulation, in file order.
+
+    ``document``: the file already decoded (format detection did it), else it is read here.
+    """
     quiet_tau2()
     from tau2.data_model.simulation import Results
 
     p = Path(path)
-    document = load_json(p)
+    if document is None:
+        document = load_json(p)
     try:
         results = Results.model_validate(document)
     except ValidationError as exc:

@@ -31,7 +31,7 @@ def _chunks(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
 
 
 def _fingerprinted(path: Path) -> Iterator[tuple[list[Episode], npt.NDArray[np.float64]]]:
-    for chunk in _chunks(iter_episodes(path), CHUNK_EPISODES):
+    for chunk in _chunks(iter_episodes(path, agent=False), CHUNK_EPISODES):
         yield chunk, fingerprint_turn_lists([episode.user_turns() for episode in chunk])
 
 

@@ -1,10 +1,13 @@
 """τ² tasks, splits and tool signatures: loaded once per process, through τ²'s public API.
 
 usi supports the two τ² domains the human study covered; :data:`DOMAINS` is the one list of
-them. Tasks come from τ²'s registry (``registry.get_tasks_loader(domain)(None)``: every task
-of the domain, whatever its split), splits from ``registry.get_task_splits_loader``, and tool
-signatures from :func:`tau2.environment.toolkit.get_tool_signatures` on the domain's toolkit
-built without a database (the signature does not depend on the data).
+them. Tasks and splits come from each domain's public ``get_tasks`` / ``get_tasks_split``
+(``tau2.domains.<domain>.environment``: the very functions τ²'s registry registers, without
+importing the registry, which imports τ²'s agents and through them litellm — 1.5 s of CPU a
+command that only reads a file should not pay). ``get_tasks(None)`` is every task of the
+domain, whatever its split. Tool signatures come from
+:func:`tau2.environment.toolkit.get_tool_signatures` on the domain's toolkit built without a
+database (the signature does not depend on the data).
 """
 
 from __future__ import annotations
@@ -34,23 +37,23 @@ def check_domain(domain: str, where: str = "domain") -> str:
     return domain
 
 
+def _environment_module(domain: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"tau2.domains.{check_domain(domain)}.environment")
+
+
 @functools.cache
 def domain_tasks(domain: str) -> Mapping[str, Task]:
     """Every τ² task of ``domain`` by τ² id, in τ²'s order (loaded once per process)."""
-    from tau2.registry import registry
-
-    check_domain(domain)
-    return {str(task.id): task for task in registry.get_tasks_loader(domain)(None)}
+    tasks = _environment_module(domain).get_tasks(None)
+    return {str(task.id): task for task in tasks}
 
 
 @functools.cache
 def task_splits(domain: str) -> Mapping[str, tuple[str, ...]]:
     """τ²'s named splits of ``domain`` (``test``, ``train``, ``base``) → task ids."""
-    from tau2.registry import registry
-
-    check_domain(domain)
-    loader = registry.get_task_splits_loader(domain)
-    splits = loader() if loader is not None else None
+    splits = _environment_module(domain).get_tasks_split()
     return {name: tuple(str(i) for i in ids) for name, ids in (splits or {}).items()}
 
 
