@@ -1,6 +1,17 @@
 """Fingerprint throughput: usi vs ppol's BehavioralFingerprintExtractor, same episodes, same run.
 
     .venv/bin/python benchmarks/bench_fingerprint.py [--episodes 20000] [--ppol-episodes N]
+    .venv/bin/python benchmarks/bench_fingerprint.py --raw [--episodes 20000]
+
+``--raw``: whole process, the way a user meets it. A raw tau-usi file of real-format sessions
+is written (the participants' messages of the real sample in ``../shared``, or of the repo's
+test fixture when it is absent, and agent messages with the platform's full markup — think
+blocks, ``<function=…>`` calls, ``<|tool|>`` results, canvas, survey form — where the sample
+elides them), then ``usi fingerprint RAW.json --json`` and a ppol script (load the same file,
+``compute_fingerprint`` on every session's messages) each run as a fresh process, alternately,
+``--repeats`` times. Wall time, CPU time and peak RSS of each process are reported.
+
+In-memory mode (the default):
 
 Both extractors get the same synthetic episodes (``_corpus.write_corpus``), already in memory:
 usi gets the ``Episode`` objects (``fingerprint_frame``, which also extracts the user turns),
@@ -16,7 +27,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
+import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,12 +66,134 @@ def _ppol_all(extractor: Any, traces: list[list[dict[str, str]]]) -> None:
         extractor.compute_fingerprint(trace)
 
 
+REPO = Path(__file__).resolve().parents[1]
+SHARED_SAMPLE = REPO.parent / "shared" / "data" / "tau-usi-sample"
+if not SHARED_SAMPLE.exists():  # a worktree sits one level deeper than the main checkout
+    SHARED_SAMPLE = REPO.parents[1] / "shared" / "data" / "tau-usi-sample"
+FIXTURE = REPO / "tests" / "fixtures" / "tau_usi_small.json"
+_ELIDED = "[agent message elided"
+
+# ppol's side of the whole-process comparison: read the raw file, fingerprint every session.
+PPOL_SCRIPT = """
+import json, sys
+from ppol.fingerprinting import BehavioralFingerprintExtractor
+extractor = BehavioralFingerprintExtractor()
+with open(sys.argv[1], encoding="utf-8") as handle:
+    sessions = json.load(handle)
+out = []
+for key, session in sessions.items():
+    trace = [{"role": m["role"], "content": m["content"]} for m in session["conversation"]]
+    out.append({"episode_id": key, "features": extractor.compute_fingerprint(trace).features})
+sys.stdout.write(str(len(out)) + "\\n")
+"""
+
+
+def _agent_messages(sessions: dict[str, Any]) -> list[str]:
+    """Agent messages with real markup (not the canvas, not elided) to fill elided ones with."""
+    return [
+        m["content"]
+        for s in sessions.values()
+        for m in s["conversation"]
+        if m["role"] == "assistant"
+        and not m["content"].startswith((_ELIDED, "<|canvas|>", "<|highlight|>"))
+    ]
+
+
+def write_raw_corpus(path: Path, n_sessions: int, seed: int = 0) -> tuple[Path, str]:
+    """A tau-usi file of ``n_sessions`` real-format sessions; returns (path, where from)."""
+    sample = SHARED_SAMPLE / "tau_usi_sample.json"
+    source = sample if sample.exists() else FIXTURE
+    sessions: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    donors = dict(sessions)
+    example = SHARED_SAMPLE / "format_example_synthetic.json"
+    if example.exists():
+        donors.update(json.loads(example.read_text(encoding="utf-8")))
+    donors.update(json.loads(FIXTURE.read_text(encoding="utf-8")))
+    agent = _agent_messages(donors)
+    rng = random.Random(seed)
+    keys = list(sessions)
+    out: dict[str, Any] = {}
+    for i in range(n_sessions):
+        key = keys[i % len(keys)]
+        session = sessions[key]
+        domain, index = key.split("_")[:2]
+        conversation = []
+        for m in session["conversation"]:
+            content = m["content"]
+            if m["role"] == "assistant" and content.startswith(_ELIDED):
+                content = rng.choice(agent)
+            conversation.append({"role": m["role"], "content": content})
+        out[f"{domain}_{index}_ann{i + 1}"] = {**session, "conversation": conversation}
+    path.write_text(json.dumps(out), encoding="utf-8")
+    return path, str(source)
+
+
+def _run_process(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """(wall s, CPU s, peak RSS MB, stdout) of one fresh process running ``command``.
+
+    ``os.wait4`` gives that one child's own resource usage (CPU and max RSS).
+    """
+    wall = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    stdout = process.stdout.read().decode("utf-8")
+    process.stdout.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - wall
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{command[:3]} failed with exit code {process.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
+
+
+def whole_process(n_sessions: int, repeats: int, seed: int) -> None:
+    """``usi fingerprint RAW.json --json`` vs ppol on the same raw file, fresh processes."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    usi = [sys.executable, "-c", "from usi.cli import main; main()", "fingerprint"]
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, source = write_raw_corpus(Path(tmp) / "raw.json", n_sessions, seed)
+        size_mb = raw.stat().st_size / 1e6
+        print(f"raw tau-usi file: {n_sessions} sessions, {size_mb:.0f} MB (users from {source})")
+        runs: dict[str, list[tuple[float, float, float]]] = {"usi": [], "ppol": []}
+        for repeat in range(repeats):
+            order = ("usi", "ppol") if repeat % 2 == 0 else ("ppol", "usi")
+            for name in order:
+                if name == "usi":
+                    command = [*usi, str(raw), "--json"]
+                else:
+                    command = [sys.executable, "-c", PPOL_SCRIPT, str(raw)]
+                wall, cpu, rss, stdout = _run_process(command, env)
+                lines = stdout.count("\n") if name == "usi" else int(stdout.strip())
+                assert lines == n_sessions, (name, lines)
+                runs[name].append((wall, cpu, rss))
+                print(f"  {name:4s} run {repeat + 1}: {wall:6.2f} s wall, {cpu:6.2f} s CPU")
+    best = {name: min(r[0] for r in rs) for name, rs in runs.items()}
+    cpu = {name: min(r[1] for r in rs) for name, rs in runs.items()}
+    peak = {name: max(r[2] for r in rs) for name, rs in runs.items()}
+    for name in ("usi", "ppol"):
+        print(
+            f"{name:4s} whole process: best {best[name]:.2f} s wall ({n_sessions / best[name]:,.0f}"
+            f" sessions/s), {cpu[name]:.2f} s CPU"
+        )
+    print(
+        f"ratio ppol / usi time: {best['ppol'] / best['usi']:.1f}x wall clock, "
+        f"{cpu['ppol'] / cpu['usi']:.1f}x CPU (target >= 10x, moonshot 30x)"
+    )
+    print(f"peak RSS: usi {peak['usi']:.0f} MB, ppol {peak['ppol']:.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--episodes", type=int, default=20_000)
     parser.add_argument("--ppol-episodes", type=int, default=None, help="default: all")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--raw", action="store_true", help="whole process on a raw tau-usi file")
+    parser.add_argument("--repeats", type=int, default=1, help="--raw: runs of each process")
     args = parser.parse_args()
+    if args.raw:
+        whole_process(args.episodes, args.repeats, args.seed)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "corpus.jsonl"

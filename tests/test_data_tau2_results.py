@@ -28,6 +28,9 @@ def test_one_episode_per_simulation(tmp_path: Path) -> None:
         "trial": 0,
         "seed": 300,
         "termination_reason": "user_stop",
+        "termination": "user_stop",
+        "error": None,
+        "ended_by": "###STOP###",
         "agent_implementation": "llm_agent",
         "agent_model": "gpt-4.1",
         "user_implementation": "user_simulator",
@@ -61,6 +64,7 @@ def test_messages_follow_tau2_order(tmp_path: Path) -> None:
         "the latest one, thanks",
     ]
     assert episode.messages[-1].role == "assistant"
+    assert episode.metadata["ended_by"] == "###STOP###"
 
 
 @pytest.mark.parametrize("where", ["top_level", "reward_info"])

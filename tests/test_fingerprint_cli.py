@@ -90,7 +90,7 @@ def test_no_episodes_is_bad_input(
     # A readable file in a valid format that holds no episode (e.g. a run with no simulations).
     path = tmp_path / "none.json"
     path.write_text("{}", encoding="utf-8")
-    monkeypatch.setattr(fingerprint_cli, "iter_episodes", lambda p: iter(()))
+    monkeypatch.setattr(fingerprint_cli, "iter_episodes", lambda p, **_: iter(()))
     for extra in ([], ["--json"]):
         result = runner.invoke(app, ["fingerprint", str(path), *extra])
         assert isinstance(result.exception, UsiInputError)

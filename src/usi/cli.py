@@ -7,19 +7,12 @@ becomes one line on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import os
 import sys
 
-# litellm fetches a model-cost map from the network at import unless told not to.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 import typer
-from loguru import logger
 
-# τ² warns at import about a missing .env file, which means nothing to usi's users.
-logger.disable("tau2")
-
-from usi.errors import UsiInputError  # noqa: E402
+from usi.errors import UsiInputError
+from usi.tau.env import setup_environment
 
 app = typer.Typer(
     name="usi",
@@ -55,7 +48,8 @@ _register_all()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the process set-up τ² and litellm need, then the command."""
+    setup_environment()
     try:
         app()
     except UsiInputError as exc:

@@ -53,7 +53,9 @@ def test_oracle_with_cooperative_user_succeeds(
         assert ep.metadata["tokens"]["agent"]["prompt_tokens"] > 0
         assert ep.metadata["user_temperature"] == 0.0
         assert any(m.tool_calls for m in ep.messages if m.role == "assistant")
-        assert ep.messages[-1].role == "user" and "###STOP###" in ep.messages[-1].content
+        # How it ended is metadata; the token is never part of a user turn.
+        assert ep.metadata["ended_by"] == "###STOP###"
+        assert not any("###" in m.content for m in ep.messages if m.role == "user")
         assert_valid_survey(ep)
     # The τ²-compatible results file beside OUT: loadable by τ² itself and by usi's reader.
     from tau2.data_model.simulation import Results
@@ -62,6 +64,9 @@ def test_oracle_with_cooperative_user_succeeds(
     assert len(results.simulations) == len(tasks)
     for sim in results.simulations:
         assert sim.reward_info.info["usi_survey"]["task_success"] == "Yes - Task completed"
+        # τ²'s own file keeps the token where τ² puts it: in the simulator's last message.
+        last_user = [m for m in sim.messages if m.role == "user"][-1]
+        assert last_user.content.endswith("###STOP###")
     assert len(read_episodes(summary.tau2_results)) == len(tasks)
 
 
@@ -175,7 +180,8 @@ def test_crashing_simulator_is_recorded_and_the_run_goes_on(
     crashed = by_task["5"]
     assert crashed.metadata["termination_reason"] == "user_error"
     assert "simulator exploded" in crashed.metadata["error"]
-    assert crashed.reward == 0.0
+    assert crashed.metadata["termination"] == "user_error"
+    assert crashed.reward is None  # a failed episode is not a reward of 0 to score
     fine = by_task["1"]
     assert fine.source == "crashy_users:CrashOnFive" and fine.metadata["error"] is None
     assert fine.survey == {
@@ -192,6 +198,7 @@ def test_crashing_simulator_is_recorded_and_the_run_goes_on(
     failed = read_episodes(tmp_path / "broken.jsonl")
     assert [e.metadata["termination_reason"] for e in failed] == ["user_error", "user_error"]
     assert all("cannot start" in e.metadata["error"] for e in failed)
+    assert all(e.reward is None and e.metadata["termination"] == "user_error" for e in failed)
     assert sorted(fine.metadata["survey"]["missing"]) == sorted(
         set(SURVEY_ITEM_IDS) - {"overall_score", "human_like"}
     )

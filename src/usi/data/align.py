@@ -77,42 +77,21 @@ class TaskAlignment:
         return {"method": self.method, "candidates": list(self.candidates), "detail": self.detail}
 
 
-def quiet_tau2() -> None:
-    """Keep τ²'s loguru messages (e.g. "No .env file found") off the user's terminal."""
-    from loguru import logger
+def tau2_task_texts(domain: str) -> Mapping[str, str]:
+    """τ² task id → the user-side scenario text of that task, loaded once per process."""
+    from usi.tau.tasks import scenario_texts  # deferred: imports τ²
 
-    logger.disable("tau2")
+    return scenario_texts(domain)
 
 
 @functools.cache
-def tau2_task_texts(domain: str) -> Mapping[str, str]:
-    """τ² task id → the user-side scenario text of that task, loaded once per process."""
-    quiet_tau2()
-    tasks: list[Any]
-    if domain == "airline":
-        from tau2.domains.airline.environment import get_tasks as airline_tasks
-
-        tasks = airline_tasks(None)
-    elif domain == "retail":
-        from tau2.domains.retail.environment import get_tasks as retail_tasks
-
-        tasks = retail_tasks(None)
-    else:
-        return {}
-    return {task.id: _scenario_text(task) for task in tasks}
-
-
-def _scenario_text(task: Any) -> str:
-    instructions = task.user_scenario.instructions
-    if isinstance(instructions, str):
-        return instructions
-    parts = (
-        instructions.reason_for_call,
-        instructions.known_info,
-        instructions.unknown_info,
-        instructions.task_instructions,
+def _task_profiles(
+    domain: str,
+) -> tuple[tuple[str, dict[str, frozenset[str]], frozenset[str]], ...]:
+    """(task id, entities, words) of every τ² task of ``domain``, computed once per process."""
+    return tuple(
+        (task_id, entities(text), _words(text)) for task_id, text in tau2_task_texts(domain).items()
     )
-    return "\n".join(part for part in parts if part)
 
 
 def entities(text: str) -> dict[str, frozenset[str]]:
@@ -222,18 +201,16 @@ def match_instruction(domain: str, instruction: str | None) -> TaskAlignment:
     """The unique τ² task whose scenario names the same entities and reads most alike."""
     if not instruction:
         return TaskAlignment(None, "entities", detail="session has no instruction card")
-    tasks = tau2_task_texts(domain)
     wanted = entities(instruction)
     words = _words(instruction)
     scored: list[tuple[float, float, str]] = []
-    for task_id, text in tasks.items():
-        have = entities(text)
+    for task_id, have, task_words in _task_profiles(domain):
         if wanted["user_id"] and have["user_id"] and not wanted["user_id"] & have["user_id"]:
             continue  # the scenario is about somebody else
         entity_score = sum(
             weight * len(wanted[kind] & have[kind]) for kind, weight in ENTITY_WEIGHTS.items()
         )
-        scored.append((entity_score, _jaccard(words, _words(text)), task_id))
+        scored.append((entity_score, _jaccard(words, task_words), task_id))
     if not scored:
         return TaskAlignment(None, "entities", detail="no τ² task names this user")
     scored.sort(key=lambda row: (row[0], row[1]), reverse=True)

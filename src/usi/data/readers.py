@@ -5,7 +5,12 @@
 - the results JSON written by ``tau2 run`` (:mod:`usi.data.tau2_results`).
 
 Readers are generators so that scoring a large corpus keeps only the feature table in
-memory, never all conversations at once.
+memory, never all conversations at once. A whole-document format (tau-usi, τ² results) is
+decoded once: the document format detection decoded is handed to the reader.
+
+``agent=False`` is for commands that read only the user's turns (``usi fingerprint``): the
+tau-usi reader then leaves the agent's markup (tool calls, results, reasoning) unparsed, and
+the episodes' messages are the user's messages only. Every other command reads whole episodes.
 """
 
 from __future__ import annotations
@@ -18,8 +23,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from usi.data.decode import describe_validation_error, load_json
 from usi.data.episode import Episode
 from usi.errors import UsiInputError
+
+__all__ = [
+    "EpisodeFormat",
+    "describe_validation_error",
+    "detect_format",
+    "iter_episodes",
+    "load_json",
+    "read_canonical",
+    "read_episodes",
+]
 
 
 class EpisodeFormat(StrEnum):
@@ -28,67 +44,85 @@ class EpisodeFormat(StrEnum):
     TAU2_RESULTS = "tau2-results"
 
 
-def _first_line(path: Path) -> str:
-    with path.open("r", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                return line.strip()
-    return ""
+def _first_line(path: Path) -> tuple[bytes, bool]:
+    """The first non-empty line of ``path`` (stripped bytes), and whether anything follows it.
+
+    Read as bytes, chunk by chunk: a tau-usi or τ² document is often one line of 100 MB,
+    which must not be decoded as text just to look at its first character.
+    """
+    with path.open("rb") as handle:
+        parts: list[bytes] = []
+        while chunk := handle.read(1 << 20):
+            start = 0
+            while (newline := chunk.find(b"\n", start)) != -1:
+                parts.append(chunk[start:newline])
+                line = b"".join(parts).strip()
+                parts, start = [], newline + 1
+                if line:
+                    return line, bool(chunk[start:].strip()) or _more(handle)
+            parts.append(chunk[start:])
+        return b"".join(parts).strip(), False
+
+
+def _more(handle: Any) -> bool:
+    """Whether anything but whitespace is left to read from ``handle``."""
+    while chunk := handle.read(1 << 16):
+        if chunk.strip():
+            return True
+    return False
+
+
+def _is_text(prefix: bytes) -> bool:
+    """UTF-8 at the start of the file (a character cut by the prefix's end is fine)."""
+    try:
+        prefix.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(prefix) - 3
+    return True
 
 
 def detect_format(path: str | Path) -> EpisodeFormat:
     """Tell the format of ``path`` from its content."""
-    p = Path(path)
+    return _sniff(Path(path))[0]
+
+
+def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
+    """The format of ``p`` and, for a whole-document format, the decoded document."""
     if not p.exists():
         raise UsiInputError("no such file", p)
     if p.is_dir():
         raise UsiInputError("is a directory, expected an episodes file", p)
-    try:
-        first = _first_line(p)
-    except UnicodeDecodeError:
-        raise UsiInputError("not a text file (expected JSON or JSON Lines)", p) from None
+    first, more = _first_line(p)
+    if not _is_text(first[:4096]):
+        raise UsiInputError("not a text file (expected JSON or JSON Lines)", p)
     if not first:
         raise UsiInputError("empty file: no episodes", p)
-    if first.startswith("{") and first.endswith("}"):
-        try:
-            record = json.loads(first)
-        except json.JSONDecodeError:
-            record = None
+    document: Any = None
+    if first.startswith(b"{") and first.endswith(b"}"):
+        if more:  # several lines: is the first one a canonical episode?
+            try:
+                record = json.loads(first)
+            except UnicodeDecodeError:
+                raise UsiInputError("not a text file (expected JSON or JSON Lines)", p) from None
+            except json.JSONDecodeError:
+                record = None
+        else:  # the whole file is one line: decode it once, whatever it is
+            record = document = load_json(p)
         if isinstance(record, dict) and "episode_id" in record:
-            return EpisodeFormat.CANONICAL
-    document = load_json(p)
+            return EpisodeFormat.CANONICAL, None
+    if document is None:
+        document = load_json(p)
     if isinstance(document, dict):
         if "simulations" in document and "info" in document:
-            return EpisodeFormat.TAU2_RESULTS
-        values = list(document.values())
+            return EpisodeFormat.TAU2_RESULTS, document
+        values = document.values()
         if values and all(isinstance(v, dict) and "conversation" in v for v in values):
-            return EpisodeFormat.TAU_USI
+            return EpisodeFormat.TAU_USI, document
     raise UsiInputError(
         "unrecognized format (expected canonical episodes JSONL, tau-usi JSON, "
         "or a `tau2 run` results JSON)",
         p,
     )
-
-
-def load_json(path: Path) -> Any:
-    """Parse a whole JSON document, turning a syntax error into one clear line."""
-    try:
-        with path.open("r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise UsiInputError(f"invalid JSON: {exc.msg}", path, f"line {exc.lineno}") from None
-    except UnicodeDecodeError:
-        raise UsiInputError("not a text file (expected JSON)", path) from None
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first pydantic error as ``field: message`` (one line, no URL)."""
-    err = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in err.get("loc", ())) or "record"
-    message = str(err.get("msg", "invalid"))
-    # Errors raised by our own validators already say what is wrong.
-    message = message.removeprefix("Value error, ")
-    return f"{where}: {message}"
 
 
 def read_canonical(path: str | Path) -> Iterator[Episode]:
@@ -106,20 +140,27 @@ def read_canonical(path: str | Path) -> Iterator[Episode]:
                 raise UsiInputError(describe_validation_error(exc), p, f"line {number}") from None
 
 
-def iter_episodes(path: str | Path, fmt: EpisodeFormat | None = None) -> Iterator[Episode]:
-    """Episodes of ``path`` in any supported format, one at a time."""
+def iter_episodes(
+    path: str | Path, fmt: EpisodeFormat | None = None, *, agent: bool = True
+) -> Iterator[Episode]:
+    """Episodes of ``path`` in any supported format, one at a time.
+
+    ``agent=False``: only the user's messages are needed (see the module doc).
+    """
     p = Path(path)
-    fmt = fmt or detect_format(p)
+    document: Any = None
+    if fmt is None:
+        fmt, document = _sniff(p)
     if fmt is EpisodeFormat.CANONICAL:
         yield from read_canonical(p)
     elif fmt is EpisodeFormat.TAU_USI:
         from usi.data.tau_usi import read_tau_usi
 
-        yield from read_tau_usi(p)
+        yield from read_tau_usi(p, document=document, agent=agent)
     else:
         from usi.data.tau2_results import read_tau2_results
 
-        yield from read_tau2_results(p)
+        yield from read_tau2_results(p, document=document)
 
 
 def read_episodes(path: str | Path, fmt: EpisodeFormat | None = None) -> list[Episode]:

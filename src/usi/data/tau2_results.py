@@ -6,24 +6,25 @@ each :class:`~tau2.data_model.simulation.SimulationRun` to one canonical :class:
 
 Mapping:
 
-- ``episode_id`` = simulation id; ``source`` = the user simulator's LLM
-  (``info.user_info.llm``), or ``"tau2-user"`` when the run names none; the simulator name
-  ``usi run`` records (``reward_info.info.usi_source``, or a ``"simulator"`` key on the
-  simulation) wins.
+- ``episode_id`` = the canonical id ``usi run`` recorded (``reward_info.info.usi_episode_id``),
+  else the simulation id, so an episode has one id in both files a run writes; ``source`` =
+  the user simulator's LLM (``info.user_info.llm``), or ``"tau2-user"`` when the run names
+  none; the simulator name ``usi run`` records (``reward_info.info.usi_source``, or a
+  ``"simulator"`` key on the simulation) wins.
 - ``domain`` = ``info.environment_info.domain_name``; ``task_id``; ``reward`` =
   ``reward_info.reward`` (null when the simulation has no reward).
 - messages: user, assistant and tool messages in order, ``tool_calls`` kept with their ids;
-  a ``MultiToolMessage`` is expanded into its tool messages; system messages are dropped
-  (they are the agent's prompt, not part of the conversation). The simulator's control
-  tokens (``###STOP###``, ``###TRANSFER###``, ``###OUT-OF-SCOPE###``, τ²'s equivalent of a
-  participant's ``/stop``) are removed from user text, and a user message left empty is
-  dropped, so simulated and human user turns are counted alike (spec §1).
+  converted by :func:`usi.tau.messages.from_tau`, the converter ``usi run`` uses too: the
+  simulator's control tokens (``###STOP###`` …) are not kept in user turns but recorded as
+  ``metadata["ended_by"]``, so simulated and human user turns are counted alike (spec §1).
 - ``survey``: the simulator's own answers to the post-interaction survey, where ``usi run``
   stores them: ``reward_info.info.usi_survey`` (the free-form dict τ²'s model keeps), or a
   ``"survey"`` object on the simulation itself or in ``reward_info.info``. τ² ignores
   unknown keys, so such a file still loads in τ².
-- ``metadata``: trial, seed, termination reason, agent/user implementation, model and cost,
-  duration, and whether τ² skipped the sample.
+- ``metadata``: trial, seed, termination reason (``termination_reason`` as τ² names it, and
+  ``termination`` as ``usi run`` records it), ``error`` when ``usi run`` recorded one
+  (``reward_info.info.usi_error``), agent/user implementation, model and cost, duration,
+  and whether τ² skipped the sample.
 """
 
 from __future__ import annotations
@@ -34,24 +35,30 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from usi.data.episode import Episode, Message, ToolCall
-from usi.data.readers import describe_validation_error, load_json
+from usi.data.decode import describe_validation_error, load_json
+from usi.data.episode import Episode
 from usi.errors import UsiInputError
+from usi.tau.env import quiet_tau2
+from usi.tau.messages import ENDED_BY, from_tau
 
 DEFAULT_SOURCE = "tau2-user"
 SURVEY_KEYS: tuple[str, ...] = ("usi_survey", "survey")
 SIMULATOR_KEYS: tuple[str, ...] = ("usi_source", "simulator")
+EPISODE_ID_KEYS: tuple[str, ...] = ("usi_episode_id",)
+ERROR_KEYS: tuple[str, ...] = ("usi_error",)
 
 
-def read_tau2_results(path: str | Path) -> Iterator[Episode]:
-    """Episodes of a ``tau2 run`` results file, one per simulation, in file order."""
-    from usi.data.align import quiet_tau2
+def read_tau2_results(path: str | Path, *, document: Any = None) -> Iterator[Episode]:
+    """Episodes of a ``tau2 run`` results file, one per simulation, in file order.
 
+    ``document``: the file already decoded (format detection did it), else it is read here.
+    """
     quiet_tau2()
     from tau2.data_model.simulation import Results
 
     p = Path(path)
-    document = load_json(p)
+    if document is None:
+        document = load_json(p)
     try:
         results = Results.model_validate(document)
     except ValidationError as exc:
@@ -65,10 +72,16 @@ def read_tau2_results(path: str | Path) -> Iterator[Episode]:
         raw = raw_simulations[position] if position < len(raw_simulations) else {}
         where = f"simulation {simulation.id}"
         source = _recorded(raw, simulation.reward_info, SIMULATOR_KEYS)
+        recorded_id = _recorded(raw, simulation.reward_info, EPISODE_ID_KEYS)
+        converted = from_tau(simulation.messages)
+        termination = simulation.termination_reason.value
         metadata: dict[str, Any] = {
             "trial": simulation.trial,
             "seed": simulation.seed if simulation.seed is not None else info.seed,
-            "termination_reason": simulation.termination_reason.value,
+            "termination_reason": termination,
+            "termination": termination,
+            "error": _recorded(raw, simulation.reward_info, ERROR_KEYS),
+            ENDED_BY: converted.ended_by,
             "agent_implementation": info.agent_info.implementation,
             "agent_model": info.agent_info.llm,
             "user_implementation": info.user_info.implementation,
@@ -80,13 +93,17 @@ def read_tau2_results(path: str | Path) -> Iterator[Episode]:
         }
         try:
             yield Episode(
-                episode_id=simulation.id,
+                episode_id=str(recorded_id or simulation.id),
                 source=source if isinstance(source, str) and source else run_source,
                 batch=None,
                 domain=domain,
                 task_id=simulation.task_id,
-                messages=list(_messages(simulation.messages)),
-                reward=simulation.reward_info.reward if simulation.reward_info else None,
+                messages=converted.messages,
+                reward=(
+                    simulation.reward_info.reward
+                    if simulation.reward_info and not metadata["error"]
+                    else None
+                ),
                 survey=_survey(raw, simulation.reward_info),
                 metadata=metadata,
             )
@@ -114,44 +131,3 @@ def _survey(raw: Any, reward_info: Any) -> dict[str, str] | None:
     if isinstance(survey, dict):
         return {str(k): v for k, v in survey.items() if v is not None}
     return None
-
-
-def _without_control_tokens(text: str) -> str:
-    from tau2.user.base import OUT_OF_SCOPE, STOP, TRANSFER
-
-    for token in (STOP, TRANSFER, OUT_OF_SCOPE):
-        text = text.replace(token, "")
-    return text.strip()
-
-
-def _messages(messages: list[Any]) -> Iterator[Message]:
-    from tau2.data_model.message import (
-        AssistantMessage,
-        MultiToolMessage,
-        ToolMessage,
-        UserMessage,
-    )
-
-    for message in messages:
-        if isinstance(message, UserMessage | AssistantMessage):
-            text = message.content or ""
-            if isinstance(message, UserMessage):
-                text = _without_control_tokens(text)
-            calls = (
-                [
-                    ToolCall(id=c.id or None, name=c.name, arguments=c.arguments)
-                    for c in message.tool_calls
-                ]
-                if message.tool_calls
-                else None
-            )
-            if isinstance(message, UserMessage) and not text and not calls:
-                continue
-            yield Message(role=message.role, content=text, tool_calls=calls)
-        elif isinstance(message, ToolMessage):
-            yield Message(role="tool", content=message.content or "", tool_call_id=message.id)
-        elif isinstance(message, MultiToolMessage):
-            for tool_message in message.tool_messages:
-                yield Message(
-                    role="tool", content=tool_message.content or "", tool_call_id=tool_message.id
-                )

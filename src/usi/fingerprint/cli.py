@@ -34,7 +34,7 @@ def _fingerprinted(
     path: Path, screening: Screening | None
 ) -> Iterator[tuple[list[Episode], npt.NDArray[np.float64]]]:
     """Fingerprints chunk by chunk of the episodes the shared rules keep (failed runs out)."""
-    episodes = screen_episodes(iter_episodes(path), screening or Screening(str(path)))
+    episodes = screen_episodes(iter_episodes(path, agent=False), screening or Screening(str(path)))
     for chunk in _chunks(episodes, CHUNK_EPISODES):
         yield chunk, fingerprint_turn_lists([episode.user_turns() for episode in chunk])
 

@@ -1,8 +1,10 @@
 """Commands of the ``run`` capability: ``usi run`` and ``usi judge``.
 
 All input is validated before the first episode starts (domain, task ids, model prefixes,
-reachable base URLs, prompt/persona files, plugin import), so bad input costs one clear
-line and exit code 2, never a half-written output.
+credentials litellm can detect, reachable base URLs, prompt/persona files, plugin import,
+a ``--resume`` file written with the same settings), so bad input costs one clear line and
+exit code 2, never a half-written output. A run whose every episode failed (a provider
+refusing the key, say) exits 1 with one line: it measured nothing.
 """
 
 from __future__ import annotations
@@ -134,11 +136,9 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey."""
-        from loguru import logger
-
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
-        from usi.run.models import validate_model
-        from usi.run.runner import run_episodes, summary_line
+        from usi.run.models import check_credentials, validate_model
+        from usi.run.runner import failure_line, run_episodes, summary_line
         from usi.run.simulators import (
             SIMULATOR_KINDS,
             SimulatorSpec,
@@ -147,7 +147,6 @@ def register(app: typer.Typer) -> None:
             read_text_file,
         )
 
-        logger.remove()
         _configure_offline(offline_latency_ms, offline_faults)
         if user_kind not in SIMULATOR_KINDS:
             raise UsiInputError(
@@ -166,6 +165,9 @@ def register(app: typer.Typer) -> None:
             validate_model(user_model_used)
         check_base_url(user_base_url, "user-base-url")
         check_base_url(agent_base_url, "agent-base-url")
+        check_credentials(agent_model, base_url=agent_base_url, where="agent-model")
+        if user_model_used:
+            check_credentials(user_model_used, base_url=user_base_url, where="user-model")
         prompt_text = read_text_file(user_prompt, "user prompt") if user_prompt else None
         if prompt_text is not None and user_prompt is not None:
             check_prompt_template(prompt_text, user_prompt)
@@ -201,6 +203,9 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             progress=not quiet,
         )
+        if summary.all_failed:
+            typer.echo(f"usi: error: {failure_line(summary)}", err=True)
+            raise typer.Exit(1)
         typer.echo(summary_line(summary))
 
     @app.command("judge")
@@ -227,17 +232,15 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
         """A model rates conversations as their user would (into metadata.judge_survey)."""
-        from loguru import logger
-
         from usi.run.judge import JudgeSettings, judge_file
-        from usi.run.models import validate_model
+        from usi.run.models import check_credentials, validate_model
 
-        logger.remove()
         _configure_offline(offline_latency_ms, offline_faults)
         validate_model(model)
         check_base_url(base_url, "base-url")
+        check_credentials(model, base_url=base_url, where="model")
         settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
-        judged, skipped = judge_file(
+        summary = judge_file(
             episodes,
             out,
             settings,
@@ -246,4 +249,7 @@ def register(app: typer.Typer) -> None:
             overwrite=overwrite,
             progress=not quiet,
         )
-        typer.echo(f"{judged} episode(s) judged by {model}, {skipped} already done → {out}")
+        if summary.all_failed:
+            typer.echo(f"usi: error: {summary.line(model)}", err=True)
+            raise typer.Exit(1)
+        typer.echo(summary.line(model))

@@ -62,7 +62,7 @@ def warm_up(domain: str) -> None:
     import tau2.evaluator.evaluator
     import tau2.orchestrator.orchestrator  # noqa: F401
 
-    from usi.run.episode import domain_tasks
+    from usi.tau.tasks import domain_tasks
 
     domain_tasks(domain)
     _database(domain)

@@ -9,7 +9,6 @@ reason + error) instead of letting it end the run, and turns the result into a c
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import traceback
 import uuid
@@ -19,16 +18,16 @@ from functools import cache
 from importlib import metadata as importlib_metadata
 from typing import Any
 
-from usi.data.episode import Episode, Message, ToolCall
+from usi.data.episode import Episode
 from usi.errors import UsiInputError
 from usi.run.models import completion_kwargs, is_offline
 from usi.run.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
+from usi.tau.messages import ENDED_BY, from_tau
+from usi.tau.tasks import SPLITS, check_domain, domain_tasks, scenario_text, task_splits
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+__all__ = ["RoleSettings", "RunSettings", "domain_tasks", "run_episode", "select_tasks"]
 
-DOMAINS = ("airline", "retail")
-SPLITS = ("test", "train", "base")
 DEFAULT_SEED = 300  # τ²'s default, so trial seeds match `tau2 run`
 
 
@@ -87,21 +86,9 @@ class RunSettings:
         return data
 
 
-@cache
-def domain_tasks(domain: str) -> dict[str, Any]:
-    """τ²'s tasks of ``domain`` by id (all splits)."""
-    from tau2.registry import registry
-
-    if domain not in DOMAINS:
-        raise UsiInputError(
-            f"unknown domain {domain!r} (known: {', '.join(DOMAINS)})", where="domain"
-        )
-    return {t.id: t for t in registry.get_tasks_loader(domain)()}
-
-
 def select_tasks(domain: str, task_ids: list[str] | None, split: str | None) -> list[str]:
     """Task ids to run, validated against τ²'s task set and split file."""
-    tasks = domain_tasks(domain)
+    tasks = domain_tasks(check_domain(domain))
     if task_ids:
         unknown = [t for t in task_ids if t not in tasks]
         if unknown:
@@ -112,15 +99,12 @@ def select_tasks(domain: str, task_ids: list[str] | None, split: str | None) -> 
             )
         return list(dict.fromkeys(task_ids))
     if split:
-        from tau2.registry import registry
-
         if split not in SPLITS:
             raise UsiInputError(
                 f"unknown split {split!r} (known: {', '.join(SPLITS)})", where="split"
             )
-        loader = registry.get_task_splits_loader(domain)
-        splits = loader() if loader is not None else None
-        if not splits or split not in splits:
+        splits = task_splits(domain)
+        if split not in splits:
             raise UsiInputError(f"{domain} has no split {split!r}", where="split")
         return [t for t in splits[split] if t in tasks]
     return sorted(tasks, key=_num)
@@ -209,26 +193,6 @@ def _pin_seed(obj: Any, role_seed: int | None, trial: int, trial_seed: int) -> i
     return effective
 
 
-def to_messages(trajectory: list[Any]) -> list[Message]:
-    """τ² messages → canonical messages (agent-centric roles)."""
-    from tau2.data_model.message import AssistantMessage, ToolMessage, UserMessage
-
-    out: list[Message] = []
-    for m in trajectory:
-        calls = None
-        if getattr(m, "tool_calls", None):
-            calls = [
-                ToolCall(id=c.id, name=c.name, arguments=dict(c.arguments)) for c in m.tool_calls
-            ]
-        if isinstance(m, UserMessage):
-            out.append(Message(role="user", content=m.content or "", tool_calls=calls))
-        elif isinstance(m, AssistantMessage):
-            out.append(Message(role="assistant", content=m.content or "", tool_calls=calls))
-        elif isinstance(m, ToolMessage):
-            out.append(Message(role="tool", content=m.content or "", tool_call_id=m.id))
-    return out
-
-
 def _usage(trajectory: list[Any], cls: type) -> dict[str, int]:
     total = {"prompt_tokens": 0, "completion_tokens": 0}
     for m in trajectory:
@@ -244,31 +208,41 @@ def episode_id(source: str, domain: str, task_id: str, trial: int) -> str:
     return f"{domain}-{task_id}-trial{trial}-{digest}"
 
 
+def _failure(exc: BaseException, stage: str | None = None) -> str:
+    """The one-line ``metadata["error"]`` of a failed episode: who failed, and how."""
+    origin = stage or getattr(exc, "usi_origin", "agent")
+    return f"{origin}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+
+
 def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> Episode:
     """Run one conversation on one τ² task and return it as a canonical episode.
 
-    Whatever goes wrong inside the episode — the agent or the simulator raising, even while
-    being built — is recorded on the episode (termination reason, error, reward 0 as τ² gives
-    a premature end) so the run goes on; only bad input (:class:`UsiInputError`) stops it.
+    Whatever goes wrong inside the episode — a provider or authentication error, a timeout
+    after the retries, the agent or the simulator raising, even while being built — is
+    recorded on the episode so the run goes on: ``metadata["error"]`` (the first error, one
+    line), ``metadata["termination"]`` (``agent_error`` / ``user_error``) and no reward, so
+    such an episode is never scored as behaviour. Only bad input (:class:`UsiInputError`)
+    stops the run.
     """
     try:
         return _run_episode(settings, task_id, trial, seed)
     except UsiInputError:
         raise
     except Exception as exc:
-        origin = getattr(exc, "usi_origin", "agent")
+        termination = f"{getattr(exc, 'usi_origin', 'agent')}_error"
         return Episode(
             episode_id=episode_id(settings.source, settings.domain, task_id, trial),
             source=settings.source,
             domain=settings.domain,
             task_id=task_id,
             messages=[],
-            reward=0.0,
+            reward=None,
             metadata={
                 "trial": trial,
                 "seed": seed,
-                "termination_reason": f"{origin}_error",
-                "error": f"{origin}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}",
+                "termination_reason": termination,
+                "termination": termination,
+                "error": _failure(exc),
                 "traceback": traceback.format_exc(limit=3),
                 "agent_model": settings.agent.model,
                 "user_model": settings.user.model,
@@ -314,7 +288,7 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             llm=user_llm,
             llm_args=user_args,
             tools=user_tools or None,
-            intent=_intent(task),
+            intent=scenario_text(task),
         )
     except UsiInputError:
         raise
@@ -344,7 +318,7 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
     except Exception as exc:
         origin = getattr(exc, "usi_origin", "agent")
         reason = TerminationReason.USER_ERROR if origin == "user" else TerminationReason.AGENT_ERROR
-        error = f"{origin}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+        error = _failure(exc)
         simulation = SimulationRun(
             id=str(uuid.uuid4()),
             task_id=task_id,
@@ -359,6 +333,7 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
     finally:
         _release(agent, user)
     simulation.trial = trial
+    evaluation_error: str | None = None
     try:
         with database_work:
             reward_info = evaluate_simulation(
@@ -368,13 +343,14 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
                 solo_mode=False,
                 domain=evaluation_domain(domain),  # τ²'s evaluator on the cached database
             )
-    except Exception as exc:  # e.g. a trajectory τ²'s replay cannot apply: no reward, not a crash
-        reward_info = RewardInfo(
-            reward=0.0, info={"evaluation_error": f"{type(exc).__name__}: {exc}"}
-        )
-        error = error or f"evaluator: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+    except Exception as exc:
+        # e.g. a trajectory τ²'s replay cannot apply: the conversation happened (it is
+        # behaviour), only its reward is unknown.
+        evaluation_error = _failure(exc, "evaluator")
+        reward_info = RewardInfo(reward=0.0, info={"evaluation_error": evaluation_error})
     simulation.reward_info = reward_info
-    messages = to_messages(simulation.messages)
+    converted = from_tau(simulation.messages)
+    messages = converted.messages
 
     survey_usage: dict[str, int] = {}
     survey_meta: dict[str, Any] | None = None
@@ -406,6 +382,9 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             answers = outcome.answers or None
             survey_meta = outcome.metadata()
 
+    termination = str(
+        getattr(simulation.termination_reason, "value", simulation.termination_reason)
+    )
     agent_usage = _usage(simulation.messages, AssistantMessage)
     user_usage = _usage(simulation.messages, UserMessage)
     source = settings.source
@@ -415,17 +394,18 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
         domain=domain,
         task_id=task_id,
         messages=messages,
-        reward=float(reward_info.reward),
+        reward=None if error or evaluation_error else float(reward_info.reward),
         survey=answers,
         metadata={
             "trial": trial,
             "seed": seed,
             "agent_seed": agent_seed,
             "user_seed": user_seed,
-            "termination_reason": str(
-                getattr(simulation.termination_reason, "value", simulation.termination_reason)
-            ),
+            "termination_reason": termination,
+            "termination": termination,
+            ENDED_BY: converted.ended_by,
             "error": error,
+            "evaluation_error": evaluation_error,
             "traceback": traceback_tail,
             "agent_model": settings.agent.model,
             "user_model": settings.user.model,
@@ -447,17 +427,3 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             "survey": survey_meta,
         },
     )
-
-
-def _intent(task: Any) -> str:
-    """The plain user intent for role-flipped user models (no τ² guidelines)."""
-    instructions = task.user_scenario.instructions
-    if isinstance(instructions, str):
-        return instructions
-    parts = [
-        instructions.reason_for_call,
-        instructions.known_info,
-        instructions.unknown_info,
-        instructions.task_instructions,
-    ]
-    return "\n".join(p for p in parts if p)

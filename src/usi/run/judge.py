@@ -4,7 +4,12 @@ the same survey (the paper had GPT-5.1 rate all 495 human sessions).
 The judge's answers go beside the original ones — ``metadata.judge_survey`` (item id → option
 label, the 8 scaled items) — so score/report can compare them with the participants' own
 answers on the very same conversations. Output, concurrency and resume work as in ``usi run``:
-one line appended per judged episode; ``--resume`` skips episode ids already in OUT.
+one line appended per judged episode; ``--resume`` skips episode ids already judged in OUT.
+
+A judgment that produced no answer at all (the model failed, or its reply held no survey
+item) is not a judged episode: it is written with ``metadata.judge.error`` and no
+``judge_survey``, counted as failed, and judged again by ``--resume``. Episodes whose own run
+failed (``metadata.error``) have no conversation to judge and are left out.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.errors import UsiInputError
 from usi.run.episode import package_versions
 from usi.run.models import completion_kwargs
-from usi.run.runner import read_finished
+from usi.run.runner import _finished_lines, _rewrite
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 
 JUDGE_SYSTEM_PROMPT = (
@@ -60,7 +65,10 @@ def judge_episode(episode: Episode, settings: JudgeSettings) -> Episode:
         retries=settings.survey_retries,
     )
     metadata = dict(episode.metadata)
-    metadata["judge_survey"] = {k: v for k, v in outcome.answers.items() if k in SURVEY_ITEM_IDS}
+    scaled = {k: v for k, v in outcome.answers.items() if k in SURVEY_ITEM_IDS}
+    metadata.pop("judge_survey", None)
+    if scaled:
+        metadata["judge_survey"] = scaled
     metadata["judge"] = {
         "model": settings.model,
         "temperature": settings.temperature,
@@ -69,7 +77,39 @@ def judge_episode(episode: Episode, settings: JudgeSettings) -> Episode:
         "versions": package_versions(),
         **outcome.metadata(),
     }
+    if not scaled:
+        metadata["judge"]["error"] = outcome.error or "the judge's reply held no survey answer"
     return episode.model_copy(update={"metadata": metadata})
+
+
+def judge_error(episode: Episode) -> str | None:
+    """Why the judgment of ``episode`` failed (None when it was judged)."""
+    judge = episode.metadata.get("judge")
+    return str(judge["error"]) if isinstance(judge, dict) and judge.get("error") else None
+
+
+@dataclass
+class JudgeSummary:
+    """What ``usi judge`` did; the CLI prints it (and exits 1 when every judgment failed)."""
+
+    out: Path
+    judged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    left_out: int = 0  # input episodes whose own run failed: nothing to judge
+    first_error: str | None = None
+
+    @property
+    def all_failed(self) -> bool:
+        return self.failed > 0 and self.judged == 0
+
+    def line(self, model: str) -> str:
+        text = f"{self.judged} episode(s) judged by {model}, {self.skipped} already done"
+        if self.failed:
+            text += f", {self.failed} failed (first error: {self.first_error})"
+        if self.left_out:
+            text += f", {self.left_out} left out (their run failed)"
+        return f"{text} → {self.out}"
 
 
 def judge_file(
@@ -82,20 +122,38 @@ def judge_file(
     overwrite: bool = False,
     progress: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
-) -> tuple[int, int]:
-    """Judge every episode of ``episodes_path`` (any format); return (judged now, skipped)."""
+) -> JudgeSummary:
+    """Judge every episode of ``episodes_path`` (any format) into ``out``."""
     out_path = Path(out)
     episodes = read_episodes(episodes_path)
+    if resume and overwrite:
+        raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
     if out_path.exists() and not (resume or overwrite):
         raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
     if concurrency < 1:
         raise UsiInputError("--concurrency must be at least 1")
-    if overwrite and not resume and out_path.exists():
+    records, torn = _finished_lines(out_path) if resume else ([], False)
+    for done_episode, _ in records:
+        judge = done_episode.metadata.get("judge")
+        then = judge.get("model") if isinstance(judge, dict) else None
+        if then != settings.model:
+            raise UsiInputError(
+                f"holds episodes judged by {then!r}, this judge is {settings.model!r} "
+                "(cannot resume; use another -o)",
+                out_path,
+                done_episode.episode_id,
+            )
+    good = [(e, line) for e, line in records if judge_error(e) is None]
+    if torn or len(good) < len(records):
+        _rewrite(out_path, [line for _, line in good])  # failed judgments are judged again
+    if overwrite and out_path.exists():
         out_path.unlink()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    done, _ = read_finished(out_path, repair=True) if resume else ([], False)
-    done_ids = {e.episode_id for e in done}
-    todo = [e for e in episodes if e.episode_id not in done_ids]
+    done_ids = {e.episode_id for e, _ in good}
+    summary = JudgeSummary(out=out_path, skipped=len(done_ids & {e.episode_id for e in episodes}))
+    runnable = [e for e in episodes if not e.metadata.get("error")]
+    summary.left_out = len(episodes) - len(runnable)
+    todo = [e for e in runnable if e.episode_id not in done_ids]
     lock = threading.Lock()
     bar: Any = None
     if progress:
@@ -109,8 +167,14 @@ def judge_file(
             futures = [pool.submit(judge_episode, e, settings) for e in todo]
             for future in as_completed(futures):
                 judged = future.result()
+                error = judge_error(judged)
                 with lock:
                     append_line(out_path, episode_line(judged))
+                    if error is None:
+                        summary.judged += 1
+                    else:
+                        summary.failed += 1
+                        summary.first_error = summary.first_error or error
                 if bar is not None:
                     bar.update(task_id, advance=1)
                 if on_episode is not None:
@@ -118,4 +182,4 @@ def judge_file(
     finally:
         if bar is not None:
             bar.stop()
-    return len(todo), len(done_ids & {e.episode_id for e in episodes})
+    return summary

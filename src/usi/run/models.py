@@ -17,17 +17,26 @@ import os
 from typing import Any
 
 from usi.errors import UsiInputError
+from usi.run.offline.protocol import (
+    OFFLINE_MODELS,
+    OFFLINE_PREFIX,
+    ROLE_HEADER,
+    ROLES,
+    TASK_HEADER,
+)
 
-OFFLINE_PREFIX = "offline/"
-# Offline model name → the role it was written to play.
-OFFLINE_MODELS: dict[str, str] = {
-    "oracle": "agent",
-    "cooperative": "user",
-    "terse": "user",
-}
-TASK_HEADER = "X-USI-Task"
-ROLE_HEADER = "X-USI-Role"
-ROLES = ("agent", "user", "survey", "judge", "quality")
+__all__ = [
+    "OFFLINE_MODELS",
+    "OFFLINE_PREFIX",
+    "ROLES",
+    "ROLE_HEADER",
+    "TASK_HEADER",
+    "check_credentials",
+    "completion_kwargs",
+    "is_offline",
+    "validate_model",
+]
+
 # OpenAI-compatible servers behind --*-base-url rarely check the key, but the client needs one.
 _PLACEHOLDER_KEY = "usi-no-key"
 
@@ -108,3 +117,31 @@ def completion_kwargs(
         if model.startswith(("openai/", "hosted_vllm/")) and not os.environ.get("OPENAI_API_KEY"):
             kwargs["api_key"] = _PLACEHOLDER_KEY
     return kwargs
+
+
+def check_credentials(model: str, *, base_url: str | None = None, where: str = "model") -> None:
+    """Raise :class:`UsiInputError` when litellm can tell ``model`` has no credentials.
+
+    Asked before the first episode, so a missing ``OPENAI_API_KEY`` costs one line and exit
+    code 2 instead of a run of failed episodes. litellm's ``validate_environment`` knows each
+    provider's variables; a key usi supplies itself (the placeholder for an OpenAI-compatible
+    ``--base-url``) counts as present, and a missing endpoint variable (``OLLAMA_API_BASE``)
+    is not a credential: the provider has a default.
+    """
+    if is_offline(model):
+        return
+    import litellm
+
+    kwargs = completion_kwargs(model, base_url=base_url)
+    report = litellm.validate_environment(
+        model=kwargs["model"], api_key=kwargs.get("api_key"), api_base=kwargs.get("api_base")
+    )
+    if report.get("keys_in_environment", True):
+        return
+    missing = [
+        str(key)
+        for key in report.get("missing_keys") or []
+        if not str(key).endswith(("_API_BASE", "_BASE_URL"))
+    ]
+    if missing:
+        raise UsiInputError(f"no credentials for {model}: set {' or '.join(missing)}", where=where)

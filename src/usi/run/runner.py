@@ -1,10 +1,12 @@
 """Many episodes: concurrency, progress, crash-safe output, resume, and the τ² results file.
 
 Each finished episode is appended to OUT as one line (``append_line``: one write + fsync), so
-a killed run loses only the episodes in flight; ``resume`` reads OUT back, drops a torn last
-line, and skips the (task, trial) pairs already there. The same plan runs on a thread pool
-(default), on worker processes each running threads (``backend="process"``), or as Ray tasks
-(``backend="ray"``) with identical output; only this process ever writes OUT.
+a killed run loses only the episodes in flight; ``resume`` reads OUT back, refuses a file
+written with other settings (:func:`check_resumable`), drops a torn last line and the episodes
+that failed (they run again), and skips the (task, trial) pairs already done. The same plan
+runs on a thread pool (default), on worker processes each running threads
+(``backend="process"``), or as Ray tasks (``backend="ray"``) with identical output; only this
+process ever writes OUT.
 
 Why a process backend: each model call also costs CPU here (litellm, τ²'s orchestrator and
 evaluator), and threads share one GIL, so the thread backend stops scaling once that CPU fills
@@ -70,9 +72,16 @@ class RunSummary:
     skipped: int
     finished: int = 0
     errors: int = 0
+    first_error: str | None = None
+    rerun: int = 0
     rewards: list[float] = field(default_factory=list)
     dropped_torn_line: bool = False
     backend: str = "thread"
+
+    @property
+    def all_failed(self) -> bool:
+        """Every episode of this run failed (an infrastructure problem, not behaviour)."""
+        return self.finished > 0 and self.errors == self.finished
 
     @property
     def success_rate(self) -> float | None:
@@ -84,34 +93,99 @@ def tau2_results_path(out: Path) -> Path:
     return out.with_suffix(".tau2.json")
 
 
-def read_finished(out: Path, *, repair: bool) -> tuple[list[Episode], bool]:
-    """Episodes in OUT; a torn last line (crash mid-write) is dropped, and cut if ``repair``."""
+def _finished_lines(out: Path) -> tuple[list[tuple[Episode, bytes]], bool]:
+    """(episode, its line) for each record of OUT, and whether a torn last line was dropped."""
     if not out.exists():
         return [], False
-    raw = out.read_bytes()
-    lines = raw.split(b"\n")
-    episodes: list[Episode] = []
-    torn = False
-    good_bytes = 0
+    lines = out.read_bytes().split(b"\n")
+    records: list[tuple[Episode, bytes]] = []
     for number, line in enumerate(lines, start=1):
         is_last = number == len(lines) or (number == len(lines) - 1 and lines[-1] == b"")
         if not line.strip():
-            good_bytes += len(line) + 1
             continue
         try:
-            episodes.append(Episode.model_validate_json(line))
+            records.append((Episode.model_validate_json(line), line))
         except ValidationError:
             if is_last:
-                torn = True
-                break
+                return records, True
             raise UsiInputError(
                 "not a canonical episode line (cannot resume)", out, f"line {number}"
             ) from None
-        good_bytes += len(line) + 1
+    return records, False
+
+
+def _rewrite(out: Path, lines: list[bytes]) -> None:
+    """Replace OUT by exactly ``lines`` (atomically: a crash leaves the old file)."""
+    with atomic_writer(out) as handle:
+        for line in lines:
+            handle.write(line.decode("utf-8"))
+            handle.write("\n")
+
+
+def read_finished(out: Path, *, repair: bool) -> tuple[list[Episode], bool]:
+    """Episodes in OUT; a torn last line (crash mid-write) is dropped, and cut if ``repair``."""
+    records, torn = _finished_lines(out)
     if torn and repair:
-        with atomic_writer(out) as handle:
-            handle.write(raw[:good_bytes].decode("utf-8"))
-    return episodes, torn
+        _rewrite(out, [line for _, line in records])
+    return [episode for episode, _ in records], torn
+
+
+# The settings a resumed run must share with the file (paths into ``RunSettings.recorded()``):
+# what decides an episode's behaviour. Retries, timeouts and base URLs may change.
+RESUME_SETTINGS: tuple[tuple[str, ...], ...] = (
+    ("domain",),
+    ("seed",),
+    ("agent", "model"),
+    ("agent", "temperature"),
+    ("agent", "seed"),
+    ("user", "model"),
+    ("user", "temperature"),
+    ("user", "seed"),
+    ("simulator", "kind"),
+    ("simulator", "plugin"),
+    ("simulator", "user_prompt_sha256"),
+    ("simulator", "persona_sha256"),
+)
+
+
+def _setting(recorded: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        recorded = recorded.get(key) if isinstance(recorded, dict) else None
+    return recorded
+
+
+def check_resumable(settings: RunSettings, episodes: list[Episode], out: Path) -> None:
+    """Refuse to append this run to a file written by another run (exit 2, nothing written).
+
+    Every episode in OUT must come from ``usi run`` with the same source and the same
+    :data:`RESUME_SETTINGS`; otherwise resuming would mix two simulators, or a simulator and
+    people, in one file.
+    """
+    now = settings.recorded()
+    for number, episode in enumerate(episodes, start=1):
+        where = f"episode {number} ({episode.episode_id})"
+        if episode.source != settings.source:
+            raise UsiInputError(
+                f"holds episodes of source {episode.source!r}, this run's is "
+                f"{settings.source!r} (cannot resume; use another -o)",
+                out,
+                where,
+            )
+        recorded = episode.metadata.get("settings")
+        if not isinstance(recorded, dict):
+            raise UsiInputError(
+                "holds episodes not written by usi run (cannot resume; use another -o)", out, where
+            )
+        for path in RESUME_SETTINGS:
+            then, wanted = _setting(recorded, path), _setting(now, path)
+            if then != wanted:
+                name = ".".join(path).replace("_sha256", " file")
+                raise UsiInputError(
+                    f"written with other settings ({name}: {then!r} in the file, {wanted!r} "
+                    "now); resume with the same settings, or use another -o",
+                    out,
+                    where,
+                )
 
 
 def resolve_backend(backend: str, concurrency: int, jobs: int) -> str:
@@ -162,15 +236,21 @@ def run_episodes(
     if workers is not None and workers < 1:
         raise UsiInputError("--workers must be at least 1")
     selected = select_tasks(settings.domain, task_ids, split)
+    if resume and overwrite:
+        raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
     if out_path.exists() and not (resume or overwrite):
         raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
     if out_path.is_dir():
         raise UsiInputError("is a directory, expected an output .jsonl file", out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    if overwrite and not resume and out_path.exists():
+    records, torn = _finished_lines(out_path) if resume else ([], False)
+    check_resumable(settings, [episode for episode, _ in records], out_path)
+    good = [(e, line) for e, line in records if not e.metadata.get("error")]
+    if torn or len(good) < len(records):
+        _rewrite(out_path, [line for _, line in good])  # failed episodes run again
+    if overwrite and out_path.exists():
         out_path.unlink()
-    done, torn = read_finished(out_path, repair=True) if resume else ([], False)
-    finished_keys = {(e.domain, e.task_id, e.metadata.get("trial")) for e in done}
+    finished_keys = {(e.domain, e.task_id, e.metadata.get("trial")) for e, _ in good}
     jobs = [
         j
         for j in plan_jobs(settings, selected, trials)
@@ -181,6 +261,7 @@ def run_episodes(
         tau2_results=tau2_results_path(out_path),
         planned=len(jobs) + len(finished_keys),
         skipped=len(finished_keys),
+        rerun=len(records) - len(good),
         dropped_torn_line=torn,
         backend=resolve_backend(backend, concurrency, len(jobs)),
     )
@@ -190,7 +271,10 @@ def run_episodes(
         with lock:
             append_line(out_path, line if line is not None else episode_line(episode))
             summary.finished += 1
-            summary.errors += bool(episode.metadata.get("error"))
+            error = episode.metadata.get("error")
+            if error:
+                summary.errors += 1
+                summary.first_error = summary.first_error or str(error)
             if episode.reward is not None:
                 summary.rewards.append(episode.reward)
         if on_episode is not None:
@@ -238,8 +322,10 @@ def _run_threads(
 
 def _worker_env(settings: RunSettings) -> dict[str, str]:
     """The environment workers get; offline models are served by this process's server."""
+    from usi.tau.env import COST_MAP_ENV
+
     env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
-    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    env.setdefault(COST_MAP_ENV, "True")
     if any(m and is_offline(m) for m in (settings.agent.model, settings.user.model)):
         from usi.run.offline.server import API_BASE_ENV, default_server
 
@@ -323,12 +409,10 @@ def _run_processes(
 
 
 def _ray_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> str:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from loguru import logger
-
     from usi.run.cpu import tune_worker_gc
+    from usi.tau.env import setup_environment
 
-    logger.remove()
+    setup_environment()
     tune_worker_gc(settings.domain)
     return episode_line(run_episode(settings, task_id, trial, seed))
 
@@ -449,7 +533,6 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
     """All episodes of OUT as a τ² ``Results`` file; survey in reward_info.info.usi_survey."""
     if target is None:
         return
-    from tau2.data_model.message import AssistantMessage, ToolCall, ToolMessage, UserMessage
     from tau2.data_model.simulation import (
         AgentInfo,
         Info,
@@ -460,7 +543,8 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
     )
     from tau2.registry import registry
 
-    from usi.run.episode import domain_tasks
+    from usi.tau.messages import ENDED_BY, to_tau
+    from usi.tau.tasks import domain_tasks
 
     episodes = list(iter_out(out))
     tasks = domain_tasks(settings.domain)
@@ -469,34 +553,7 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
         if ep.domain != settings.domain or ep.task_id not in tasks:
             continue
         meta = ep.metadata
-        messages: list[Any] = []
-        for turn, m in enumerate(ep.messages):
-            calls = [
-                ToolCall(id=c.id or "", name=c.name, arguments=c.arguments)
-                for c in m.tool_calls or []
-            ] or None
-            if m.role == "user":
-                messages.append(
-                    UserMessage(
-                        role="user", content=m.content or None, tool_calls=calls, turn_idx=turn
-                    )
-                )
-            elif m.role == "assistant":
-                messages.append(
-                    AssistantMessage(
-                        role="assistant", content=m.content or None, tool_calls=calls, turn_idx=turn
-                    )
-                )
-            else:
-                messages.append(
-                    ToolMessage(
-                        id=m.tool_call_id or "",
-                        role="tool",
-                        content=m.content,
-                        requestor="assistant",
-                        turn_idx=turn,
-                    )
-                )
+        messages = to_tau(ep.messages, meta.get(ENDED_BY))
         reward_info = RewardInfo.model_validate(
             meta.get("reward_info") or {"reward": ep.reward or 0.0}
         )
@@ -505,6 +562,7 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
             "usi_survey": ep.survey,
             "usi_source": ep.source,
             "usi_episode_id": ep.episode_id,
+            "usi_error": meta.get("error"),
         }
         cost = meta.get("cost") or {}
         simulations.append(
@@ -547,19 +605,29 @@ def write_tau2_results(settings: RunSettings, out: Path, target: Path | None) ->
 
 
 def summary_line(summary: RunSummary) -> str:
+    """What the run did, in one line: counts, failures with the first error, success, files."""
     rate = summary.success_rate
-    text = (
-        f"{summary.finished} episode(s) run, {summary.skipped} already done"
-        f"{', ' + str(summary.errors) + ' with errors' if summary.errors else ''}"
-    )
+    text = f"{summary.finished} episode(s) run, {summary.skipped} already done"
+    if summary.rerun:
+        text += f" ({summary.rerun} failed before, run again)"
+    if summary.errors:
+        text += f", {summary.errors} failed (first error: {summary.first_error})"
     if rate is not None:
-        text += f"; success {rate:.0%} over the episodes of this run"
+        text += f"; success {rate:.0%} over the episodes of this run that ran"
     if summary.finished and summary.backend != "thread":
         text += f" ({summary.backend} backend)"
     text += f" → {summary.out}"
     if summary.tau2_results:
         text += f" (τ² results: {summary.tau2_results})"
     return text
+
+
+def failure_line(summary: RunSummary) -> str:
+    """The one line of a run whose every episode failed (the CLI exits 1 with it)."""
+    return (
+        f"all {summary.finished} episode(s) failed, none recorded as behaviour; "
+        f"first error: {summary.first_error} (fix it, then rerun with --resume) → {summary.out}"
+    )
 
 
 def dumps_settings(settings: RunSettings) -> str:

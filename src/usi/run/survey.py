@@ -8,14 +8,18 @@ as missing, with the raw text kept in the episode's metadata.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from usi.data.episode import Message, is_user_content
-from usi.data.survey import FREE_TEXT_ITEMS, ITEMS_BY_ID, SURVEY_ITEMS
+from usi.data.survey import FREE_TEXT_IDS, FREE_TEXT_ITEMS, ITEMS_BY_ID, SURVEY_ITEMS
+from usi.run.reply import ReplyError
+from usi.run.reply import parse_reply as parse_reply_json
+
+FREE_IDS = frozenset(FREE_TEXT_IDS)
 
 SURVEY_RETRIES = 2  # re-asks after the first answer, for items that were invalid
 
@@ -65,24 +69,31 @@ def survey_prompt(conversation: str, *, as_judge: bool = False) -> str:
     )
 
 
+class SurveyReply(BaseModel):
+    """A reply object that answers the survey: any JSON object naming at least one item.
+
+    The values are matched to the options afterwards (:func:`match_option`), leniently, so
+    the model only decides *which* object of the reply is the answer.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_an_item(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(
+            key in ITEMS_BY_ID or key in FREE_IDS for key in data
+        ):
+            raise ValueError("names no survey item")
+        return data
+
+
 def _json_object(text: str) -> dict[str, Any] | None:
-    fenced = re.sub(r"```(?:json)?", "", text)
-    start = fenced.find("{")
-    while start != -1:
-        depth = 0
-        for end in range(start, len(fenced)):
-            if fenced[end] == "{":
-                depth += 1
-            elif fenced[end] == "}":
-                depth -= 1
-                if depth == 0:
-                    try:
-                        value = json.loads(fenced[start : end + 1])
-                    except json.JSONDecodeError:
-                        break
-                    return value if isinstance(value, dict) else None
-        start = fenced.find("{", start + 1)
-    return None
+    try:
+        reply = parse_reply_json(text, SurveyReply)
+    except ReplyError:
+        return None
+    return dict(reply.model_extra or {})
 
 
 def match_option(item_id: str, answer: Any) -> str | None:

@@ -4,7 +4,8 @@ A spawned worker imports its target's module, and unpickles its arguments, befor
 runs: if the run settings came as an object, unpickling them would import τ² with loguru's
 default handler still on, and every episode would then print τ²'s DEBUG log lines (each tool
 response, whole orders) to the caller's stderr. So the settings arrive pickled, and are loaded
-only once the handlers are gone. (A module-level check cannot do this:
+only once τ²'s logging is off (:func:`usi.tau.env.setup_environment`). (A module-level check
+cannot do this:
 ``multiprocessing.parent_process()`` is still ``None`` while a spawned child unpickles its
 target.)
 """
@@ -27,10 +28,10 @@ def process_worker(
 
     ``settings_blob`` is the pickled :class:`~usi.run.episode.RunSettings` of the run.
     """
-    from loguru import logger
-
-    logger.remove()
     os.environ.update(env)
+    from usi.tau.env import setup_environment
+
+    setup_environment()
     from concurrent.futures import ThreadPoolExecutor
 
     from usi.data.io import episode_line

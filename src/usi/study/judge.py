@@ -9,8 +9,6 @@ The judge is any litellm model, reached through ``usi.run.models.completion_kwar
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,22 +55,13 @@ def judge_messages(card: str, turns: Sequence[tuple[str, str]]) -> list[dict[str
 
 def parse_verdict(text: str) -> QualityVerdict:
     """Read ``{"score": n, "reasoning": "..."}`` from the reply (code fences tolerated)."""
-    match = re.search(r"\{.*\}", text or "", re.S)
-    if match is None:
-        raise JudgeError("no JSON object in the judge's reply")
+    from usi.run.reply import QualityReply, ReplyError, parse_reply
+
     try:
-        data: Any = json.loads(match.group(0))
-    except json.JSONDecodeError as exc:
-        raise JudgeError(f"judge reply is not JSON ({exc})") from exc
-    if not isinstance(data, dict) or "score" not in data:
-        raise JudgeError("judge reply has no score")
-    try:
-        score = float(data["score"])
-    except (TypeError, ValueError) as exc:
-        raise JudgeError(f"judge score is not a number: {data['score']!r}") from exc
-    if not 0.0 <= score <= 100.0:
-        raise JudgeError(f"judge score {score} is outside 0-100")
-    return QualityVerdict(score=score, reasoning=str(data.get("reasoning") or "").strip())
+        reply = parse_reply(text, QualityReply)
+    except ReplyError as exc:
+        raise JudgeError(f"judge reply: {exc}") from exc
+    return QualityVerdict(score=reply.score, reasoning=(reply.reasoning or "").strip())
 
 
 def judge_quality(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from usi.data.episode import Message, ToolCall
+from usi.data.episode import Message
 from usi.study.schema import StoredMessage
 
 if TYPE_CHECKING:
@@ -83,16 +83,11 @@ def row_fields(message: TauMessage) -> dict[str, Any]:
 
 
 def to_canonical(rows: Sequence[StoredMessage]) -> list[Message]:
-    """Canonical :class:`usi.data.Message` list of a session (what ``export`` writes)."""
-    out: list[Message] = []
-    for row in rows:
-        if row.role == "tool":
-            out.append(Message(role="tool", content=row.content, tool_call_id=row.tool_call_id))
-            continue
-        calls = [
-            ToolCall(id=c.get("id"), name=c["name"], arguments=c.get("arguments") or {})
-            for c in row.tool_calls or []
-        ]
-        role = "assistant" if row.role == "assistant" else "user"
-        out.append(Message(role=role, content=row.content, tool_calls=calls or None))
-    return out
+    """Canonical :class:`usi.data.Message` list of a session (what ``export`` writes).
+
+    Through τ² messages and usi's one converter (:func:`usi.tau.messages.from_tau`), so a
+    study session reads exactly like a ``usi run`` episode.
+    """
+    from usi.tau.messages import from_tau
+
+    return from_tau(to_tau(rows)).messages

@@ -127,9 +127,9 @@ def _label(argument: str) -> tuple[str, tuple[str, ...]]:
 @cache
 def task_script(domain: str, task_id: str) -> TaskScript:
     """Load the τ² task and derive what the oracle and the users need from it."""
-    from tau2.registry import registry
+    from usi.tau.tasks import DOMAINS, domain_tasks
 
-    tasks = {t.id: t for t in registry.get_tasks_loader(domain)()}
+    tasks = domain_tasks(domain) if domain in DOMAINS else {}
     if task_id not in tasks:
         raise KeyError(f"unknown τ² task {domain}/{task_id}")
     task = tasks[task_id]
@@ -170,11 +170,11 @@ def task_script(domain: str, task_id: str) -> TaskScript:
 
 @cache
 def _scenario_index() -> dict[str, tuple[str, str]]:
-    from tau2.registry import registry
+    from usi.tau.tasks import DOMAINS, domain_tasks
 
     index: dict[str, tuple[str, str]] = {}
-    for domain in ("airline", "retail"):
-        for task in registry.get_tasks_loader(domain)():
+    for domain in DOMAINS:
+        for task in domain_tasks(domain).values():
             instructions = task.user_scenario.instructions
             reason = instructions if isinstance(instructions, str) else instructions.reason_for_call
             if reason:

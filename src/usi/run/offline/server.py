@@ -13,10 +13,10 @@ talks to that one server (``USI_OFFLINE_API_BASE``), so counters and fault sched
 Tests that want a server they can poke in-process construct :class:`OfflineServer` directly.
 
 Tests and benchmarks shape it with :class:`OfflineConfig`: a fixed latency per completion and
-failure injection — HTTP 429/500, hangs past the client's timeout, or a garbled answer — by
-rate (seeded) or by schedule (the n-th request). The environment variables
-``USI_OFFLINE_LATENCY_MS`` and ``USI_OFFLINE_FAULTS`` configure the default server, so worker
-processes (Ray) get the same behaviour.
+failure injection — HTTP 429/500, 401 (a provider refusing the key), hangs past the client's
+timeout, or a garbled answer — by rate (seeded) or by schedule (the n-th request). The
+environment variables ``USI_OFFLINE_LATENCY_MS`` and ``USI_OFFLINE_FAULTS`` configure the
+default server, so worker processes (Ray) get the same behaviour.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 from usi.errors import UsiInputError
-from usi.run.models import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
 from usi.run.offline import behaviour
+from usi.run.offline.protocol import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
 
-FAULT_KINDS = ("429", "500", "timeout", "garbage")
+FAULT_KINDS = ("429", "500", "401", "timeout", "garbage")
 
 
 @dataclass
@@ -442,6 +442,12 @@ class _Handler(BaseHTTPRequestHandler):
                 500, {"error": {"message": "server error (injected)"}}, {"retry-after-ms": "20"}
             )
             return
+        if fault == "401":  # what a provider answers a wrong or missing key: never retried
+            self._send(
+                401,
+                {"error": {"message": "invalid api key (injected)", "type": "auth_error"}},
+            )
+            return
         if fault == "timeout":
             time.sleep(config.hang_s)
         try:
@@ -462,13 +468,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _warm() -> None:
     """Load τ²'s registry before the first completion needs it (off the request's clock)."""
-    try:
-        from loguru import logger
-
-        logger.remove()  # τ²'s loader logs; the child must stay quiet
+    with contextlib.suppress(Exception):  # the first request will report it
         import tau2.registry  # noqa: F401
-    except Exception:  # the first request will report it
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -478,7 +479,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m usi.run.offline.server")
     parser.add_argument("--config", default="{}", help="OfflineConfig as JSON")
     args = parser.parse_args(argv)
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from usi.tau.env import setup_environment
+
+    setup_environment()  # τ²'s loader logs; the child must stay quiet
     server = OfflineServer(OfflineConfig.from_json(args.config))
     print(f"{_READY} {server.port}", flush=True)
     threading.Thread(target=_warm, daemon=True).start()
