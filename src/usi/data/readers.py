@@ -21,6 +21,13 @@ from pydantic import ValidationError
 from usi.data.episode import Episode
 from usi.errors import UsiInputError
 
+ACCEPTED_SHAPES = (
+    'accepted: canonical episodes JSONL (one {"episode_id": …} object per line), '
+    'tau-usi JSON ({SESSION: {"conversation": […], …}}), '
+    'or a `tau2 run` results JSON ({"info": …, "simulations": […]})'
+)
+"""The one list of file shapes usi reads, quoted by every wrong-shape message."""
+
 
 class EpisodeFormat(StrEnum):
     CANONICAL = "canonical"
@@ -49,6 +56,7 @@ def detect_format(path: str | Path) -> EpisodeFormat:
         raise UsiInputError("not a text file (expected JSON or JSON Lines)", p) from None
     if not first:
         raise UsiInputError("empty file: no episodes", p)
+    record: Any = None
     if first.startswith("{") and first.endswith("}"):
         try:
             record = json.loads(first)
@@ -56,18 +64,31 @@ def detect_format(path: str | Path) -> EpisodeFormat:
             record = None
         if isinstance(record, dict) and "episode_id" in record:
             return EpisodeFormat.CANONICAL
-    document = load_json(p)
+    try:
+        document = load_json(p)
+    except UsiInputError:
+        if isinstance(record, dict):  # one object per line, but not an episode
+            keys = ", ".join(list(record)[:5]) or "none"
+            raise UsiInputError(
+                f"JSON Lines whose records have no episode_id (keys: {keys}); {ACCEPTED_SHAPES}",
+                p,
+                "line 1",
+            ) from None
+        raise
     if isinstance(document, dict):
         if "simulations" in document and "info" in document:
             return EpisodeFormat.TAU2_RESULTS
         values = list(document.values())
         if values and all(isinstance(v, dict) and "conversation" in v for v in values):
             return EpisodeFormat.TAU_USI
-    raise UsiInputError(
-        "unrecognized format (expected canonical episodes JSONL, tau-usi JSON, "
-        "or a `tau2 run` results JSON)",
-        p,
-    )
+        if any(isinstance(v, dict) and "conversation" in v for v in values):
+            session = next(
+                k for k, v in document.items() if not (isinstance(v, dict) and "conversation" in v)
+            )
+            raise UsiInputError(
+                'tau-usi session without a "conversation" list', p, f"session {session}"
+            )
+    raise UsiInputError(f"unrecognized format ({ACCEPTED_SHAPES})", p)
 
 
 def load_json(path: Path) -> Any:
@@ -76,7 +97,9 @@ def load_json(path: Path) -> Any:
         with path.open("r", encoding="utf-8") as handle:
             return json.load(handle)
     except json.JSONDecodeError as exc:
-        raise UsiInputError(f"invalid JSON: {exc.msg}", path, f"line {exc.lineno}") from None
+        raise UsiInputError(
+            f"invalid JSON: {exc.msg}", path, f"line {exc.lineno} column {exc.colno}"
+        ) from None
     except UnicodeDecodeError:
         raise UsiInputError("not a text file (expected JSON)", path) from None
 

@@ -10,12 +10,13 @@ import typer
 from rich.console import Console
 
 from usi.errors import UsiInputError
+from usi.layout import PIPE_WIDTH
+from usi.outputs import check_input_file
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
-PIPE_WIDTH = 160
 
 
 def _load(path: Path, console: Console, workers: int | None) -> pd.DataFrame:
@@ -174,6 +175,9 @@ def register(app: typer.Typer) -> None:
         usi score --ceiling HUMAN [--json]                the human ceiling
         """
         try:
+            for path in (*(simulators or []), human, ceiling):
+                if path is not None:
+                    check_input_file(path)
             _run(
                 list(simulators or []), human, ceiling, as_json, n_bootstrap, seed, workers or None
             )

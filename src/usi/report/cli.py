@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+from usi.outputs import check_input_file, check_output_dir
+
+REPORT_MARKER = "report.html"  # usi.report.build.REPORT_FILE, without importing matplotlib
+
 
 def register(app: typer.Typer) -> None:
     """Add this capability's commands to the ``usi`` app."""
@@ -37,8 +41,21 @@ def register(app: typer.Typer) -> None:
                 "best, median and worst by USI).",
             ),
         ] = None,
+        overwrite: Annotated[
+            bool,
+            typer.Option("--overwrite", help="Replace an existing report folder (whole)."),
+        ] = False,
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report."""
+        # The folder and the inputs first: pandas, matplotlib and scipy take seconds to load.
+        check_output_dir(out, overwrite=overwrite, marker=REPORT_MARKER)
+        check_input_file(human)
+        for spec in sim:
+            name, sep, file = spec.partition("=")
+            if sep and name.strip() and file.strip():
+                check_input_file(Path(file.strip()))
+        if capability is not None:
+            check_input_file(capability)
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from usi.errors import UsiInputError
+from usi.outputs import check_input_file, check_output_file
 
 
 def _task_list(tasks: str | None) -> list[str] | None:
@@ -38,6 +39,32 @@ def check_base_url(url: str | None, option: str) -> None:
         raise UsiInputError(
             f"unreachable base URL {url} ({type(exc).__name__})", where=option
         ) from None
+
+
+def check_run_flags(
+    *,
+    user_kind: str,
+    user_plugin: str | None,
+    backend: str,
+    ray_address: str | None,
+    workers: int | None,
+) -> None:
+    """A flag that has no effect in the combination given is an error, not silently ignored."""
+    from usi.checks import check_ray
+
+    if user_plugin and user_kind != "plugin":
+        raise UsiInputError(
+            "--user-plugin is used only with --user-kind plugin", where="--user-plugin"
+        )
+    if ray_address and backend != "ray":
+        raise UsiInputError("--ray-address is used only with --backend ray", where="--ray-address")
+    if workers is not None and backend not in ("process", "auto"):
+        raise UsiInputError(
+            "--workers sets the process backend's workers; not used with --backend " + backend,
+            where="--workers",
+        )
+    if backend == "ray":
+        check_ray(ray_address)
 
 
 def _configure_offline(latency_ms: float | None, faults: str | None) -> None:
@@ -134,10 +161,27 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey."""
+        # Arguments and paths first: τ² and litellm take seconds to import.
+        check_run_flags(
+            user_kind=user_kind,
+            user_plugin=user_plugin,
+            backend=backend,
+            ray_address=ray_address,
+            workers=workers,
+        )
+        for path, what in ((user_prompt, "user prompt file"), (persona, "persona file")):
+            if path is not None:
+                check_input_file(path, what=what)
+        check_output_file(out, overwrite=overwrite, resume=resume)
+        from usi.run.models import validate_model
+
+        validate_model(agent_model)
+        if user_model:
+            validate_model(user_model)
+
         from loguru import logger
 
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
-        from usi.run.models import validate_model
         from usi.run.runner import run_episodes, summary_line
         from usi.run.simulators import (
             SIMULATOR_KINDS,
@@ -156,14 +200,11 @@ def register(app: typer.Typer) -> None:
         if tasks is not None and split is not None:
             raise UsiInputError("give --tasks or --split, not both")
         select_tasks(domain, _task_list(tasks), split)
-        validate_model(agent_model)
         user_model_used: str | None = user_model
         if user_kind == "plugin":
             if not user_plugin:
                 raise UsiInputError("--user-kind plugin needs --user-plugin", where="user-plugin")
             load_plugin(user_plugin)
-        if user_model_used:
-            validate_model(user_model_used)
         check_base_url(user_base_url, "user-base-url")
         check_base_url(agent_base_url, "agent-base-url")
         prompt_text = read_text_file(user_prompt, "user prompt") if user_prompt else None
@@ -227,14 +268,18 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
         """A model rates conversations as their user would (into metadata.judge_survey)."""
+        check_input_file(episodes)
+        check_output_file(out, overwrite=overwrite, resume=resume)
+        from usi.run.models import validate_model
+
+        validate_model(model)
+
         from loguru import logger
 
         from usi.run.judge import JudgeSettings, judge_file
-        from usi.run.models import validate_model
 
         logger.remove()
         _configure_offline(offline_latency_ms, offline_faults)
-        validate_model(model)
         check_base_url(base_url, "base-url")
         settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
         judged, skipped = judge_file(

@@ -21,6 +21,7 @@ from usi.data.io import append_line, episode_line
 from usi.data.readers import read_episodes
 from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.errors import UsiInputError
+from usi.outputs import check_output_file
 from usi.run.episode import package_versions
 from usi.run.models import completion_kwargs
 from usi.run.runner import read_finished
@@ -85,9 +86,8 @@ def judge_file(
 ) -> tuple[int, int]:
     """Judge every episode of ``episodes_path`` (any format); return (judged now, skipped)."""
     out_path = Path(out)
+    check_output_file(out_path, overwrite=overwrite, resume=resume, create_parent=True)
     episodes = read_episodes(episodes_path)
-    if out_path.exists() and not (resume or overwrite):
-        raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
     if concurrency < 1:
         raise UsiInputError("--concurrency must be at least 1")
     if overwrite and not resume and out_path.exists():
@@ -99,9 +99,17 @@ def judge_file(
     lock = threading.Lock()
     bar: Any = None
     if progress:
+        from rich.console import Console
         from rich.progress import Progress
 
-        bar = Progress()
+        from usi.layout import progress_columns
+
+        console = Console(stderr=True)
+        bar = Progress(
+            *progress_columns(console.width, stats=False),
+            console=console,
+            disable=not console.is_terminal,
+        )
         bar.start()
         task_id = bar.add_task(f"judge · {settings.model}", total=len(todo))
     try:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from usi.data.episode import Episode
 from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
+from usi.outputs import check_output_file
 from usi.run.cpu import tuned_gc, warm_up
 from usi.run.episode import RunSettings, run_episode, select_tasks, trial_seeds
 from usi.run.models import is_offline
@@ -162,10 +163,7 @@ def run_episodes(
     if workers is not None and workers < 1:
         raise UsiInputError("--workers must be at least 1")
     selected = select_tasks(settings.domain, task_ids, split)
-    if out_path.exists() and not (resume or overwrite):
-        raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
-    if out_path.is_dir():
-        raise UsiInputError("is a directory, expected an output .jsonl file", out_path)
+    check_output_file(out_path, overwrite=overwrite, resume=resume, create_parent=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if overwrite and not resume and out_path.exists():
         out_path.unlink()
@@ -395,24 +393,19 @@ class _progress:
     def __enter__(self) -> Callable[[Episode], None]:
         if not self.enabled:
             return self._count
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.console import Console
+        from rich.progress import Progress
 
+        from usi.layout import progress_columns
+
+        # Progress is for a person at a terminal, on stderr; a pipe or a log gets only the
+        # summary line.
+        console = Console(stderr=True)
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[stats]}"),
+            *progress_columns(console.width),
+            console=console,
             transient=False,
+            disable=not console.is_terminal,
         )
         self.bar.__enter__()
         self.task = self.bar.add_task(
