@@ -116,7 +116,7 @@ def fetch_command(
 
     if source is not None and revision is not None:
         raise UsiInputError(
-            "--revision picks a version on the Hub; it has no effect with --from PATH",
+            "has no effect with --from PATH (it picks a version of the dataset on the Hub)",
             where="--revision",
         )
     if source is not None and not source.exists():

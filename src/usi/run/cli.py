@@ -53,14 +53,12 @@ def check_run_flags(
     from usi.checks import check_ray
 
     if user_plugin and user_kind != "plugin":
-        raise UsiInputError(
-            "--user-plugin is used only with --user-kind plugin", where="--user-plugin"
-        )
+        raise UsiInputError("has no effect without --user-kind plugin", where="--user-plugin")
     if ray_address and backend != "ray":
-        raise UsiInputError("--ray-address is used only with --backend ray", where="--ray-address")
+        raise UsiInputError("has no effect without --backend ray", where="--ray-address")
     if workers is not None and backend not in ("process", "auto"):
         raise UsiInputError(
-            "--workers sets the process backend's workers; not used with --backend " + backend,
+            f"has no effect with --backend {backend} (it sizes the process backend)",
             where="--workers",
         )
     if backend == "ray":

@@ -119,9 +119,7 @@ def serve(
     if judge_model:
         validate_model(judge_model)
     if judge_base_url and not judge_model:
-        raise UsiInputError(
-            "--judge-base-url is used only with --judge-model", where="--judge-base-url"
-        )
+        raise UsiInputError("has no effect without --judge-model", where="--judge-base-url")
     if admin_token is not None and len(admin_token) < MIN_ADMIN_TOKEN_CHARS:
         raise UsiInputError(
             f"admin token too short (at least {MIN_ADMIN_TOKEN_CHARS} random characters)",
