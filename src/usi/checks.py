@@ -23,6 +23,20 @@ MIN_PORT, MAX_PORT = 1, 65535
 def check_database_url(url: str, *, create: bool = False, option: str = "--db") -> None:
     """``url`` reaches a usi study database, or (``create``, for ``study serve``) a place
     where one can be made: a new SQLite file in an existing folder, or an empty database."""
+    sqlite_file = _sqlite_path(url)
+    if sqlite_file is not None:  # the common mistakes, answered before SQLAlchemy loads
+        if sqlite_file.is_dir():
+            raise UsiInputError("is a folder, not a SQLite database file", sqlite_file, option)
+        if not sqlite_file.exists():
+            if not create:
+                raise UsiInputError("no such study database", sqlite_file, option)
+            from usi.outputs import check_parent
+
+            check_parent(sqlite_file)
+            return
+        if not _is_sqlite_file(sqlite_file):
+            raise UsiInputError("not a SQLite database file", sqlite_file, option)
+
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -34,24 +48,8 @@ def check_database_url(url: str, *, create: bool = False, option: str = "--db") 
             f"not a database URL: {url!r} (expected sqlite:///FILE or postgresql://…)",
             where=option,
         ) from None
-    backend = parsed.get_backend_name()
     connect_args: dict[str, object] = {}
-    if backend == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database)
-            if path.is_dir():
-                raise UsiInputError("is a folder, not a SQLite database file", path, option)
-            if not path.exists():
-                if not create:
-                    raise UsiInputError("no such study database", path, option)
-                from usi.outputs import check_parent
-
-                check_parent(path)
-                return
-            if not _is_sqlite_file(path):
-                raise UsiInputError("not a SQLite database file", path, option)
-    elif backend.startswith("postgres"):
+    if parsed.get_backend_name().startswith("postgres"):
         connect_args["connect_timeout"] = DB_CONNECT_TIMEOUT_S
     try:
         engine = create_engine(url, connect_args=connect_args)
@@ -75,6 +73,17 @@ def check_database_url(url: str, *, create: bool = False, option: str = "--db") 
         + (f"; it has {len(tables)} other tables)" if tables else ")"),
         where=option,
     )
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///FILE`` URL (None for memory, URI forms and other backends)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    database = url[len(prefix) :].split("?", 1)[0]
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def _is_sqlite_file(path: Path) -> bool:
