@@ -144,7 +144,7 @@ def profile_table(
     sources = list(profiles)
     full = {s: s for s in sources}
     short = {s: f"S{i}" for i, s in enumerate(sources, start=1)}
-    legend = "  ".join(f"{short[s]} = {s}" for s in sources)
+    legend = "\n".join(f"{short[s]} = {s}" for s in sources)
     if width is None:
         return _profile_grid(profiles, sources, dimension_column=True, headers=full, title=TITLE)
     console = Console(width=width)
