@@ -109,6 +109,7 @@ def test_downloads_only_the_sessions_file(
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
         code, out, err = _run(["data", "fetch", "--dest", str(dest)], capsys)
     assert code == 0, err
+    assert out.strip() == str(dest / "human.jsonl")
     files = [path for path in _gets(hub) if "/resolve/" in path]
     assert files == [f"/datasets/{DATASET_REPO}/resolve/main/{SESSIONS_FILE}"]  # nothing else
     assert not any("/tree/" in path for _, path in hub.requests)  # no snapshot listing

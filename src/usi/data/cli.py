@@ -1,8 +1,9 @@
 """Commands of the ``data`` capability: ``usi data convert`` and ``usi data fetch``.
 
-Both write canonical episodes atomically (a failure leaves no output file), report what they
-wrote as one summary line on stderr, and surface every task-alignment warning as its own
-line naming the session, so unaligned sessions are never dropped silently.
+Both write canonical episodes atomically (a failure leaves no output file), print the path
+they wrote on stdout and what they wrote as one summary line on stderr, and surface every
+task-alignment warning as its own line naming the session, so unaligned sessions are never
+dropped silently.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def convert_command(
         if summary.episodes == 0:
             raise UsiInputError("no episodes", source)
     _stderr.print(f"converted {escape(summary.one_line())} → {escape(str(output))}")
+    typer.echo(str(output))  # the result on stdout, like fetch and report
 
 
 @data_app.command("fetch")

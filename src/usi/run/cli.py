@@ -8,12 +8,18 @@ line and exit code 2, never a half-written output.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from usi.errors import UsiInputError
 from usi.outputs import check_input_file, check_output_file
+
+if TYPE_CHECKING:
+    from usi.run.runner import RunInterrupted
 
 
 def _task_list(tasks: str | None) -> list[str] | None:
@@ -39,6 +45,25 @@ def check_base_url(url: str | None, option: str) -> None:
         raise UsiInputError(
             f"unreachable base URL {url} ({type(exc).__name__})", where=option
         ) from None
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues an interrupted run: the same, with ``--resume``."""
+    args = [a for a in argv[1:] if a != "--overwrite"]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["usi", *args])
+
+
+def interrupted(exc: RunInterrupted) -> NoReturn:
+    """Ctrl-C: one line with what is safely written and how to go on; exit 130."""
+    also = f" (τ² results: {exc.tau2_results})" if exc.tau2_results else ""
+    typer.echo(
+        f"usi: interrupted: {exc.written} episode(s) safely written to {exc.out}{also}; "
+        f"continue with: {resume_command(sys.argv)}",
+        err=True,
+    )
+    raise typer.Exit(130)
 
 
 def check_run_flags(
@@ -180,7 +205,7 @@ def register(app: typer.Typer) -> None:
         from loguru import logger
 
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
-        from usi.run.runner import run_episodes, summary_line
+        from usi.run.runner import RunInterrupted, run_episodes, summary_line
         from usi.run.simulators import (
             SIMULATOR_KINDS,
             SimulatorSpec,
@@ -226,21 +251,25 @@ def register(app: typer.Typer) -> None:
             timeout_s=timeout,
             survey=survey,
         )
-        summary = run_episodes(
-            settings,
-            out,
-            task_ids=_task_list(tasks),
-            split=split,
-            trials=trials,
-            concurrency=concurrency,
-            resume=resume,
-            overwrite=overwrite,
-            backend=backend,
-            ray_address=ray_address,
-            workers=workers,
-            progress=not quiet,
-        )
-        typer.echo(summary_line(summary))
+        try:
+            summary = run_episodes(
+                settings,
+                out,
+                task_ids=_task_list(tasks),
+                split=split,
+                trials=trials,
+                concurrency=concurrency,
+                resume=resume,
+                overwrite=overwrite,
+                backend=backend,
+                ray_address=ray_address,
+                workers=workers,
+                progress=not quiet,
+            )
+        except RunInterrupted as exc:
+            interrupted(exc)
+        typer.echo(summary_line(summary), err=True)  # the summary on stderr, the result on stdout
+        typer.echo(str(out))
 
     @app.command("judge")
     def judge_command(
@@ -280,13 +309,21 @@ def register(app: typer.Typer) -> None:
         _configure_offline(offline_latency_ms, offline_faults)
         check_base_url(base_url, "base-url")
         settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
-        judged, skipped = judge_file(
-            episodes,
-            out,
-            settings,
-            concurrency=concurrency,
-            resume=resume,
-            overwrite=overwrite,
-            progress=not quiet,
+        from usi.run.runner import RunInterrupted
+
+        try:
+            judged, skipped = judge_file(
+                episodes,
+                out,
+                settings,
+                concurrency=concurrency,
+                resume=resume,
+                overwrite=overwrite,
+                progress=not quiet,
+            )
+        except RunInterrupted as exc:
+            interrupted(exc)
+        typer.echo(
+            f"{judged} episode(s) judged by {model}, {skipped} already done → {out}", err=True
         )
-        typer.echo(f"{judged} episode(s) judged by {model}, {skipped} already done → {out}")
+        typer.echo(str(out))

@@ -24,7 +24,7 @@ from usi.errors import UsiInputError
 from usi.outputs import check_output_file
 from usi.run.episode import package_versions
 from usi.run.models import completion_kwargs
-from usi.run.runner import read_finished
+from usi.run.runner import RunInterrupted, read_finished
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 
 JUDGE_SYSTEM_PROMPT = (
@@ -112,17 +112,26 @@ def judge_file(
         )
         bar.start()
         task_id = bar.add_task(f"judge · {settings.model}", total=len(todo))
+    written = len(done)
     try:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="usi-judge") as pool:
             futures = [pool.submit(judge_episode, e, settings) for e in todo]
-            for future in as_completed(futures):
-                judged = future.result()
-                with lock:
-                    append_line(out_path, episode_line(judged))
-                if bar is not None:
-                    bar.update(task_id, advance=1)
-                if on_episode is not None:
-                    on_episode(judged)
+            try:
+                for future in as_completed(futures):
+                    judged = future.result()
+                    with lock:
+                        append_line(out_path, episode_line(judged))
+                        written += 1
+                    if bar is not None:
+                        bar.update(task_id, advance=1)
+                    if on_episode is not None:
+                        on_episode(judged)
+            except BaseException:
+                for future in futures:  # the pool would otherwise judge every queued episode
+                    future.cancel()
+                raise
+    except KeyboardInterrupt:
+        raise RunInterrupted(written, out_path) from None
     finally:
         if bar is not None:
             bar.stop()

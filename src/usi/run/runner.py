@@ -61,6 +61,16 @@ class EpisodeJob:
     seed: int
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: how many episodes OUT safely holds, for the one-line hint."""
+
+    def __init__(self, written: int, out: Path, tau2_results: Path | None = None) -> None:
+        super().__init__(written, out)
+        self.written = written
+        self.out = out
+        self.tau2_results = tau2_results
+
+
 @dataclass
 class RunSummary:
     """What a run did; the CLI prints it."""
@@ -194,21 +204,32 @@ def run_episodes(
         if on_episode is not None:
             on_episode(episode)
 
-    with _progress(len(jobs), settings, enabled=progress) as advance:
+    try:
+        with _progress(len(jobs), settings, enabled=progress) as advance:
 
-        def finished(episode: Episode, line: str | None) -> None:
-            """``line``: the episode as a worker already serialised it, appended as it is."""
-            record(episode, line)
-            advance(episode)
+            def finished(episode: Episode, line: str | None) -> None:
+                """``line``: the episode as a worker already serialised it, appended as is."""
+                record(episode, line)
+                advance(episode)
 
-        if summary.backend == "ray":
-            _run_ray(settings, jobs, concurrency, ray_address, finished)
-        elif summary.backend == "process":
-            _run_processes(settings, jobs, concurrency, finished, workers)
-        else:
-            warm_up(settings.domain)
-            with tuned_gc():
-                _run_threads(settings, jobs, concurrency, finished)
+            if summary.backend == "ray":
+                _run_ray(settings, jobs, concurrency, ray_address, finished)
+            elif summary.backend == "process":
+                _run_processes(settings, jobs, concurrency, finished, workers)
+            else:
+                warm_up(settings.domain)
+                with tuned_gc():
+                    _run_threads(settings, jobs, concurrency, finished)
+    except KeyboardInterrupt:
+        # Every finished episode is already a whole line of OUT; the τ² file gets them too.
+        with lock:
+            safe = summary.skipped + summary.finished
+        tau2 = summary.tau2_results
+        try:
+            write_tau2_results(settings, out_path, tau2)
+        except Exception:
+            tau2 = None
+        raise RunInterrupted(safe, out_path, tau2) from None
     write_tau2_results(settings, out_path, summary.tau2_results)
     return summary
 

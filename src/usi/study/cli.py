@@ -202,6 +202,7 @@ def export(
         include_recruiter_ids=include_recruiter_ids,
     )
     print(f"wrote {count} episodes to {output}", file=sys.stderr)
+    print(output)  # the result on stdout; the summary above on stderr
 
 
 @study_app.command("loadtest")
