@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -143,6 +144,18 @@ def _rows() -> Iterator[tuple[str, str, Args, str]]:
     for command, build in writers.items():
         for kind in OUTPUTS:
             yield command, kind, bad_out(kind, build), expect_output[kind]
+        # One overwrite policy: an existing output is refused unless --overwrite (or --resume).
+        hint = (
+            "--resume to continue it or --overwrite"
+            if command in ("run", "judge")
+            else ("--overwrite to replace it")
+        )
+        yield (
+            command,
+            "existing -o",
+            lambda w, build=build: build(w, w.root / "existing.jsonl"),
+            f"already exists (use {hint}",
+        )
     # Folder targets: a report, the demo, fetch's --dest. "-o a directory" is their normal case.
     folders: dict[str, Callable[[Work, Path], list[str]]] = {
         "report": lambda w, o: [
@@ -160,6 +173,26 @@ def _rows() -> Iterator[tuple[str, str, Args, str]]:
     for command, build in folders.items():
         for kind in ("unwritable -o", "-o under a file"):
             yield command, kind, bad_out(kind, build, "out-dir"), expect_output[kind]
+    for command in ("report", "demo"):
+        build = folders[command]
+        yield (
+            command,
+            "existing -o",
+            lambda w, build=build: build(w, w.root / "usi-folder"),
+            "already exists (use --overwrite to replace it)",
+        )
+        yield (
+            command,
+            "existing -o --overwrite, not a usi folder",
+            lambda w, build=build: [*build(w, w.root / "out-folder-notes"), "--overwrite"],
+            "not a folder usi wrote",
+        )
+    yield (
+        "data fetch",
+        "existing -o",
+        lambda w: ["data", "fetch", "--from", str(w.good), "--dest", str(w.root / "fetched")],
+        "already exists (use --overwrite to replace it)",
+    )
     yield (
         "data fetch",
         "-o a directory",  # DEST/human.jsonl is a folder
@@ -302,6 +335,13 @@ def work(tmp_path: Path) -> Iterator[Work]:
     (tmp_path / "shape.jsonl").write_text('{"a": 1}\n{"a": 2}\n')
     (tmp_path / "good.json").write_bytes(GOOD.read_bytes())
     (tmp_path / "banking.json").write_text('{"banking": ["0"]}')
+    (tmp_path / "existing.jsonl").write_text("earlier output\n")
+    (tmp_path / "usi-folder" / "corpus").mkdir(parents=True)
+    (tmp_path / "usi-folder" / "report.html").write_text("<html></html>")
+    (tmp_path / "out-folder-notes").mkdir()
+    (tmp_path / "out-folder-notes" / "notes.txt").write_text("mine, not usi's")
+    (tmp_path / "fetched").mkdir()
+    (tmp_path / "fetched" / "human.jsonl").write_text("earlier output\n")
     with sqlite3.connect(tmp_path / "other.db") as db:
         db.execute("CREATE TABLE notes (x TEXT)")
     with sqlite3.connect(tmp_path / "study.db") as db:
@@ -383,6 +423,41 @@ def test_the_table_covers_every_command_that_takes_a_path() -> None:
         "study loadtest",
         "demo",
     }
+
+
+def test_files_are_written_0644(work: Work, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not mkstemp's 0600: an output is readable like any other file (umask 022)."""
+    old = os.umask(0o022)
+    try:
+        out = work.root / "converted.jsonl"
+        code, stdout, err = _run(["data", "convert", str(work.good), "-o", str(out)], capsys)
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    assert stdout.strip() == str(out)  # the result on stdout, the summary on stderr
+    assert err.splitlines()[-1].startswith("converted ")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_report_folder_is_replaced_whole(work: Work, capsys: pytest.CaptureFixture[str]) -> None:
+    out = work.root / "report"
+    args = ["report", "--human", str(work.good), "--sim", f"a={work.good}", "-o", str(out)]
+    code, _, err = _run(args, capsys)
+    assert code == 0, err
+    stale = out / "tables" / "capability.md"
+    stale.write_text("a table of an earlier run")
+    code, _, err = _run([*args, "--overwrite"], capsys)
+    assert code == 0, err
+    assert (out / "report.html").exists()
+    assert not stale.exists()
+    assert not [p for p in work.root.iterdir() if p.name.startswith(".report.")]  # no debris
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_os_access_is_not_the_writability_check() -> None:
