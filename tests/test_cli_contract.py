@@ -13,6 +13,7 @@ machine lets it be created after all.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -468,3 +469,29 @@ def test_os_access_is_not_the_writability_check() -> None:
     assert os.access(UNWRITABLE.parent, os.W_OK)
     with pytest.raises(OSError):
         UNWRITABLE.touch()
+
+
+def test_tau_usi_and_tau2_problems_name_the_session_or_simulation(
+    work: Work, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from data_fixtures import write_tau2_results
+
+    sessions = json.loads(GOOD.read_text())
+    del sessions["retail_120"]["conversation"]
+    tau_usi = work.root / "no-conversation.json"
+    tau_usi.write_text(json.dumps(sessions))
+    code, _, err = _run(["fingerprint", str(tau_usi)], capsys)
+    assert code == 2
+    assert err.strip() == (
+        f'usi: error: {tau_usi}:session retail_120: tau-usi session without a "conversation" list'
+    )
+
+    results = write_tau2_results(work.root / "results.json")
+    document = json.loads(results.read_text())
+    second = document["simulations"][1]
+    del second["task_id"]
+    results.write_text(json.dumps(document))
+    code, _, err = _run(["fingerprint", str(results)], capsys)
+    assert code == 2
+    assert err.startswith(f"usi: error: {results}:simulation {second['id']}: not a valid tau2")
+    assert "task_id" in err
