@@ -14,6 +14,7 @@ threads and locks) and all talk to the one offline server of the parent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -69,6 +70,25 @@ class RunInterrupted(KeyboardInterrupt):
         self.written = written
         self.out = out
         self.tau2_results = tau2_results
+
+
+@contextlib.contextmanager
+def _interrupted(
+    settings: RunSettings, summary: RunSummary, lock: threading.Lock
+) -> Iterator[None]:
+    """Ctrl-C: every finished episode is already a whole line of OUT; the τ² file gets them
+    too, and :class:`RunInterrupted` carries the count to the CLI's one-line hint."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        with lock:
+            safe = summary.skipped + summary.finished
+        tau2 = summary.tau2_results
+        try:
+            write_tau2_results(settings, summary.out, tau2)
+        except Exception:
+            tau2 = None
+        raise RunInterrupted(safe, summary.out, tau2) from None
 
 
 @dataclass
@@ -204,32 +224,24 @@ def run_episodes(
         if on_episode is not None:
             on_episode(episode)
 
-    try:
-        with _progress(len(jobs), settings, enabled=progress) as advance:
+    with (
+        _interrupted(settings, summary, lock),
+        _progress(len(jobs), settings, enabled=progress) as advance,
+    ):
 
-            def finished(episode: Episode, line: str | None) -> None:
-                """``line``: the episode as a worker already serialised it, appended as is."""
-                record(episode, line)
-                advance(episode)
+        def finished(episode: Episode, line: str | None) -> None:
+            """``line``: the episode as a worker already serialised it, appended as it is."""
+            record(episode, line)
+            advance(episode)
 
-            if summary.backend == "ray":
-                _run_ray(settings, jobs, concurrency, ray_address, finished)
-            elif summary.backend == "process":
-                _run_processes(settings, jobs, concurrency, finished, workers)
-            else:
-                warm_up(settings.domain)
-                with tuned_gc():
-                    _run_threads(settings, jobs, concurrency, finished)
-    except KeyboardInterrupt:
-        # Every finished episode is already a whole line of OUT; the τ² file gets them too.
-        with lock:
-            safe = summary.skipped + summary.finished
-        tau2 = summary.tau2_results
-        try:
-            write_tau2_results(settings, out_path, tau2)
-        except Exception:
-            tau2 = None
-        raise RunInterrupted(safe, out_path, tau2) from None
+        if summary.backend == "ray":
+            _run_ray(settings, jobs, concurrency, ray_address, finished)
+        elif summary.backend == "process":
+            _run_processes(settings, jobs, concurrency, finished, workers)
+        else:
+            warm_up(settings.domain)
+            with tuned_gc():
+                _run_threads(settings, jobs, concurrency, finished)
     write_tau2_results(settings, out_path, summary.tau2_results)
     return summary
 
