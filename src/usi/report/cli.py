@@ -57,8 +57,9 @@ def register(app: typer.Typer) -> None:
         if capability is not None:
             check_input_file(capability)
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress
 
+        from usi.layout import progress_columns
         from usi.report.build import SECTIONS, build_report
         from usi.report.inputs import parse_sim_specs
 
@@ -66,20 +67,16 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         # One step per table loaded (simulators: and scored), section drawn, and the write.
         total = 1 + len(sims) + len(SECTIONS) + 1
-        columns = (
-            TextColumn("report"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-        )
         with Progress(
-            *columns, console=console, transient=True, disable=not console.is_terminal
+            *progress_columns(console.width, stats=False),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
         ) as bar:
-            task = bar.add_task("starting", total=total)
+            task = bar.add_task("report: starting", total=total)
 
             def progress(stage: str, detail: str) -> None:
-                bar.update(task, advance=1, description=f"{stage} {detail}")
+                bar.update(task, advance=1, description=f"report: {stage} {detail}")
 
             result = build_report(human, sims, out, capability, focus or None, progress)
         console.print(
