@@ -151,9 +151,7 @@ def test_convert_failure_keeps_the_previous_output(
     document["airline_7"]["survey"] = {"human_like": {"answer": "Robotic"}}  # last session
     source = tmp_path / "in.json"
     source.write_text(json.dumps(document))
-    code, _, err = run_usi(
-        ["data", "convert", str(source), "-o", str(out), "--overwrite"], capsys
-    )
+    code, _, err = run_usi(["data", "convert", str(source), "-o", str(out), "--overwrite"], capsys)
     assert code == 2 and ":airline_7:" in err
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["episodes.jsonl", "in.json"]
