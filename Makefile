@@ -30,7 +30,7 @@ system-deps:
 	fi
 
 demo: $(VENV)/.install-stamp
-	$(BIN)/usi demo
+	$(BIN)/usi demo --overwrite
 
 test: $(VENV)/.install-stamp-dev system-deps
 	$(BIN)/python -m pytest -q

@@ -11,7 +11,9 @@ from huggingface_hub's source:
 
 Unknown repos, revisions and files answer 404 with the ``X-Error-Code`` the real Hub sends
 (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``), so huggingface_hub raises its
-real exception types. Every request is recorded for the tests to inspect.
+real exception types. A *gated* repo (like ``cmu-lti/tau-usi``) answers ``GatedRepo`` — 401
+without a token, 403 with a token that has not been granted access — to everything except
+requests carrying its granted token. Every request is recorded for the tests to inspect.
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ class FakeRepo:
 class FakeHub:
     """Dataset repos keyed by ``owner/name``; ``main`` and the commit sha are valid revisions."""
 
-    def __init__(self, repos: dict[str, dict[str, bytes]]):
+    def __init__(
+        self, repos: dict[str, dict[str, bytes]], gated: dict[str, str] | None = None
+    ) -> None:
+        """``gated``: repo id → the one token whose owner accepted the repo's terms."""
         self.repos = {repo_id: FakeRepo(files) for repo_id, files in repos.items()}
+        self.gated = dict(gated or {})
         self.requests: list[tuple[str, str]] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -109,6 +115,13 @@ class FakeHub:
         if repo is None:
             self._error(request, 404, "RepoNotFound", "Repository not found")
             return None
+        granted = self.gated.get(repo_id)
+        if granted is not None:
+            auth = request.headers.get("Authorization")
+            if auth != f"Bearer {granted}":
+                message = f"Access to dataset {repo_id} is restricted. You must have access to it."
+                self._error(request, 401 if auth is None else 403, "GatedRepo", message)
+                return None
         if revision not in ("main", repo.commit):
             self._error(request, 404, "RevisionNotFound", "Invalid rev id", commit=None)
             return None

@@ -151,7 +151,7 @@ def test_convert_failure_keeps_the_previous_output(
     document["airline_7"]["survey"] = {"human_like": {"answer": "Robotic"}}  # last session
     source = tmp_path / "in.json"
     source.write_text(json.dumps(document))
-    code, _, err = run_usi(["data", "convert", str(source), "-o", str(out)], capsys)
+    code, _, err = run_usi(["data", "convert", str(source), "-o", str(out), "--overwrite"], capsys)
     assert code == 2 and ":airline_7:" in err
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["episodes.jsonl", "in.json"]
@@ -257,7 +257,11 @@ def test_fetch_from_local_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert out.strip() == str(dest / "human.jsonl")
     assert len(_lines(dest / "human.jsonl")) == 5
     assert "5 duplicate sessions skipped" in err
-    single = run_usi(["data", "fetch", "--from", str(TAU_USI_SMALL), "--dest", str(dest)], capsys)
+    again = ["data", "fetch", "--from", str(TAU_USI_SMALL), "--dest", str(dest)]
+    refused = run_usi(again, capsys)  # one overwrite policy: an existing output needs the flag
+    assert refused[0] == 2 and "already exists (use --overwrite" in refused[2]
+    assert len(_lines(dest / "human.jsonl")) == 5
+    single = run_usi([*again, "--overwrite"], capsys)
     assert single[0] == 0
 
 

@@ -84,11 +84,11 @@ def test_existing_output_needs_resume_or_overwrite(
     offline_server()
     out = tmp_path / "out.jsonl"
     assert usi(monkeypatch, *BASE, "-o", str(out)) == 0
-    assert "1 episode(s) run" in capsys.readouterr().out
+    assert "1 episode(s) run" in capsys.readouterr().err
     assert usi(monkeypatch, *BASE, "-o", str(out)) == 2
     assert "use --resume" in capsys.readouterr().err
     assert usi(monkeypatch, *BASE, "-o", str(out), "--resume") == 0
-    assert "0 episode(s) run, 1 already done" in capsys.readouterr().out
+    assert "0 episode(s) run, 1 already done" in capsys.readouterr().err
 
 
 def test_prompt_and_persona_files_reach_the_simulator(
@@ -158,5 +158,5 @@ def test_judge_rates_existing_conversations(
         assert ep.metadata["judge"]["model"] == "offline/terse"
     capsys.readouterr()
     assert usi(monkeypatch, *args, "--resume") == 0
-    assert "0 episode(s) judged by offline/terse, 2 already done" in capsys.readouterr().out
+    assert "0 episode(s) judged by offline/terse, 2 already done" in capsys.readouterr().err
     assert len(read_episodes(judged)) == 2

@@ -292,4 +292,4 @@ def test_resume_after_killed_run(offline_server, tmp_path: Path) -> None:
     assert [json.loads(line)["episode_id"] for line in before] == [
         e["episode_id"] for e in episodes[: len(before)]
     ]
-    assert f"{12 - len(before)} episode(s) run, {len(before)} already done" in done.stdout
+    assert f"{12 - len(before)} episode(s) run, {len(before)} already done" in done.stderr

@@ -1,16 +1,57 @@
-"""Episodes: the canonical format, the survey instrument, and readers for every source."""
+"""Episodes: the canonical format, the survey instrument, and readers for every source.
 
-from usi.data.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
-from usi.data.io import append_line, atomic_writer, write_episodes
-from usi.data.readers import EpisodeFormat, detect_format, iter_episodes, read_episodes
-from usi.data.survey import (
-    FREE_TEXT_ITEMS,
-    SURVEY_ITEM_IDS,
-    SURVEY_ITEMS,
-    SurveyItem,
-    score_survey,
-    validate_answer,
-)
+Names load on first use (PEP 562): ``usi data …`` checks its arguments before pydantic and
+the readers are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from usi.data.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
+    from usi.data.io import append_line, atomic_writer, write_episodes
+    from usi.data.readers import EpisodeFormat, detect_format, iter_episodes, read_episodes
+    from usi.data.survey import (
+        FREE_TEXT_ITEMS,
+        SURVEY_ITEM_IDS,
+        SURVEY_ITEMS,
+        SurveyItem,
+        score_survey,
+        validate_answer,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "HUMAN_SOURCE": "usi.data.episode",
+    "Episode": "usi.data.episode",
+    "Message": "usi.data.episode",
+    "ToolCall": "usi.data.episode",
+    "is_user_content": "usi.data.episode",
+    "append_line": "usi.data.io",
+    "atomic_writer": "usi.data.io",
+    "write_episodes": "usi.data.io",
+    "EpisodeFormat": "usi.data.readers",
+    "detect_format": "usi.data.readers",
+    "iter_episodes": "usi.data.readers",
+    "read_episodes": "usi.data.readers",
+    "FREE_TEXT_ITEMS": "usi.data.survey",
+    "SURVEY_ITEM_IDS": "usi.data.survey",
+    "SURVEY_ITEMS": "usi.data.survey",
+    "SurveyItem": "usi.data.survey",
+    "score_survey": "usi.data.survey",
+    "validate_answer": "usi.data.survey",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'usi.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FREE_TEXT_ITEMS",

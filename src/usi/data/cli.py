@@ -1,8 +1,9 @@
 """Commands of the ``data`` capability: ``usi data convert`` and ``usi data fetch``.
 
-Both write canonical episodes atomically (a failure leaves no output file), report what they
-wrote as one summary line on stderr, and surface every task-alignment warning as its own
-line naming the session, so unaligned sessions are never dropped silently.
+Both write canonical episodes atomically (a failure leaves no output file), print the path
+they wrote on stdout and what they wrote as one summary line on stderr, and surface every
+task-alignment warning as its own line naming the session, so unaligned sessions are never
+dropped silently.
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from usi.data.align import AlignmentWarning
-from usi.data.fetch import ConversionSummary, fetch
-from usi.data.io import atomic_writer, episode_line
-from usi.data.readers import EpisodeFormat, iter_episodes
 from usi.errors import UsiInputError
+from usi.outputs import check_input_file, check_output_file, check_parent
 
 data_app = typer.Typer(
     name="data",
@@ -43,6 +41,8 @@ class FormatChoice(StrEnum):
 @contextlib.contextmanager
 def _warnings_on_stderr() -> Iterator[None]:
     """Show each alignment warning as one rich line as it happens."""
+
+    from usi.data.align import AlignmentWarning
 
     def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
         _stderr.print(f"[yellow]warning:[/] {escape(str(message))}")
@@ -66,8 +66,17 @@ def convert_command(
         FormatChoice,
         typer.Option("--format", help="Input format; auto detects it from the content."),
     ] = FormatChoice.AUTO,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing OUTPUT.")
+    ] = False,
 ) -> None:
     """Convert episodes in any supported format to canonical JSON Lines."""
+    check_input_file(source)
+    check_output_file(output, overwrite=overwrite)
+    from usi.data.fetch import ConversionSummary
+    from usi.data.io import atomic_writer, episode_line
+    from usi.data.readers import EpisodeFormat, iter_episodes
+
     chosen = None if fmt is FormatChoice.AUTO else EpisodeFormat(fmt.value)
     summary = ConversionSummary()
     with _warnings_on_stderr(), atomic_writer(output) as handle:
@@ -77,6 +86,7 @@ def convert_command(
         if summary.episodes == 0:
             raise UsiInputError("no episodes", source)
     _stderr.print(f"converted {escape(summary.one_line())} → {escape(str(output))}")
+    typer.echo(str(output))  # the result on stdout, like fetch and report
 
 
 @data_app.command("fetch")
@@ -96,11 +106,29 @@ def fetch_command(
     revision: Annotated[
         str | None, typer.Option("--revision", help="Dataset revision: branch, tag or commit.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing DEST/human.jsonl.")
+    ] = False,
 ) -> None:
     """Download the human-study dataset (cmu-lti/tau-usi) and convert it to canonical episodes.
 
     Prints the path of the episodes file it wrote (DEST/human.jsonl) on stdout.
     """
+    from usi.data.fetch import HUMAN_FILE, default_dest, fetch
+
+    if source is not None and revision is not None:
+        raise UsiInputError(
+            "has no effect with --from PATH (it picks a version of the dataset on the Hub)",
+            where="--revision",
+        )
+    if source is not None and not source.exists():
+        raise UsiInputError("no such file or folder", source, "--from")
+    out_dir = dest if dest is not None else default_dest()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsiInputError("exists and is not a folder", out_dir, "--dest")
+    if dest is not None and not out_dir.exists():
+        check_parent(out_dir)
+    check_output_file(out_dir / HUMAN_FILE, overwrite=overwrite, create_parent=True)
     endpoint = os.environ.get("HF_ENDPOINT") or None
     with _warnings_on_stderr():
         result = fetch(dest=dest, source=source, revision=revision, endpoint=endpoint)

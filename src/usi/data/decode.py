@@ -62,7 +62,9 @@ def load_json(path: Path) -> Any:
     except orjson.JSONDecodeError as exc:
         if "UTF-8" in exc.msg:
             raise UsiInputError("not a text file (expected JSON)", path) from None
-        raise UsiInputError(f"invalid JSON: {exc.msg}", path, f"line {exc.lineno}") from None
+        raise UsiInputError(
+            f"invalid JSON: {exc.msg}", path, f"line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from usi.data.episode import Episode
+from usi.outputs import file_mode
 
 
 @contextlib.contextmanager
@@ -24,6 +25,7 @@ def atomic_writer(path: str | Path, mode: str = "w") -> Iterator[IO[str]]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, file_mode())  # mkstemp makes 0600; outputs are 0644 like any file
         with os.fdopen(fd, mode, encoding="utf-8") as handle:
             yield handle
             handle.flush()

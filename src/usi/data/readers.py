@@ -28,6 +28,7 @@ from usi.data.episode import Episode
 from usi.errors import UsiInputError
 
 __all__ = [
+    "ACCEPTED_SHAPES",
     "EpisodeFormat",
     "describe_validation_error",
     "detect_format",
@@ -36,6 +37,13 @@ __all__ = [
     "read_canonical",
     "read_episodes",
 ]
+
+ACCEPTED_SHAPES = (
+    'accepted: canonical episodes JSONL (one {"episode_id": …} object per line), '
+    'tau-usi JSON ({SESSION: {"conversation": […], …}}), '
+    'or a `tau2 run` results JSON ({"info": …, "simulations": […]})'
+)
+"""The one list of file shapes usi reads, quoted by every wrong-shape message."""
 
 
 class EpisodeFormat(StrEnum):
@@ -98,6 +106,7 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
     if not first:
         raise UsiInputError("empty file: no episodes", p)
     document: Any = None
+    record: Any = None
     if first.startswith(b"{") and first.endswith(b"}"):
         if more:  # several lines: is the first one a canonical episode?
             try:
@@ -111,18 +120,32 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
         if isinstance(record, dict) and "episode_id" in record:
             return EpisodeFormat.CANONICAL, None
     if document is None:
-        document = load_json(p)
+        try:
+            document = load_json(p)
+        except UsiInputError:
+            if isinstance(record, dict):  # one object per line, but not an episode
+                keys = ", ".join(list(record)[:5]) or "none"
+                raise UsiInputError(
+                    f"JSON Lines whose records have no episode_id (keys: {keys}); "
+                    f"{ACCEPTED_SHAPES}",
+                    p,
+                    "line 1",
+                ) from None
+            raise
     if isinstance(document, dict):
         if "simulations" in document and "info" in document:
             return EpisodeFormat.TAU2_RESULTS, document
         values = document.values()
         if values and all(isinstance(v, dict) and "conversation" in v for v in values):
             return EpisodeFormat.TAU_USI, document
-    raise UsiInputError(
-        "unrecognized format (expected canonical episodes JSONL, tau-usi JSON, "
-        "or a `tau2 run` results JSON)",
-        p,
-    )
+        if any(isinstance(v, dict) and "conversation" in v for v in values):
+            session = next(
+                k for k, v in document.items() if not (isinstance(v, dict) and "conversation" in v)
+            )
+            raise UsiInputError(
+                'tau-usi session without a "conversation" list', p, f"session {session}"
+            )
+    raise UsiInputError(f"unrecognized format ({ACCEPTED_SHAPES})", p)
 
 
 def read_canonical(path: str | Path) -> Iterator[Episode]:

@@ -48,6 +48,17 @@ EPISODE_ID_KEYS: tuple[str, ...] = ("usi_episode_id",)
 ERROR_KEYS: tuple[str, ...] = ("usi_error",)
 
 
+def _simulation_at(document: Any, exc: ValidationError) -> str | None:
+    """``simulation ID`` of the simulation the first validation error is in, if it is in one."""
+    loc = exc.errors(include_url=False)[0].get("loc", ())
+    if len(loc) < 2 or loc[0] != "simulations" or not isinstance(loc[1], int):
+        return None
+    raw = document.get("simulations", []) if isinstance(document, dict) else []
+    item = raw[loc[1]] if loc[1] < len(raw) else None
+    name = item.get("id") if isinstance(item, dict) else None
+    return f"simulation {name}" if name else f"simulation #{loc[1] + 1}"
+
+
 def read_tau2_results(path: str | Path, *, document: Any = None) -> Iterator[Episode]:
     """Episodes of a ``tau2 run`` results file, one per simulation, in file order.
 
@@ -63,7 +74,9 @@ def read_tau2_results(path: str | Path, *, document: Any = None) -> Iterator[Epi
         results = Results.model_validate(document)
     except ValidationError as exc:
         problem = describe_validation_error(exc)
-        raise UsiInputError(f"not a valid tau2 results file: {problem}", p) from None
+        raise UsiInputError(
+            f"not a valid tau2 results file: {problem}", p, _simulation_at(document, exc)
+        ) from None
     raw_simulations: list[Any] = document.get("simulations", [])
     info = results.info
     run_source = info.user_info.llm or DEFAULT_SOURCE

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import numpy.typing as npt
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from usi.data.episode import HUMAN_SOURCE, Episode
-from usi.data.readers import iter_episodes
-from usi.data.sides import WARNING_PREFIX, Screening, screen_episodes
-from usi.fingerprint.extract import CHUNK_EPISODES, fingerprint_turn_lists
 from usi.fingerprint.features import DIMENSION_NAMES, DIMENSIONS, FEATURES
+from usi.layout import PIPE_WIDTH
+from usi.outputs import check_input_file
+
+if TYPE_CHECKING:  # numpy, pandas and the extractor load only once the arguments are good
+    import numpy as np
+    import numpy.typing as npt
+    from rich.console import RenderableType
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from usi.data.episode import Episode
+    from usi.data.sides import Screening
 
 
 def _chunks(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
@@ -30,11 +33,21 @@ def _chunks(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
         yield chunk
 
 
+def iter_episodes(path: Path) -> Iterator[Episode]:
+    """The user turns of the episodes of ``path`` in any format (the reader loads on first use)."""
+    from usi.data.readers import iter_episodes as read
+
+    return read(path, agent=False)
+
+
 def _fingerprinted(
     path: Path, screening: Screening | None
 ) -> Iterator[tuple[list[Episode], npt.NDArray[np.float64]]]:
     """Fingerprints chunk by chunk of the episodes the shared rules keep (failed runs out)."""
-    episodes = screen_episodes(iter_episodes(path, agent=False), screening or Screening(str(path)))
+    from usi.data.sides import Screening, screen_episodes
+    from usi.fingerprint.extract import CHUNK_EPISODES, fingerprint_turn_lists
+
+    episodes = screen_episodes(iter_episodes(path), screening or Screening(str(path)))
     for chunk in _chunks(episodes, CHUNK_EPISODES):
         yield chunk, fingerprint_turn_lists([episode.user_turns() for episode in chunk])
 
@@ -61,6 +74,8 @@ def source_profiles(
     path: Path, progress: Progress | None = None, screening: Screening | None = None
 ) -> dict[str, tuple[int, list[float]]]:
     """Per source: number of episodes and the profile (per-feature mean), streaming the file."""
+    import numpy as np
+
     sums: dict[str, npt.NDArray[np.float64]] = {}
     counts: dict[str, int] = {}
     task = progress.add_task("fingerprinting", total=None) if progress else None
@@ -77,25 +92,95 @@ def source_profiles(
 
 def _source_order(sources: Iterable[str]) -> list[str]:
     """People first (the reference every simulator is compared with), then simulators by name."""
+    from usi.data.episode import HUMAN_SOURCE
+
     return sorted(sources, key=lambda s: (s != HUMAN_SOURCE, s))
 
 
-def profile_table(profiles: dict[str, tuple[int, list[float]]]) -> Table:
-    """Rows: features grouped by dimension; columns: one per source; first row: episodes."""
-    table = Table(title="Behavioral fingerprint: per-source profiles (mean per episode)")
-    table.add_column("Dimension")
+TITLE = "Behavioral fingerprint: per-source profiles (mean per episode)"
+
+
+def _profile_grid(
+    profiles: dict[str, tuple[int, list[float]]],
+    sources: list[str],
+    *,
+    dimension_column: bool,
+    headers: dict[str, str],
+    title: str | None,
+    caption: str | None = None,
+) -> Table:
+    """One table of ``sources``' profiles: dimensions as a column, or as label rows."""
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption, caption_justify="left")
+    if dimension_column:
+        table.add_column("Dimension")
     table.add_column("Feature", no_wrap=True)
-    for source in profiles:
-        table.add_column(source, justify="right", no_wrap=True)
-    table.add_row("", "episodes", *(str(n) for n, _ in profiles.values()))
+    for source in sources:
+        table.add_column(headers[source], justify="right", no_wrap=True)
+    lead = ("",) if dimension_column else ()
+    table.add_row(*lead, "episodes", *(str(profiles[s][0]) for s in sources))
     index = {feature: i for i, feature in enumerate(FEATURES)}
     for dimension, features in DIMENSIONS.items():
         table.add_section()
+        name = f"{dimension} {DIMENSION_NAMES[dimension]}"
+        if not dimension_column:
+            table.add_row(f"[bold]{name}[/bold]", *("" for _ in sources))
         for position, feature in enumerate(features):
-            label = f"{dimension} {DIMENSION_NAMES[dimension]}" if position == 0 else ""
-            values = (f"{profile[index[feature]]:.3f}" for _, profile in profiles.values())
-            table.add_row(label, feature, *values)
+            values = (f"{profiles[s][1][index[feature]]:.3f}" for s in sources)
+            label = (name if position == 0 else "",) if dimension_column else ()
+            table.add_row(*label, feature, *values)
     return table
+
+
+def profile_table(
+    profiles: dict[str, tuple[int, list[float]]], width: int | None = None
+) -> RenderableType:
+    """Rows: features grouped by dimension; columns: one per source; first row: episodes.
+
+    At ``width`` columns the table never cuts a value: it drops the dimension column (the
+    dimensions become label rows), then names the sources S1, S2, … with a legend, then
+    stacks groups of sources in several tables.
+    """
+    from rich.console import Console, Group
+
+    from usi.layout import chunks, first_fitting
+
+    sources = list(profiles)
+    full = {s: s for s in sources}
+    short = {s: f"S{i}" for i, s in enumerate(sources, start=1)}
+    legend = "\n".join(f"{short[s]} = {s}" for s in sources)
+    if width is None:
+        return _profile_grid(profiles, sources, dimension_column=True, headers=full, title=TITLE)
+    console = Console(width=width)
+
+    def stacked(size: int) -> RenderableType:
+        groups = chunks(sources, size)
+        tables = [
+            _profile_grid(
+                profiles,
+                group,
+                dimension_column=False,
+                headers=short,
+                title=TITLE if i == 0 else None,
+                caption=legend if i == len(groups) - 1 else None,
+            )
+            for i, group in enumerate(groups)
+        ]
+        return Group(*tables)
+
+    def stack_of(size: int) -> Callable[[], RenderableType]:
+        return lambda: stacked(size)
+
+    layouts: list[Callable[[], RenderableType]] = [
+        lambda: _profile_grid(profiles, sources, dimension_column=True, headers=full, title=TITLE),
+        lambda: _profile_grid(profiles, sources, dimension_column=False, headers=full, title=TITLE),
+        lambda: _profile_grid(
+            profiles, sources, dimension_column=False, headers=short, title=TITLE, caption=legend
+        ),
+        *(stack_of(size) for size in range(len(sources) - 1, 0, -1)),
+    ]
+    return first_fitting(console, layouts)
 
 
 def register(app: typer.Typer) -> None:
@@ -123,11 +208,23 @@ def register(app: typer.Typer) -> None:
         Episodes are read by the rules of `usi score`: failed runs are left out,
         a repeated episode_id is an error, a task τ² lacks becomes task_id null.
         """
+        check_input_file(episodes)
+        from usi.data.sides import WARNING_PREFIX, Screening
+
         screening = Screening(str(episodes))
         profiles: dict[str, tuple[int, list[float]]] = {}
         if as_json:
             count = write_json_lines(episodes, screening)
         else:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             stderr = Console(stderr=True)
             columns = (
                 SpinnerColumn(),
@@ -146,4 +243,8 @@ def register(app: typer.Typer) -> None:
         for note in screening.notes():
             typer.echo(WARNING_PREFIX + note, err=True)
         if profiles:
-            Console().print(profile_table(profiles))
+            from rich.console import Console
+
+            stdout = Console()
+            width = stdout.width if stdout.is_terminal else PIPE_WIDTH
+            Console(width=width).print(profile_table(profiles, width))

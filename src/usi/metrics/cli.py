@@ -10,12 +10,13 @@ import typer
 from rich.console import Console
 
 from usi.errors import UsiInputError
+from usi.layout import PIPE_WIDTH
+from usi.outputs import check_input_file
 
 if TYPE_CHECKING:
     from usi.data.sides import Input, Sides
 
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
-PIPE_WIDTH = 160
 
 
 def _read(path: Path, console: Console, workers: int | None) -> Input:
@@ -161,6 +162,9 @@ def register(app: typer.Typer) -> None:
         A source in several files is one row per file, "SOURCE (FILE)".
         """
         try:
+            for path in (*(simulators or []), human, ceiling):
+                if path is not None:
+                    check_input_file(path)
             _run(
                 list(simulators or []), human, ceiling, as_json, n_bootstrap, seed, workers or None
             )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
+from usi.layout import first_fitting
 from usi.metrics.alignment import MIN_CUE_TURNS
 from usi.metrics.models import (
     COMPONENT_LABELS,
@@ -191,52 +192,129 @@ def render_ceiling(result: CeilingResult, console: Console) -> None:
     console.print(_components_table(result.components, "Components (humans vs humans)"))
 
 
-def render_leaderboard(board: Leaderboard, console: Console) -> None:
-    """Simulators by USI, with the human ceiling as the reference row on top."""
-    table = Table(
-        title=f"User-Sim Index leaderboard (definitions {board.definitions})", title_justify="left"
-    )
-    table.add_column("#", justify="right")
-    table.add_column("user")
-    table.add_column("USI", justify="right")
-    table.add_column("interval", justify="right")
-    for c in COMPONENT_NAMES:
-        table.add_column(c, justify="right")
-    table.add_column("coverage", justify="right")
-    table.add_column("AUC", justify="right")
-    table.add_column("episodes", justify="right")
+SHORT_HEADERS: dict[str, str] = {
+    "outcome": "Out",
+    "evaluation": "Eval",
+    "coverage": "Cov",
+    "episodes": "n",
+}
+"""Column names of the narrow leaderboard, explained by its legend."""
+
+LEADERBOARD_TITLE = "User-Sim Index leaderboard"
+
+
+def _leaderboard_rows(board: Leaderboard) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The ceiling row and the ranked rows, each cell by column name (one formatting)."""
     ceiling = board.ceiling
     reference = next(
         (r.fidelity.coverage.human_reference for r in board.leaderboard if r.fidelity), None
     )
-    table.add_row(
-        "",
-        "[italic]humans (ceiling)[/italic]",
-        _num(ceiling.value, 1),
-        "—"
+    top = {
+        "#": "",
+        "user": "[italic]humans (ceiling)[/italic]",
+        "USI": _num(ceiling.value, 1),
+        "interval": "—"
         if ceiling.usi.ci_low is None or ceiling.usi.ci_high is None
         else f"{ceiling.usi.ci_low:.1f}–{ceiling.usi.ci_high:.1f}",
-        *(_num(getattr(ceiling.components, c)) for c in COMPONENT_NAMES),
-        _num(reference),
-        "",
-        f"{ceiling.n_episodes:,}",
-        end_section=True,
-    )
+        **{c: _num(getattr(ceiling.components, c)) for c in COMPONENT_NAMES},
+        "coverage": _num(reference),
+        "AUC": "",
+        "episodes": f"{ceiling.n_episodes:,}",
+    }
+    rows = []
     for rank, r in enumerate(board.leaderboard, start=1):
-        interval = (
-            "—"
-            if r.usi.ci_low is None or r.usi.ci_high is None
-            else f"{r.usi.ci_low:.1f}–{r.usi.ci_high:.1f}"
-        )
         fid = r.fidelity
-        table.add_row(
-            str(rank),
-            r.simulator,
-            _num(r.usi.value, 1),
-            interval,
-            *(_num(getattr(r.components, c)) for c in COMPONENT_NAMES),
-            _num(fid.coverage.score if fid else None),
-            _num(fid.discriminator_auc if fid else None),
-            f"{r.n_episodes.simulator:,}",
+        rows.append(
+            {
+                "#": str(rank),
+                "user": r.simulator,
+                "USI": _num(r.usi.value, 1),
+                "interval": "—"
+                if r.usi.ci_low is None or r.usi.ci_high is None
+                else f"{r.usi.ci_low:.1f}–{r.usi.ci_high:.1f}",
+                **{c: _num(getattr(r.components, c)) for c in COMPONENT_NAMES},
+                "coverage": _num(fid.coverage.score if fid else None),
+                "AUC": _num(fid.discriminator_auc if fid else None),
+                "episodes": f"{r.n_episodes.simulator:,}",
+            }
         )
-    console.print(table)
+    return top, rows
+
+
+def _leaderboard_table(
+    top: dict[str, str],
+    rows: list[dict[str, str]],
+    columns: list[str],
+    *,
+    short: bool,
+    title: str | None,
+    caption: str | None = None,
+) -> Table:
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for name in columns:
+        header = SHORT_HEADERS.get(name, name) if short else name
+        if name == "user":
+            table.add_column(header, overflow="fold")  # a long name wraps; numbers never do
+        else:
+            table.add_column(header, justify="right", no_wrap=True)
+    table.add_row(*(top[c] for c in columns), end_section=True)
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
+    return table
+
+
+def leaderboard_renderable(board: Leaderboard, width: int) -> RenderableType:
+    """The leaderboard laid out for ``width`` columns, widest layout that fits first.
+
+    One table when it fits (with short column names and a legend if need be); else stacked
+    tables joined by the rank ``#``: the index, then its components and fidelity.
+    """
+    top, rows = _leaderboard_rows(board)
+    title = f"{LEADERBOARD_TITLE} (definitions {board.definitions})"
+    ranked = ["#", "user", "USI", "interval"]
+    components = [*COMPONENT_NAMES, "coverage", "AUC"]
+    every = [*ranked, *components, "episodes"]
+    legend = "Out = outcome, Eval = evaluation, Cov = coverage, n = episodes"
+    console = Console(width=width)
+
+    def one(short: bool) -> RenderableType:
+        return _leaderboard_table(
+            top,
+            rows,
+            every,
+            short=short,
+            title=title,
+            caption=legend if short else None,
+        )
+
+    def stacked(parts: list[list[str]]) -> RenderableType:
+        tables = [
+            _leaderboard_table(
+                top,
+                rows,
+                part,
+                short=True,
+                title=title if i == 0 else None,
+                caption=legend if i == len(parts) - 1 else None,
+            )
+            for i, part in enumerate(parts)
+        ]
+        return Group(*tables)
+
+    half = len(components) // 2
+    return first_fitting(
+        console,
+        [
+            lambda: one(False),
+            lambda: one(True),
+            lambda: stacked([[*ranked, "episodes"], ["#", *components]]),
+            lambda: stacked(
+                [[*ranked, "episodes"], ["#", *components[:half]], ["#", *components[half:]]]
+            ),
+        ],
+    )
+
+
+def render_leaderboard(board: Leaderboard, console: Console) -> None:
+    """Simulators by USI, with the human ceiling as the reference row on top."""
+    console.print(leaderboard_renderable(board, console.width))

@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+from usi.outputs import check_input_file, check_output_dir
+
+REPORT_MARKER = "report.html"  # usi.report.build.REPORT_FILE, without importing matplotlib
+
 
 def register(app: typer.Typer) -> None:
     """Add this capability's commands to the ``usi`` app."""
@@ -37,6 +41,10 @@ def register(app: typer.Typer) -> None:
                 "best, median and worst by USI).",
             ),
         ] = None,
+        overwrite: Annotated[
+            bool,
+            typer.Option("--overwrite", help="Replace an existing report folder (whole)."),
+        ] = False,
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report.
 
@@ -44,10 +52,20 @@ def register(app: typer.Typer) -> None:
         --human must hold human episodes; each --sim FILE holds one simulator
         (people in it are not counted); failed runs are left out, with a warning.
         """
+        # The folder and the inputs first: pandas, matplotlib and scipy take seconds to load.
+        check_output_dir(out, overwrite=overwrite, marker=REPORT_MARKER)
+        check_input_file(human)
+        for spec in sim:
+            name, sep, file = spec.partition("=")
+            if sep and name.strip() and file.strip():
+                check_input_file(Path(file.strip()))
+        if capability is not None:
+            check_input_file(capability)
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress
 
         from usi.data.sides import WARNING_PREFIX
+        from usi.layout import progress_columns
         from usi.report.build import SECTIONS, build_report
         from usi.report.inputs import parse_sim_specs
 
@@ -55,20 +73,16 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         # One step per table loaded (simulators: and scored), section drawn, and the write.
         total = 1 + len(sims) + len(SECTIONS) + 1
-        columns = (
-            TextColumn("report"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-        )
         with Progress(
-            *columns, console=console, transient=True, disable=not console.is_terminal
+            *progress_columns(console.width, stats=False),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
         ) as bar:
-            task = bar.add_task("starting", total=total)
+            task = bar.add_task("report: starting", total=total)
 
             def progress(stage: str, detail: str) -> None:
-                bar.update(task, advance=1, description=f"{stage} {detail}")
+                bar.update(task, advance=1, description=f"report: {stage} {detail}")
 
             def warn(note: str) -> None:
                 console.print(WARNING_PREFIX + note, markup=False, highlight=False, soft_wrap=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from usi import __version__
 from usi.metrics.models import DEFINITIONS
+from usi.outputs import replace_dir
 from usi.report.context import ReportData
 from usi.report.model import Section
 
@@ -87,17 +87,12 @@ def _write_files(root: Path, sections: list[Section], html: str, report_file: st
 
 
 def write_tree(out_dir: Path, sections: list[Section], html: str, report_file: str) -> Path:
-    """Write everything into a staging folder, then move each file into ``out_dir``.
+    """Write everything into a staging folder, then put it in place of ``out_dir`` whole.
 
-    The HTML moves last, so a report.html that exists always has its figures and tables.
+    An old report at ``out_dir`` is replaced, never merged: no stale table of an earlier run
+    survives beside the new report.html (the CLI's output guard decides whether it may be).
     """
     with staging_dir(out_dir) as staging:
         _write_files(staging, sections, html, report_file)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        files = sorted(p for p in staging.rglob("*") if p.is_file())
-        files.sort(key=lambda p: p.name == report_file)
-        for source in files:
-            target = out_dir / source.relative_to(staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
+        replace_dir(staging, out_dir)
     return out_dir / report_file

@@ -10,11 +10,18 @@ refusing the key, say) exits 1 with one line: it measured nothing.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from usi.errors import UsiInputError
+from usi.outputs import check_input_file, check_output_file
+
+if TYPE_CHECKING:
+    from usi.run.runner import RunInterrupted
 
 
 def _task_list(tasks: str | None) -> list[str] | None:
@@ -40,6 +47,49 @@ def check_base_url(url: str | None, option: str) -> None:
         raise UsiInputError(
             f"unreachable base URL {url} ({type(exc).__name__})", where=option
         ) from None
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues an interrupted run: the same, with ``--resume``."""
+    args = [a for a in argv[1:] if a != "--overwrite"]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["usi", *args])
+
+
+def interrupted(exc: RunInterrupted) -> NoReturn:
+    """Ctrl-C: one line with what is safely written and how to go on; exit 130."""
+    also = f" (τ² results: {exc.tau2_results})" if exc.tau2_results else ""
+    typer.echo(
+        f"usi: interrupted: {exc.written} episode(s) safely written to {exc.out}{also}; "
+        f"continue with: {resume_command(sys.argv)}",
+        err=True,
+    )
+    raise typer.Exit(130)
+
+
+def check_run_flags(
+    *,
+    user_kind: str,
+    user_plugin: str | None,
+    backend: str,
+    ray_address: str | None,
+    workers: int | None,
+) -> None:
+    """A flag that has no effect in the combination given is an error, not silently ignored."""
+    from usi.checks import check_ray
+
+    if user_plugin and user_kind != "plugin":
+        raise UsiInputError("has no effect without --user-kind plugin", where="--user-plugin")
+    if ray_address and backend != "ray":
+        raise UsiInputError("has no effect without --backend ray", where="--ray-address")
+    if workers is not None and backend not in ("process", "auto"):
+        raise UsiInputError(
+            f"has no effect with --backend {backend} (it sizes the process backend)",
+            where="--workers",
+        )
+    if backend == "ray":
+        check_ray(ray_address)
 
 
 def _configure_offline(latency_ms: float | None, faults: str | None) -> None:
@@ -136,9 +186,26 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey."""
-        from usi.run.episode import RoleSettings, RunSettings, select_tasks
+        # Arguments and paths first: τ² and litellm take seconds to import.
+        check_run_flags(
+            user_kind=user_kind,
+            user_plugin=user_plugin,
+            backend=backend,
+            ray_address=ray_address,
+            workers=workers,
+        )
+        for path, what in ((user_prompt, "user prompt file"), (persona, "persona file")):
+            if path is not None:
+                check_input_file(path, what=what)
+        check_output_file(out, overwrite=overwrite, resume=resume)
         from usi.run.models import check_credentials, validate_model
-        from usi.run.runner import failure_line, run_episodes, summary_line
+
+        validate_model(agent_model)
+        if user_model:
+            validate_model(user_model)
+
+        from usi.run.episode import RoleSettings, RunSettings, select_tasks
+        from usi.run.runner import RunInterrupted, failure_line, run_episodes, summary_line
         from usi.run.simulators import (
             SIMULATOR_KINDS,
             SimulatorSpec,
@@ -155,14 +222,11 @@ def register(app: typer.Typer) -> None:
         if tasks is not None and split is not None:
             raise UsiInputError("give --tasks or --split, not both")
         select_tasks(domain, _task_list(tasks), split)
-        validate_model(agent_model)
         user_model_used: str | None = user_model
         if user_kind == "plugin":
             if not user_plugin:
                 raise UsiInputError("--user-kind plugin needs --user-plugin", where="user-plugin")
             load_plugin(user_plugin)
-        if user_model_used:
-            validate_model(user_model_used)
         check_base_url(user_base_url, "user-base-url")
         check_base_url(agent_base_url, "agent-base-url")
         check_credentials(agent_model, base_url=agent_base_url, where="agent-model")
@@ -189,24 +253,28 @@ def register(app: typer.Typer) -> None:
             timeout_s=timeout,
             survey=survey,
         )
-        summary = run_episodes(
-            settings,
-            out,
-            task_ids=_task_list(tasks),
-            split=split,
-            trials=trials,
-            concurrency=concurrency,
-            resume=resume,
-            overwrite=overwrite,
-            backend=backend,
-            ray_address=ray_address,
-            workers=workers,
-            progress=not quiet,
-        )
+        try:
+            summary = run_episodes(
+                settings,
+                out,
+                task_ids=_task_list(tasks),
+                split=split,
+                trials=trials,
+                concurrency=concurrency,
+                resume=resume,
+                overwrite=overwrite,
+                backend=backend,
+                ray_address=ray_address,
+                workers=workers,
+                progress=not quiet,
+            )
+        except RunInterrupted as exc:
+            interrupted(exc)
         if summary.all_failed:
             typer.echo(f"usi: error: {failure_line(summary)}", err=True)
             raise typer.Exit(1)
-        typer.echo(summary_line(summary))
+        typer.echo(summary_line(summary), err=True)  # the summary on stderr, the result on stdout
+        typer.echo(str(out))
 
     @app.command("judge")
     def judge_command(
@@ -232,24 +300,34 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
     ) -> None:
         """A model rates conversations as their user would (into metadata.judge_survey)."""
-        from usi.run.judge import JudgeSettings, judge_file
+        check_input_file(episodes)
+        check_output_file(out, overwrite=overwrite, resume=resume)
         from usi.run.models import check_credentials, validate_model
 
-        _configure_offline(offline_latency_ms, offline_faults)
         validate_model(model)
+
+        from usi.run.judge import JudgeSettings, judge_file
+
+        _configure_offline(offline_latency_ms, offline_faults)
         check_base_url(base_url, "base-url")
         check_credentials(model, base_url=base_url, where="model")
         settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
-        summary = judge_file(
-            episodes,
-            out,
-            settings,
-            concurrency=concurrency,
-            resume=resume,
-            overwrite=overwrite,
-            progress=not quiet,
-        )
+        from usi.run.runner import RunInterrupted
+
+        try:
+            summary = judge_file(
+                episodes,
+                out,
+                settings,
+                concurrency=concurrency,
+                resume=resume,
+                overwrite=overwrite,
+                progress=not quiet,
+            )
+        except RunInterrupted as exc:
+            interrupted(exc)
         if summary.all_failed:
             typer.echo(f"usi: error: {summary.line(model)}", err=True)
             raise typer.Exit(1)
-        typer.echo(summary.line(model))
+        typer.echo(summary.line(model), err=True)
+        typer.echo(str(out))

@@ -26,9 +26,10 @@ from usi.data.io import append_line, episode_line
 from usi.data.readers import read_episodes
 from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.errors import UsiInputError
+from usi.outputs import check_output_file
 from usi.run.episode import package_versions
 from usi.run.models import completion_kwargs
-from usi.run.runner import _finished_lines, _rewrite
+from usi.run.runner import RunInterrupted, _finished_lines, _rewrite
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 
 JUDGE_SYSTEM_PROMPT = (
@@ -125,11 +126,10 @@ def judge_file(
 ) -> JudgeSummary:
     """Judge every episode of ``episodes_path`` (any format) into ``out``."""
     out_path = Path(out)
+    check_output_file(out_path, overwrite=overwrite, resume=resume, create_parent=True)
     episodes = read_episodes(episodes_path)
     if resume and overwrite:
         raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
-    if out_path.exists() and not (resume or overwrite):
-        raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
     if concurrency < 1:
         raise UsiInputError("--concurrency must be at least 1")
     records, torn = _finished_lines(out_path) if resume else ([], False)
@@ -157,28 +157,43 @@ def judge_file(
     lock = threading.Lock()
     bar: Any = None
     if progress:
+        from rich.console import Console
         from rich.progress import Progress
 
-        bar = Progress()
+        from usi.layout import progress_columns
+
+        console = Console(stderr=True)
+        bar = Progress(
+            *progress_columns(console.width, stats=False),
+            console=console,
+            disable=not console.is_terminal,
+        )
         bar.start()
         task_id = bar.add_task(f"judge · {settings.model}", total=len(todo))
     try:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="usi-judge") as pool:
             futures = [pool.submit(judge_episode, e, settings) for e in todo]
-            for future in as_completed(futures):
-                judged = future.result()
-                error = judge_error(judged)
-                with lock:
-                    append_line(out_path, episode_line(judged))
-                    if error is None:
-                        summary.judged += 1
-                    else:
-                        summary.failed += 1
-                        summary.first_error = summary.first_error or error
-                if bar is not None:
-                    bar.update(task_id, advance=1)
-                if on_episode is not None:
-                    on_episode(judged)
+            try:
+                for future in as_completed(futures):
+                    judged = future.result()
+                    error = judge_error(judged)
+                    with lock:
+                        append_line(out_path, episode_line(judged))
+                        if error is None:
+                            summary.judged += 1
+                        else:
+                            summary.failed += 1
+                            summary.first_error = summary.first_error or error
+                    if bar is not None:
+                        bar.update(task_id, advance=1)
+                    if on_episode is not None:
+                        on_episode(judged)
+            except BaseException:
+                for future in futures:  # the pool would otherwise judge every queued episode
+                    future.cancel()
+                raise
+    except KeyboardInterrupt:
+        raise RunInterrupted(len(good) + summary.judged + summary.failed, out_path) from None
     finally:
         if bar is not None:
             bar.stop()

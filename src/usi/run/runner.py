@@ -16,6 +16,7 @@ threads and locks) and all talk to the one offline server of the parent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -31,6 +32,7 @@ from pydantic import ValidationError
 from usi.data.episode import Episode
 from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
+from usi.outputs import check_output_file
 from usi.run.cpu import tuned_gc, warm_up
 from usi.run.episode import RunSettings, run_episode, select_tasks, trial_seeds
 from usi.run.models import is_offline
@@ -60,6 +62,35 @@ class EpisodeJob:
     task_id: str
     trial: int
     seed: int
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: how many episodes OUT safely holds, for the one-line hint."""
+
+    def __init__(self, written: int, out: Path, tau2_results: Path | None = None) -> None:
+        super().__init__(written, out)
+        self.written = written
+        self.out = out
+        self.tau2_results = tau2_results
+
+
+@contextlib.contextmanager
+def _interrupted(
+    settings: RunSettings, summary: RunSummary, lock: threading.Lock
+) -> Iterator[None]:
+    """Ctrl-C: every finished episode is already a whole line of OUT; the τ² file gets them
+    too, and :class:`RunInterrupted` carries the count to the CLI's one-line hint."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        with lock:
+            safe = summary.skipped + summary.finished
+        tau2 = summary.tau2_results
+        try:
+            write_tau2_results(settings, summary.out, tau2)
+        except Exception:
+            tau2 = None
+        raise RunInterrupted(safe, summary.out, tau2) from None
 
 
 @dataclass
@@ -238,10 +269,7 @@ def run_episodes(
     selected = select_tasks(settings.domain, task_ids, split)
     if resume and overwrite:
         raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
-    if out_path.exists() and not (resume or overwrite):
-        raise UsiInputError("output exists (use --resume to continue it or --overwrite)", out_path)
-    if out_path.is_dir():
-        raise UsiInputError("is a directory, expected an output .jsonl file", out_path)
+    check_output_file(out_path, overwrite=overwrite, resume=resume, create_parent=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     records, torn = _finished_lines(out_path) if resume else ([], False)
     check_resumable(settings, [episode for episode, _ in records], out_path)
@@ -280,7 +308,10 @@ def run_episodes(
         if on_episode is not None:
             on_episode(episode)
 
-    with _progress(len(jobs), settings, enabled=progress) as advance:
+    with (
+        _interrupted(settings, summary, lock),
+        _progress(len(jobs), settings, enabled=progress) as advance,
+    ):
 
         def finished(episode: Episode, line: str | None) -> None:
             """``line``: the episode as a worker already serialised it, appended as it is."""
@@ -479,24 +510,19 @@ class _progress:
     def __enter__(self) -> Callable[[Episode], None]:
         if not self.enabled:
             return self._count
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.console import Console
+        from rich.progress import Progress
 
+        from usi.layout import progress_columns
+
+        # Progress is for a person at a terminal, on stderr; a pipe or a log gets only the
+        # summary line.
+        console = Console(stderr=True)
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[stats]}"),
+            *progress_columns(console.width),
+            console=console,
             transient=False,
+            disable=not console.is_terminal,
         )
         self.bar.__enter__()
         self.task = self.bar.add_task(

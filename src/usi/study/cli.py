@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from usi.errors import UsiInputError
+from usi.outputs import check_input_file, check_output_file
 
 study_app = typer.Typer(
     name="study",
@@ -32,6 +33,30 @@ def _domains(value: str) -> list[str]:
             where="--domains",
         )
     return list(dict.fromkeys(names))
+
+
+def _check_tasks_file(path: Path, domains: list[str]) -> None:
+    """Every domain the task list names is one the study serves (else its ids are ignored)."""
+    import json
+
+    from usi.study.tasks import STUDY_DOMAINS
+
+    check_input_file(path)
+    try:
+        chosen = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsiInputError(f"cannot read task list ({exc})", path) from None
+    if not isinstance(chosen, dict) or not chosen:
+        raise UsiInputError('expected {"domain": [task ids], …}', path)
+    for name in chosen:
+        if name not in STUDY_DOMAINS:
+            raise UsiInputError(
+                f"unknown domain {name!r} (known: {', '.join(STUDY_DOMAINS)})", path, name
+            )
+        if name not in domains:
+            raise UsiInputError(
+                f"domain {name!r} is not served (--domains {','.join(domains)})", path, name
+            )
 
 
 @study_app.command("serve")
@@ -84,27 +109,41 @@ def serve(
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Behind HTTPS.")] = False,
 ) -> None:
     """Serve the study (SQLite WAL by default, PostgreSQL by URL)."""
-    import uvicorn
-
+    # Everything a mistake can be in is checked before the banner and the admin token.
+    from usi.checks import check_database_url, check_port
+    from usi.run.cli import check_base_url
     from usi.run.models import validate_model
-    from usi.study.app import create_app
-    from usi.study.config import StudyConfig
-    from usi.study.security import new_token
-    from usi.study.tasks import read_task_list
 
+    served = _domains(domains)
     validate_model(agent_model)
     if judge_model:
         validate_model(judge_model)
+    if judge_base_url and not judge_model:
+        raise UsiInputError("has no effect without --judge-model", where="--judge-base-url")
     if admin_token is not None and len(admin_token) < MIN_ADMIN_TOKEN_CHARS:
         raise UsiInputError(
             f"admin token too short (at least {MIN_ADMIN_TOKEN_CHARS} random characters)",
             where="--admin-token",
         )
+    if tasks_file is not None:
+        _check_tasks_file(tasks_file, served)
+    check_port(host, port)
+    check_database_url(db, create=True)
+    check_base_url(agent_base_url, "--agent-base-url")
+    check_base_url(judge_base_url, "--judge-base-url")
+
+    import uvicorn
+
+    from usi.study.app import create_app
+    from usi.study.config import StudyConfig
+    from usi.study.security import new_token
+    from usi.study.tasks import read_task_list
+
     token = admin_token or new_token()
     config = StudyConfig(
         db_url=db,
         agent_model=agent_model,
-        tasks=read_task_list(tasks_file, _domains(domains)),
+        tasks=read_task_list(tasks_file, served),
         batches=batches,
         agent_base_url=agent_base_url,
         judge_model=judge_model,
@@ -144,8 +183,15 @@ def export(
     include_recruiter_ids: Annotated[
         bool, typer.Option("--include-recruiter-ids", help="Keep PROLIFIC_PID etc. in metadata.")
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing OUTPUT.")
+    ] = False,
 ) -> None:
     """Write finished sessions as canonical human episodes (reward from τ²'s evaluator)."""
+    from usi.checks import check_database_url
+
+    check_output_file(output, overwrite=overwrite)
+    check_database_url(db)
     from usi.study.export import export_study
 
     count = export_study(
@@ -156,6 +202,7 @@ def export(
         include_recruiter_ids=include_recruiter_ids,
     )
     print(f"wrote {count} episodes to {output}", file=sys.stderr)
+    print(output)  # the result on stdout; the summary above on stderr
 
 
 @study_app.command("loadtest")
@@ -176,6 +223,7 @@ def loadtest(
 
     if not url.startswith(("http://", "https://")):
         raise UsiInputError("expected an http(s) URL", where="--url")
+    _check_study_server(url)
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("participants", total=participants)
@@ -198,6 +246,18 @@ def loadtest(
         console.print(f"error: {error}", markup=False)
     if result.errors or result.lost_messages:
         raise typer.Exit(1)
+
+
+def _check_study_server(url: str) -> None:
+    """A study server answers at ``url`` before any scripted participant starts."""
+    import httpx
+
+    try:
+        httpx.get(url.rstrip("/") + "/", timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise UsiInputError(
+            f"no study server answers at {url} ({type(exc).__name__})", where="--url"
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

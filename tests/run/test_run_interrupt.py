@@ -1,0 +1,101 @@
+"""Ctrl-C on a real ``usi run``: one line saying what is safely written and how to go on,
+exit 130, and the τ² results file of the episodes that finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from usi.data.episode import Episode
+from usi.run.cli import resume_command
+
+TAU_USI_SMALL = Path(__file__).parents[1] / "fixtures" / "tau_usi_small.json"
+
+
+def test_resume_command_is_the_same_command_with_resume() -> None:
+    argv = ["/venv/bin/usi", "run", "--domain", "retail", "-o", "my runs/a.jsonl", "--overwrite"]
+    assert resume_command(argv) == "usi run --domain retail -o 'my runs/a.jsonl' --resume"
+    already = ["usi", "judge", "x.jsonl", "--model", "m", "-o", "j.jsonl", "--resume"]
+    assert resume_command(already) == "usi judge x.jsonl --model m -o j.jsonl --resume"
+
+
+def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "usi",
+        "run",
+        "--domain",
+        "retail",
+        "--tasks",
+        "0,1,2,3,4,5,6,7",
+        "-o",
+        str(out),
+        "--offline-latency-ms",
+        "40",
+        "--quiet",
+    ]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert "Traceback" not in stderr
+    line = lines[-1]
+    written = out.read_text().splitlines()
+    assert 2 <= len(written) < 8
+    assert line.startswith(f"usi: interrupted: {len(written)} episode(s) safely written to {out}")
+    resume = line.split("continue with: ", 1)[1]
+    assert shlex.split(resume) == ["usi", *cmd[3:], "--resume"]
+    tau2 = json.loads(out.with_suffix(".tau2.json").read_text())
+    ids = [json.loads(row)["episode_id"] for row in written]
+    assert [s["reward_info"]["info"]["usi_episode_id"] for s in tau2["simulations"]] == ids
+
+
+def test_ctrl_c_on_judge_says_how_many_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The third judgement is interrupted: two are whole lines of OUT, the hint says so."""
+    from usi.cli import main
+    from usi.run import judge
+
+    calls: list[str] = []
+
+    def judge_or_interrupt(episode: Episode, settings: judge.JudgeSettings) -> Episode:
+        calls.append(episode.episode_id)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return episode.model_copy(update={"metadata": {**episode.metadata, "judge_survey": {}}})
+
+    monkeypatch.setattr(judge, "judge_episode", judge_or_interrupt)
+    out = tmp_path / "judged.jsonl"
+    argv = ["usi", "judge", str(TAU_USI_SMALL), "--model", "offline/terse", "-o", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 130
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"usi: interrupted: 2 episode(s) safely written to {out}; "
+        f"continue with: {shlex.join(['usi', *argv[1:], '--resume'])}\n"
+    )
+    assert len(out.read_text().splitlines()) == 2
+    assert calls[:3] == ["airline_0", "airline_0_ann2", "retail_5_ann3"]
