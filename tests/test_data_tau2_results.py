@@ -108,3 +108,20 @@ def test_file_tau2_itself_would_reject(tmp_path: Path) -> None:
         list(read_tau2_results(path))
     line = info.value.one_line()
     assert line.startswith(str(path)) and "simulations.1" in line and "termination_reason" in line
+
+
+@pytest.mark.parametrize(
+    ("info", "reward"),
+    [
+        ({"usi_source": "sim"}, 1.0),
+        ({"usi_error": "agent: AuthenticationError: invalid api key"}, None),
+        ({"evaluation_error": "evaluator: ValueError: cannot replay"}, None),
+    ],
+)
+def test_a_failed_episode_has_no_reward(
+    tmp_path: Path, info: dict[str, str], reward: float | None
+) -> None:
+    """What ``usi run`` recorded as failed reads as failed: no reward to score, the error kept."""
+    first = read_episodes(write_tau2_results(tmp_path / "run.json", usi_run_info=info))[0]
+    assert first.reward == reward
+    assert first.metadata["error"] == info.get("usi_error")

@@ -112,16 +112,22 @@ def read_tau2_results(path: str | Path, *, document: Any = None) -> Iterator[Epi
                 domain=domain,
                 task_id=simulation.task_id,
                 messages=converted.messages,
-                reward=(
-                    simulation.reward_info.reward
-                    if simulation.reward_info and not metadata["error"]
-                    else None
-                ),
+                reward=_reward(simulation.reward_info, metadata["error"]),
                 survey=_survey(raw, simulation.reward_info),
                 metadata=metadata,
             )
         except ValidationError as exc:
             raise UsiInputError(describe_validation_error(exc), p, where) from None
+
+
+def _reward(reward_info: Any, error: Any) -> float | None:
+    """τ²'s reward, unless there is none to trust: the episode failed (``usi run`` recorded an
+    error) or τ²'s evaluator could not score it (``usi run`` recorded ``evaluation_error``)."""
+    if reward_info is None or error:
+        return None
+    if isinstance(reward_info.info, dict) and reward_info.info.get("evaluation_error"):
+        return None
+    return float(reward_info.reward)
 
 
 def _recorded(raw: Any, reward_info: Any, keys: tuple[str, ...]) -> Any:
