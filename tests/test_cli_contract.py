@@ -441,8 +441,13 @@ def test_files_are_written_0644(work: Work, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_report_folder_is_replaced_whole(work: Work, capsys: pytest.CaptureFixture[str]) -> None:
+    from usi.data.io import write_episodes
+    from usi.data.readers import read_episodes
+
+    sim = work.root / "sim.jsonl"  # the same conversations, played by a "simulator"
+    write_episodes(sim, [e.model_copy(update={"source": "sim"}) for e in read_episodes(GOOD)])
     out = work.root / "report"
-    args = ["report", "--human", str(work.good), "--sim", f"a={work.good}", "-o", str(out)]
+    args = ["report", "--human", str(work.good), "--sim", f"a={sim}", "-o", str(out)]
     code, _, err = _run(args, capsys)
     assert code == 0, err
     stale = out / "tables" / "capability.md"

@@ -59,7 +59,7 @@ def test_some_failures_are_named_with_the_first_error(
     offline_server(fault_schedule={1: "401"})
     out = tmp_path / "out.jsonl"
     assert usi(monkeypatch, *RUN, "--tasks", "1,2", "-o", str(out)) == 0
-    line = capsys.readouterr().out
+    line = capsys.readouterr().err  # the summary goes to stderr, the output path to stdout
     assert "2 episode(s) run, 0 already done, 1 failed (first error: user: Authentication" in line
     assert "success 100% over the episodes of this run that ran" in line
 
@@ -148,6 +148,7 @@ def test_resume_refuses_another_runs_file(
     out = tmp_path / "out.jsonl"
     base = (*RUN, "--tasks", "1,2", "-o", str(out), "--user-temperature", "0")
     assert usi(monkeypatch, *base, "--tasks", "1") == 0
+    capsys.readouterr()
     before = out.read_bytes()
     persona = tmp_path / "persona.md"
     persona.write_text("A retired teacher.")
@@ -177,7 +178,7 @@ def test_resume_refuses_another_runs_file(
     assert humans.read_bytes() == human_bytes
     # The same settings resume.
     assert usi(monkeypatch, *base, "--resume") == 0
-    assert "1 episode(s) run, 1 already done" in capsys.readouterr().out
+    assert "1 episode(s) run, 1 already done" in capsys.readouterr().err
 
 
 def test_an_empty_judge_survey_is_a_failed_judgment(
@@ -205,7 +206,7 @@ def test_an_empty_judge_survey_is_a_failed_judgment(
         assert episode.metadata["judge"]["error"]
     offline_server()  # a judge that answers: --resume judges the failed ones again
     assert usi(monkeypatch, *args, "--resume") == 0
-    assert "2 episode(s) judged by offline/terse, 0 already done" in capsys.readouterr().out
+    assert "2 episode(s) judged by offline/terse, 0 already done" in capsys.readouterr().err
     episodes = list(read_canonical(judged))
     assert len(episodes) == 2 and all(e.metadata["judge_survey"] for e in episodes)
     other = ("judge", str(runs), "--model", "offline/cooperative", "-o", str(judged))
