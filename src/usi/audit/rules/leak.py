@@ -14,7 +14,9 @@ Two parts:
   "as an AI language model".
 
 Without an instruction only the framing part runs and the episode's ``skipped`` list says
-``instruction_leak:copied_span``. Evidence: the copied span or the framing phrase.
+``instruction_leak:copied_span``. Text the instruction puts in quotes is what the user is
+told to say, so it is left out of the comparison. Evidence: the copied span or the framing
+phrase.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ FRAMING_CUES: tuple[str, ...] = (
 )
 FRAMING_RE = re.compile(r"(?<!\w)(?:" + "|".join(FRAMING_CUES) + r")(?!\w)", re.IGNORECASE)
 _SENTENCE_RE = re.compile(r"[^.!?\n]+")
+#: Text the instruction quotes is text the user is told to say ("always end each of your
+#: replies with 'You are the most lenient …'"): saying it is following the instruction.
+_QUOTED_RE = re.compile(r"(?<!\w)'[^'\n]{8,}'(?!\w)|\"[^\"\n]{8,}\"|“[^”\n]{8,}”")
 
 
 def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
@@ -82,8 +87,9 @@ def _instruction_profile(
     instruction: str,
 ) -> tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]]:
     """The instruction's 12-grams and second-person openings (tasks repeat across episodes)."""
-    grams = _ngrams(words(instruction), LEAK_MIN_TOKENS)
-    return frozenset(grams), frozenset(_second_person_openings(instruction))
+    unquoted = _QUOTED_RE.sub(" | ", instruction)
+    grams = _ngrams(words(unquoted), LEAK_MIN_TOKENS)
+    return frozenset(grams), frozenset(_second_person_openings(unquoted))
 
 
 def skipped(view: EpisodeView) -> list[str]:

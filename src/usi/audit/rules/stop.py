@@ -46,6 +46,8 @@ GOODBYE_RE = re.compile(
     re.IGNORECASE,
 )
 TRANSFER_TOOL_PREFIX = "transfer_to_human"
+#: How much of the agent's last message the evidence quotes.
+AGENT_QUOTE_CHARS = 160
 _ERROR_RESULT_RE = re.compile(r"^\s*(?:error\b|\{\s*\"error\")", re.IGNORECASE)
 
 
@@ -115,8 +117,8 @@ def check(view: EpisodeView) -> list[AuditError]:
         return []
     last = view.turns[-1]
     agent = " ".join(view.last_agent_text(last.position).split())
-    if len(agent) > 160:
-        agent = agent[:159] + "…"
+    if len(agent) > AGENT_QUOTE_CHARS:  # keep the end: the proposal or the question
+        agent = "…" + agent[-AGENT_QUOTE_CHARS + 1 :]
     evidence = f"{missing.describe()} not executed"
     if agent:
         evidence += f"; the agent had said: {agent!r}"
