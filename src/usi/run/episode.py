@@ -22,6 +22,7 @@ from typing import Any
 from usi.data.episode import Episode, Message, ToolCall
 from usi.errors import UsiInputError
 from usi.run.models import completion_kwargs, is_offline
+from usi.run.offline.flaky import episode_metadata as flaky_metadata
 from usi.run.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 
@@ -445,6 +446,7 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             "tau2_simulation_id": simulation.id,
             "reward_info": reward_info.model_dump(mode="json"),
             "survey": survey_meta,
+            **flaky_metadata(settings.user.model, domain, task_id, messages, user_seed),
         },
     )
 
