@@ -85,7 +85,7 @@ def test_a_stop_after_the_write_ran_or_a_transfer_is_not_premature() -> None:
     assert _errors(audit_episode(episode(transferred)), "premature_stop") == []
 
 
-def test_a_write_that_failed_does_not_count_as_executed() -> None:
+def test_a_write_the_database_refused_still_ran_so_the_stop_is_not_premature() -> None:
     messages = [
         *retail_opening(),
         user("yes"),
@@ -93,7 +93,10 @@ def test_a_write_that_failed_does_not_count_as_executed() -> None:
         agent("Sorry, that did not work."),
         user("ok bye ###STOP###"),
     ]
-    (error,) = _errors(audit_episode(episode(messages)), "premature_stop")
+    assert _errors(audit_episode(episode(messages)), "premature_stop") == []
+    # The same conversation without the call: the user left before the agent tried.
+    stopped = [*messages[: len(retail_opening()) + 1], user("ok bye ###STOP###")]
+    (error,) = _errors(audit_episode(episode(stopped)), "premature_stop")
     assert error.turn == 3
 
 

@@ -36,9 +36,15 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(text.lower())
 
 
+#: Every control token has one of these characters; text without them is left alone.
+_CONTROL_HINT_RE = re.compile(r"[<#\[/]")
+
+
 def strip_control(text: str) -> str:
     """``text`` without control tokens, whitespace collapsed."""
-    return " ".join(CONTROL_TOKEN_RE.sub(" ", text).split())
+    if _CONTROL_HINT_RE.search(text) is not None:
+        text = CONTROL_TOKEN_RE.sub(" ", text)
+    return " ".join(text.split())
 
 
 #: An agent message that is a placeholder for one removed from the record (the public
@@ -54,6 +60,8 @@ class UserTurn(NamedTuple):
     text: str
     #: The text without control tokens, whitespace collapsed.
     clean: str
+    #: Its lower-cased word tokens.
+    tokens: list[str]
 
 
 @dataclass
@@ -69,7 +77,8 @@ class EpisodeView:
         for position, message in enumerate(self.episode.messages):
             if message.role == "user" and not message.content.startswith(PROTOCOL_PREFIXES):
                 text = message.content
-                self.turns.append(UserTurn(len(self.turns), position, text, strip_control(text)))
+                clean = strip_control(text)
+                self.turns.append(UserTurn(len(self.turns), position, text, clean, words(clean)))
 
     @cached_property
     def instruction(self) -> str | None:
@@ -84,7 +93,8 @@ class EpisodeView:
     def incomplete(self) -> bool:
         """True when agent messages were removed from the record (placeholders only)."""
         return any(
-            m.role == "assistant" and REDACTED_RE.match(m.content) for m in self.episode.messages
+            m.role == "assistant" and m.content[:1] in "[ " and REDACTED_RE.match(m.content)
+            for m in self.episode.messages
         )
 
     @cached_property

@@ -10,6 +10,7 @@ checked at all; its parts listed there are not, the rest of it is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ class Rule:
     skipped: Callable[[EpisodeView], list[str]]
 
 
+@functools.cache
 def all_rules() -> tuple[Rule, ...]:
     """The rules in table order."""
     from usi.audit.rules import empty, identifiers, leak, repetition, role, stop

@@ -36,24 +36,29 @@ PAYMENT_PREFIXES: tuple[str, ...] = (
 #: Identity kinds a user has exactly one of: stating another one contradicts the instruction.
 SINGLE_VALUED: frozenset[str] = frozenset({"user id", "e-mail"})
 
-_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("e-mail", r"(?<![\w.+-])[A-Za-z0-9][\w.+-]*@[A-Za-z0-9][\w-]*(?:\.[\w-]+)+"),
-    ("id", r"(?<!\w)[A-Za-z]+(?:_[A-Za-z]+)*_\d{3,}(?!\w)"),
-    ("order id", r"(?<!\w)#?[Ww]\d{7}(?!\w)"),
-    ("phone", r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)"),
-    ("number", r"(?<![\w#$.,])\d{7,}(?![\w.]\d|\w)"),
-    ("code", r"(?<![\w#])(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{6}(?!\w)"),
-    ("zip code", r"(?<![\w#$.,/:-])\d{5}(?![\w,/:-]|\.\d)"),
+#: Identifier shapes, tried in this order on each candidate token (a whitespace- or
+#: punctuation-delimited run holding a digit or an "@").
+_TOKEN_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("e-mail", re.compile(r"[A-Za-z0-9][\w.+-]*@[A-Za-z0-9][\w-]*(?:\.[\w-]+)+")),
+    ("id", re.compile(r"[A-Za-z]+(?:_[A-Za-z]+)*_\d{3,}")),
+    ("order id", re.compile(r"#?[Ww]\d{7}")),
+    ("number", re.compile(r"\d{7,}")),
+    ("code", re.compile(r"(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{6}")),
+    ("zip code", re.compile(r"\d{5}")),
 )
-IDENTIFIER_RE = re.compile("|".join(f"(?P<k{i}>{p})" for i, (_, p) in enumerate(_PATTERNS)))
+#: Phone numbers span separators, so they are found in the whole text (when three digits
+#: and a separator hint at one), before the tokens.
+PHONE_RE = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")
+_PHONE_HINT_RE = re.compile(r"\d{3}[ .)-]")
+_CANDIDATE_RE = re.compile(r"[^\s,;:!?()\[\]{}<>\"'`=|/]*[\d@][^\s,;:!?()\[\]{}<>\"'`=|/]*")
+_TRAILING = ".-_#+"
 #: Every identifier has a digit or an "@": turns without one are not scanned.
 _HINT_RE = re.compile(r"[\d@]")
 UNSEEN_PART = "hallucinated_identifier:unseen"
 _DIGIT_SEPARATORS_RE = re.compile(r"(?<=\d)[\s().+-]+(?=\d)")
 
 
-def _kind(group: str, value: str) -> str:
-    kind = _PATTERNS[int(group[1:])][0]
+def _kind(kind: str, value: str) -> str:
     if kind == "id":
         lowered = value.lower()
         return "payment method id" if lowered.startswith(PAYMENT_PREFIXES) else "user id"
@@ -68,10 +73,19 @@ def normalise(value: str) -> str:
 
 
 def identifiers(text: str) -> Iterator[tuple[str, str]]:
-    """(kind, value as written) of every identifier in ``text``, left to right."""
-    for match in IDENTIFIER_RE.finditer(text):
-        group = match.lastgroup or "k0"
-        yield _kind(group, match.group(0)), match.group(0)
+    """(kind, value as written) of every identifier in ``text``: phones, then tokens."""
+    if _PHONE_HINT_RE.search(text) is not None:
+        for match in PHONE_RE.finditer(text):
+            yield "phone", match.group(0)
+        text = PHONE_RE.sub(" ", text)
+    for match in _CANDIDATE_RE.finditer(text):
+        token = match.group(0).rstrip(_TRAILING)
+        if token.startswith("#") and len(token) > 1 and token[1] not in "Ww":
+            token = token[1:]
+        for kind, pattern in _TOKEN_KINDS:
+            if pattern.fullmatch(token):
+                yield _kind(kind, token), token
+                break
 
 
 def _known_text(text: str) -> str:

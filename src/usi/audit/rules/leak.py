@@ -111,7 +111,7 @@ def check(view: EpisodeView) -> list[AuditError]:
             continue
         if not grams:
             continue
-        tokens = words(text)
+        tokens = turn.tokens
         span = _copied_span(tokens, grams, set()) if len(tokens) >= LEAK_MIN_TOKENS else None
         if span is not None:  # only now read what the card and the agent said before
             before = view.context_before(turn.position)
@@ -123,6 +123,8 @@ def check(view: EpisodeView) -> list[AuditError]:
                     AuditError(kind="instruction_leak", turn=turn.turn, evidence=evidence)
                 )
                 continue
+        if not openings or ("you" not in tokens and "your" not in tokens):
+            continue
         for sentence in _SENTENCE_RE.findall(text):
             head = tuple(words(sentence)[:SECOND_PERSON_MIN_TOKENS])
             if head in openings:

@@ -10,7 +10,7 @@ message, at the turn where it is said for the third time; evidence: the message.
 from __future__ import annotations
 
 from usi.audit.models import AuditError
-from usi.audit.view import EpisodeView, words
+from usi.audit.view import EpisodeView
 
 LOOP_MIN_OCCURRENCES = 3
 LOOP_MIN_WORDS = 4
@@ -20,7 +20,7 @@ def check(view: EpisodeView) -> list[AuditError]:
     seen: dict[tuple[str, ...], int] = {}
     errors: list[AuditError] = []
     for turn in view.turns:
-        key = tuple(words(turn.clean))
+        key = tuple(turn.tokens)
         if len(key) < LOOP_MIN_WORDS:
             continue
         seen[key] = seen.get(key, 0) + 1

@@ -19,8 +19,9 @@ Skipped without an aligned task, and on a transcript whose agent messages were r
 human (a ``transfer_to_human…`` tool call, τ²'s ``###TRANSFER###``) or the scenario
 declared out of scope (``###OUT-OF-SCOPE###``).
 A gold write counts as executed when the agent called that tool (as many times as the gold
-actions do) and the result was not an error; the arguments are the agent's business — a
-wrong argument is the agent's failure, not a premature stop. Evidence: the first write
+actions do), whatever the arguments and the result: a wrong argument or a call the database
+refused is the agent's doing, not a premature stop (τ²'s own gold actions sometimes fail
+when replayed, e.g. "Non-delivered order cannot be exchanged", and still earn reward 1). Evidence: the first write
 never executed, and what the agent said last.
 """
 
@@ -48,7 +49,6 @@ GOODBYE_RE = re.compile(
 TRANSFER_TOOL_PREFIX = "transfer_to_human"
 #: How much of the agent's last message the evidence quotes.
 AGENT_QUOTE_CHARS = 160
-_ERROR_RESULT_RE = re.compile(r"^\s*(?:error\b|\{\s*\"error\")", re.IGNORECASE)
 
 
 def _metadata_ending(view: EpisodeView) -> bool | None:
@@ -75,11 +75,7 @@ def user_ended(view: EpisodeView) -> bool:
 
 
 def executed_writes(view: EpisodeView) -> tuple[Counter[str], bool]:
-    """Successful agent tool calls by name, and whether the agent transferred to a human."""
-    results: dict[str, str] = {}
-    for message in view.episode.messages:
-        if message.role == "tool" and message.tool_call_id:
-            results[message.tool_call_id] = message.content
+    """Agent tool calls by name, and whether the agent transferred to a human."""
     done: Counter[str] = Counter()
     transferred = False
     for message in view.episode.messages:
@@ -88,9 +84,7 @@ def executed_writes(view: EpisodeView) -> tuple[Counter[str], bool]:
         for call in message.tool_calls or ():
             if call.name.startswith(TRANSFER_TOOL_PREFIX):
                 transferred = True
-            result = results.get(call.id or "", "")
-            if not _ERROR_RESULT_RE.match(result):
-                done[call.name] += 1
+            done[call.name] += 1
     return done, transferred
 
 
