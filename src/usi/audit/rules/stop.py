@@ -21,8 +21,8 @@ declared out of scope (``###OUT-OF-SCOPE###``).
 A gold write counts as executed when the agent called that tool (as many times as the gold
 actions do), whatever the arguments and the result: a wrong argument or a call the database
 refused is the agent's doing, not a premature stop (τ²'s own gold actions sometimes fail
-when replayed, e.g. "Non-delivered order cannot be exchanged", and still earn reward 1). Evidence: the first write
-never executed, and what the agent said last.
+when replayed, e.g. "Non-delivered order cannot be exchanged", and still earn reward 1).
+Evidence: the first write never executed, and what the agent said last.
 """
 
 from __future__ import annotations
