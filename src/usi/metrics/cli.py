@@ -91,6 +91,7 @@ def _run(
     seed: int,
     workers: int | None = None,
 ) -> None:
+    from usi.audit.summary import score_audit
     from usi.metrics.index import human_ceiling
     from usi.metrics.render import render_ceiling, render_leaderboard, render_score
     from usi.metrics.score import score_leaderboard, score_simulator
@@ -119,14 +120,16 @@ def _run(
     if len(sims) == 1:
         name, table = next(iter(sims.items()))
         score = score_simulator(table, human_table, name, n_bootstrap=n_bootstrap, seed=seed)
-        if as_json:
-            typer.echo(json.dumps(score.model_dump()))
+        if as_json:  # the audit goes beside USI, never into it
+            typer.echo(
+                json.dumps({**score.model_dump(), "audit": score_audit(simulators, human)[name]})
+            )
         else:
             render_score(score, out)
         return
     board = score_leaderboard(sims, human_table, n_bootstrap=n_bootstrap, seed=seed)
     if as_json:
-        typer.echo(json.dumps(board.model_dump()))
+        typer.echo(json.dumps({**board.model_dump(), "audit": score_audit(simulators, human)}))
     else:
         render_leaderboard(board, out)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from usi.audit.summary import report_audit
 from usi.errors import UsiInputError
 from usi.report.context import ReportData, choose_focus
 from usi.report.inputs import TableInput, load_capability, load_input
@@ -22,6 +23,7 @@ from usi.report.model import Section
 from usi.report.render import render_html, write_tree
 from usi.report.scores import score_all
 from usi.report.sections import (
+    audit,
     capability,
     easy_mode,
     evaluative,
@@ -45,6 +47,7 @@ SECTIONS: tuple[tuple[str, SectionBuilder], ...] = (
     ("reward", reward.build),
     ("easy_mode", easy_mode.build),
     ("judge", judge.build),
+    ("audit", audit.build),
 )
 
 #: Called with (stage, detail) after each step (table loaded, simulator scored, section
@@ -136,6 +139,9 @@ def build_report(
             ceiling_note=ceiling_note,
         )
         data.focus = choose_focus(data, list(focus) if focus else None)
+        t = time.perf_counter()
+        data.audit = report_audit(human, sims)
+        timings["audit"] = time.perf_counter() - t
 
         t = time.perf_counter()
         keys = [key for key, _ in SECTIONS]

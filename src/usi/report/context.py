@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from usi.report.scores import SimScore
+
+if TYPE_CHECKING:
+    from usi.audit.summary import ReportAudit
 
 #: How many simulators the detailed views (taxonomy, distributions) show by default:
 #: more rows than this stop being readable at report width.
@@ -26,6 +30,8 @@ class ReportData:
     focus: list[str] = field(default_factory=list)
     #: Why the human ceiling is absent, when it is.
     ceiling_note: str = ""
+    #: The simulators' own mistakes beside the human baseline (usi.audit), shown beside USI.
+    audit: ReportAudit | None = None
 
     def ranked(self) -> list[str]:
         """Simulator names by USI, best first (unscored last, then by name)."""
