@@ -11,6 +11,8 @@
    ``usi.audit.audit_episode`` and fingerprinted by ``usi.fingerprint.fingerprint_frame`` (the
    peer: another per-episode pass over the same conversations), interleaved block by block so
    both see the same load; wall and CPU time both reported.
+   End to end: the same episodes written to a JSONL file, read and audited
+   (``usi.audit.audit_file``) against reading them alone (``usi.data.read_canonical``).
 3. Flag rates on the real human sample (``../shared/data/tau-usi-sample``), when present.
 
 Figures are printed, never asserted: timings depend on the machine and its load.
@@ -119,6 +121,30 @@ def throughput(episodes: list, n: int) -> None:  # type: ignore[type-arg]
     print(f"audit / fingerprint wall time: {audit[0] / peer[0]:.2f}")
 
 
+def end_to_end(episodes: list, n: int, out_dir: Path) -> None:  # type: ignore[type-arg]
+    """From a canonical JSONL file: read + audit (``audit_file``) against reading alone."""
+    from usi.audit import audit_file
+    from usi.data.io import write_episodes
+    from usi.data.readers import read_canonical
+
+    path = out_dir / "corpus.jsonl"
+    write_episodes(
+        path,
+        (
+            episodes[i % len(episodes)].model_copy(update={"episode_id": f"file-{i}"})
+            for i in range(n)
+        ),
+    )
+    read_wall, read_cpu = _timed(lambda: sum(1 for _ in read_canonical(path)))
+    audit_wall, audit_cpu = _timed(lambda: audit_file(path))
+    print(f"\nend to end from a {path.stat().st_size / 2**20:.0f} MiB JSONL file of {n} episodes")
+    for name, wall, cpu in (
+        ("read + audit", audit_wall, audit_cpu),
+        ("read only (peer)", read_wall, read_cpu),
+    ):
+        print(f"{name:<22}{n / wall:>10,.0f} episodes/s wall {wall:6.2f} s   cpu {cpu:6.2f} s")
+
+
 def sample_rates() -> None:
     sample = next((p for p in SAMPLE_CANDIDATES if p.exists()), None)
     if sample is None:
@@ -145,8 +171,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         episodes = run_flaky(args.rate, args.tasks, Path(tmp))
-    precision_recall(episodes)
-    throughput(episodes, args.episodes)
+        precision_recall(episodes)
+        throughput(episodes, args.episodes)
+        end_to_end(episodes, args.episodes, Path(tmp))
     sample_rates()
     sys.stdout.flush()
 
