@@ -27,7 +27,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from usi.data.episode import Episode
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -46,7 +51,7 @@ def _timed(work: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run_flaky(rate: float, n_tasks: int | None, out_dir: Path) -> list:  # type: ignore[type-arg]
+def run_flaky(rate: float, n_tasks: int | None, out_dir: Path) -> list[Episode]:
     from loguru import logger
 
     logger.remove()
@@ -57,7 +62,7 @@ def run_flaky(rate: float, n_tasks: int | None, out_dir: Path) -> list:  # type:
     from usi.run.runner import run_episodes
 
     set_default_server(OfflineServer(OfflineConfig()))
-    episodes = []
+    episodes: list[Episode] = []
     for domain in ("airline", "retail"):
         settings = RunSettings(
             domain=domain,
@@ -77,17 +82,17 @@ def run_flaky(rate: float, n_tasks: int | None, out_dir: Path) -> list:  # type:
     return episodes
 
 
-def precision_recall(episodes: list) -> None:  # type: ignore[type-arg]
+def precision_recall(episodes: list[Episode]) -> None:
     from usi.audit import KINDS, audit_episode
 
     counts = {k: [0, 0, 0] for k in KINDS}  # true positives, flagged, injected
     for episode in episodes:
         found = audit_episode(episode).kinds()
-        injected = {e["kind"] for e in episode.metadata["injected_errors"]}
+        truth = {e["kind"] for e in episode.metadata["injected_errors"]}
         for kind in KINDS:
-            counts[kind][0] += kind in found and kind in injected
+            counts[kind][0] += kind in found and kind in truth
             counts[kind][1] += kind in found
-            counts[kind][2] += kind in injected
+            counts[kind][2] += kind in truth
     print(f"\nprecision / recall per kind over {len(episodes)} episodes (target ≥ 0.9 each)")
     print(f"{'kind':<26}{'injected':>9}{'flagged':>9}{'both':>7}{'precision':>11}{'recall':>8}")
     for kind, (tp, flagged, injected) in counts.items():
@@ -96,7 +101,14 @@ def precision_recall(episodes: list) -> None:  # type: ignore[type-arg]
         print(f"{kind:<26}{injected:>9}{flagged:>9}{tp:>7}{precision:>11}{recall:>8}")
 
 
-def throughput(episodes: list, n: int) -> None:  # type: ignore[type-arg]
+def _audit_all(episodes: list[Episode]) -> None:
+    from usi.audit import audit_episode
+
+    for episode in episodes:
+        audit_episode(episode)
+
+
+def throughput(episodes: list[Episode], n: int) -> None:
     from usi.audit import audit_episode
     from usi.fingerprint import fingerprint_frame
 
@@ -109,10 +121,10 @@ def throughput(episodes: list, n: int) -> None:  # type: ignore[type-arg]
     peer = [0.0, 0.0]
     for start in range(0, n, BLOCK):
         block = copies[start : start + BLOCK]
-        wall, cpu = _timed(lambda b=block: [audit_episode(e) for e in b])
+        wall, cpu = _timed(partial(_audit_all, block))
         audit[0] += wall
         audit[1] += cpu
-        wall, cpu = _timed(lambda b=block: fingerprint_frame(b))
+        wall, cpu = _timed(partial(fingerprint_frame, block))
         peer[0] += wall
         peer[1] += cpu
     print(f"\nthroughput on {n} episodes (in memory, same episodes, interleaved blocks of {BLOCK})")
@@ -121,7 +133,7 @@ def throughput(episodes: list, n: int) -> None:  # type: ignore[type-arg]
     print(f"audit / fingerprint wall time: {audit[0] / peer[0]:.2f}")
 
 
-def end_to_end(episodes: list, n: int, out_dir: Path) -> None:  # type: ignore[type-arg]
+def end_to_end(episodes: list[Episode], n: int, out_dir: Path) -> None:
     """From a canonical JSONL file: read + audit (``audit_file``) against reading alone."""
     from usi.audit import audit_file
     from usi.data.io import write_episodes
