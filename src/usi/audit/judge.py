@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from usi.audit.models import EpisodeAudit, JudgeVerdict
-from usi.audit.tasks import TASK_DOMAINS
+from usi.audit.tasks import task_facts
 from usi.data.episode import Episode
 from usi.errors import UsiInputError
 
@@ -35,11 +35,10 @@ def _card(episode: Episode) -> str | None:
     card = episode.metadata.get("instruction")
     if isinstance(card, str) and card.strip():
         return card
-    if episode.task_id is not None and episode.domain in TASK_DOMAINS:
-        from usi.study.tasks import load_tasks, task_card
+    if episode.task_id is not None and task_facts(episode.domain, episode.task_id) is not None:
+        from usi.study.tasks import task_card
 
-        if episode.task_id in load_tasks(episode.domain):
-            return task_card(episode.domain, episode.task_id).as_text()
+        return task_card(episode.domain, episode.task_id).as_text()
     return None
 
 

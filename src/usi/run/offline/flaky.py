@@ -70,12 +70,19 @@ MAX_TURNS = 10
 AGENT_LINES: tuple[str, ...] = (
     "Let me check that for you.",
     "I apologize for the inconvenience.",
+    "I apologise for any confusion.",
     "How can I help you today?",
     "Thank you for your patience.",
+    "I'd be happy to help you with that.",
+    "I have processed your refund.",
+    "Your reservation has been cancelled.",
+    "Is there anything else I can help you with?",
 )
 FRAMING_LINES: tuple[str, ...] = (
     "My instructions say I should get this done today.",
     "I am role-playing a customer here.",
+    "According to my instructions, I need this fixed.",
+    "As an AI language model, I want this resolved.",
 )
 EMPTY_TOKENS: tuple[str, ...] = ("<|im_end|>", "<|eot_id|>", "</s>", "<|endoftext|>")
 PREMATURE_GOODBYE = f"Actually, never mind, I'll sort it out later. Bye! {STOP}"
@@ -141,7 +148,7 @@ def _invented_identifier(script: TaskScript, seed: Any) -> tuple[str, str]:
     rng = _rng(script.key, "flaky-id", seed)
     known = script.instruction.lower()
     while True:
-        choice = rng.randrange(4)
+        choice = rng.randrange(6)
         if choice == 0:
             value = f"#W{rng.randrange(10**6, 10**7):07d}"
             sentence, kind = f"Also, my other order is {value}.", "order id"
@@ -152,9 +159,15 @@ def _invented_identifier(script: TaskScript, seed: Any) -> tuple[str, str]:
         elif choice == 2:
             value = f"sam.lee{rng.randrange(100, 999)}@example.org"
             sentence, kind = f"You can e-mail me at {value}.", "e-mail"
-        else:
+        elif choice == 3:
             value = f"555-{rng.randrange(100, 999)}-{rng.randrange(1000, 9999)}"
             sentence, kind = f"My phone number is {value}.", "phone"
+        elif choice == 4:
+            value = f"sam_lee_{rng.randrange(1000, 9999)}"
+            sentence, kind = f"My user id is {value}.", "user id"
+        else:
+            value = f"gift_card_{rng.randrange(10**6, 10**7)}"
+            sentence, kind = f"Please use {value}.", "payment method id"
         if value.lower().lstrip("#") not in known:
             return sentence, f"{kind} {value}"
 
