@@ -13,6 +13,7 @@
    both see the same load; wall and CPU time both reported.
    End to end: the same episodes written to a JSONL file, read and audited
    (``usi.audit.audit_file``) against reading them alone (``usi.data.read_canonical``).
+   ``--reference-tasks N``: the flag rates of ``offline/cooperative`` and ``offline/terse``.
 3. Flag rates on the real human sample (``../shared/data/tau-usi-sample``), when present.
 
 Figures are printed, never asserted: timings depend on the machine and its load.
@@ -42,6 +43,7 @@ SAMPLE_CANDIDATES = (
     Path("/work/shared/data/tau-usi-sample/tau_usi_sample.json"),
 )
 BLOCK = 2000
+_SERVERS: list[object] = []
 
 
 def _timed(work: Callable[[], object]) -> tuple[float, float]:
@@ -52,30 +54,37 @@ def _timed(work: Callable[[], object]) -> tuple[float, float]:
 
 
 def run_flaky(rate: float, n_tasks: int | None, out_dir: Path) -> list[Episode]:
+    os.environ["USI_OFFLINE_FLAKY"] = str(rate)
+    return run_user("offline/flaky", n_tasks, out_dir)
+
+
+def run_user(user: str, n_tasks: int | None, out_dir: Path) -> list[Episode]:
+    """``user`` against ``offline/oracle`` on the first ``n_tasks`` tasks of both domains."""
     from loguru import logger
 
     logger.remove()
-    os.environ["USI_OFFLINE_FLAKY"] = str(rate)
     from usi.data.readers import read_episodes
     from usi.run.episode import RoleSettings, RunSettings, select_tasks
     from usi.run.offline.server import OfflineConfig, OfflineServer, set_default_server
     from usi.run.runner import run_episodes
 
-    set_default_server(OfflineServer(OfflineConfig()))
+    if not _SERVERS:  # one in-process server: it reads USI_OFFLINE_FLAKY from this process
+        _SERVERS.append(OfflineServer(OfflineConfig()))
+        set_default_server(_SERVERS[0])
     episodes: list[Episode] = []
     for domain in ("airline", "retail"):
         settings = RunSettings(
             domain=domain,
             agent=RoleSettings("offline/oracle", temperature=0.0),
-            user=RoleSettings("offline/flaky", temperature=0.0),
+            user=RoleSettings(user, temperature=0.0),
             survey=False,
         )
         tasks = select_tasks(domain, None, None)[:n_tasks]
-        out = out_dir / f"{domain}.jsonl"
+        out = out_dir / f"{user.replace('/', '-')}-{domain}.jsonl"
         started = time.perf_counter()
         summary = run_episodes(settings, out, task_ids=tasks, concurrency=8, progress=False)
         print(
-            f"ran offline/flaky on {len(tasks)} {domain} tasks: {summary.finished} episodes, "
+            f"ran {user} on {len(tasks)} {domain} tasks: {summary.finished} episodes, "
             f"{summary.errors} errors, {time.perf_counter() - started:.1f} s"
         )
         episodes += read_episodes(out)
@@ -157,6 +166,17 @@ def end_to_end(episodes: list[Episode], n: int, out_dir: Path) -> None:
         print(f"{name:<22}{n / wall:>10,.0f} episodes/s wall {wall:6.2f} s   cpu {cpu:6.2f} s")
 
 
+def reference_rates(n_tasks: int, out_dir: Path) -> None:
+    """Flag rates of the other offline users, which make no deliberate mistakes."""
+    from usi.audit import audit_episode, summarise
+    from usi.audit.render import share
+
+    for user in ("offline/cooperative", "offline/terse"):
+        side = summarise([audit_episode(e) for e in run_user(user, n_tasks, out_dir)], user)
+        rates = ", ".join(f"{kind} {share(rate)}" for kind, rate in side.kinds.items())
+        print(f"  {user}: {rates}; any {share(side.any_error)}")
+
+
 def sample_rates() -> None:
     sample = next((p for p in SAMPLE_CANDIDATES if p.exists()), None)
     if sample is None:
@@ -180,12 +200,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.25, help="chance of each kind")
     parser.add_argument("--tasks", type=int, default=None, help="tasks per domain (all)")
     parser.add_argument("--episodes", type=int, default=20000, help="throughput episodes")
+    parser.add_argument(
+        "--reference-tasks",
+        type=int,
+        default=0,
+        help="also audit offline/cooperative and offline/terse on this many tasks per domain",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         episodes = run_flaky(args.rate, args.tasks, Path(tmp))
         precision_recall(episodes)
         throughput(episodes, args.episodes)
         end_to_end(episodes, args.episodes, Path(tmp))
+        if args.reference_tasks:
+            print("\nflag rates of the offline users that make no deliberate mistakes")
+            reference_rates(args.reference_tasks, Path(tmp))
     sample_rates()
     sys.stdout.flush()
 
