@@ -69,8 +69,9 @@ def run_user(user: str, n_tasks: int | None, out_dir: Path) -> list[Episode]:
     from usi.run.runner import run_episodes
 
     if not _SERVERS:  # one in-process server: it reads USI_OFFLINE_FLAKY from this process
-        _SERVERS.append(OfflineServer(OfflineConfig()))
-        set_default_server(_SERVERS[0])
+        server = OfflineServer(OfflineConfig())
+        _SERVERS.append(server)
+        set_default_server(server)
     episodes: list[Episode] = []
     for domain in ("airline", "retail"):
         settings = RunSettings(
