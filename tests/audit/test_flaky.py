@@ -85,3 +85,13 @@ def test_the_audit_recovers_the_injected_errors(
         injected_kinds |= kinds
         assert audit_episode(episode).kinds() == kinds, episode.episode_id
     assert len(injected_kinds) >= 4  # the run exercised most kinds, not only the easy ones
+
+
+def test_bad_rates_are_reported_when_the_model_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from usi.run.models import validate_model
+
+    monkeypatch.setenv(RATES_ENV, "often")
+    with pytest.raises(UsiInputError, match="USI_OFFLINE_FLAKY: bad rate 'often'"):
+        validate_model("offline/flaky")
+    monkeypatch.setenv(RATES_ENV, "0.1")
+    validate_model("offline/flaky")
