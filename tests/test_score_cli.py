@@ -132,6 +132,8 @@ def test_single_simulator_json_is_exactly_the_contract(human_file: Path, sim_fil
     table = load_table(human_file)
     sim_table = load_table(sim_file)
     expected = score_simulator(sim_table, human_rows(table), "polite-llm").model_dump()
+    audit = payload.pop("audit")  # usi.audit's block, beside the score and not part of it
+    assert audit["simulator"]["source"] == "polite-llm"
     assert payload == json.loads(json.dumps(expected))
 
 
@@ -162,7 +164,7 @@ def test_leaderboard_json_is_sorted_under_the_ceiling(
     code, out, err = _invoke(str(two_sims_file), "--human", str(human_file), "--json")
     assert code == 0, err
     payload = json.loads(out)
-    assert set(payload) == {"definitions", "ceiling", "leaderboard"}
+    assert set(payload) == {"definitions", "ceiling", "leaderboard", "audit"}
     names = [r["simulator"] for r in payload["leaderboard"]]
     assert sorted(names) == ["humanlike", "polite-llm", "terse"]
     values = [r["usi"]["value"] for r in payload["leaderboard"]]

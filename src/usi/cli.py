@@ -24,6 +24,7 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
+    from usi.audit import cli as audit_cli
     from usi.data import cli as data_cli
     from usi.demo import cli as demo_cli
     from usi.fingerprint import cli as fingerprint_cli
@@ -36,6 +37,7 @@ def _register_all() -> None:
         data_cli,
         fingerprint_cli,
         metrics_cli,
+        audit_cli,
         run_cli,
         study_cli,
         report_cli,

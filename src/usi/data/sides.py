@@ -277,32 +277,49 @@ def _file_labels(inputs: Sequence[Input]) -> list[str]:
     return names if len(set(names)) == len(names) else [source.label for source in inputs]
 
 
-def simulator_rows(inputs: Sequence[Input]) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """One row per (source, file): a source in several files is split by file, with a note."""
+@dataclass(frozen=True)
+class Origin:
+    """Where a simulator row's episodes come from: one source of one file."""
+
+    path: Path | None
+    source: str
+
+
+def simulator_rows(
+    inputs: Sequence[Input],
+) -> tuple[dict[str, pd.DataFrame], list[str], dict[str, Origin]]:
+    """One row per (source, file): a source in several files is split by file, with a note.
+
+    Also returns each row's origin, so a command that reads the conversations again (the
+    audit) names and fills its rows exactly as the scores do.
+    """
     found: dict[str, list[tuple[Input, pd.DataFrame]]] = {}
     for source in inputs:
         for name, table in simulator_tables(source).items():
             found.setdefault(name, []).append((source, table))
     rows: dict[str, pd.DataFrame] = {}
+    origins: dict[str, Origin] = {}
     notes: list[str] = []
     for name, parts in found.items():
         if len(parts) == 1:
-            named = [(name, parts[0][1])]
+            named = [(name, parts[0][1], parts[0][0])]
         else:
             labels = _file_labels([source for source, _ in parts])
             named = [
-                (f"{name} ({label})", table)
-                for label, (_, table) in zip(labels, parts, strict=True)
+                (f"{name} ({label})", table, source)
+                for label, (source, table) in zip(labels, parts, strict=True)
             ]
             notes.append(
                 f"source {name!r} is in {len(parts)} files: scored as separate rows "
-                f"{', '.join(repr(row) for row, _ in named)} (concatenate the files to pool them)"
+                f"{', '.join(repr(row) for row, _, _ in named)} "
+                "(concatenate the files to pool them)"
             )
-        for row, table in named:
+        for row, table, source in named:
             if row in rows:
                 raise UsiInputError(f"two simulator rows would both be named {row!r}")
             rows[row] = table
-    return rows, notes
+            origins[row] = Origin(source.path, name)
+    return rows, notes, origins
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,6 +329,8 @@ class Sides:
     human: pd.DataFrame
     simulators: dict[str, pd.DataFrame]
     notes: list[str]
+    #: Row name → the file and source its episodes come from.
+    origins: dict[str, Origin] = field(default_factory=dict)
 
 
 Reader = Callable[[Path], Input]
@@ -333,9 +352,9 @@ def read_sides(simulators: Sequence[Path], human: Path, read: Reader = read_inpu
         if times > 1:
             notes.append(f"{inputs[key].label}: given {times} times: scored once")
     sim_inputs = [inputs[key] for key in given]
-    rows, split_notes = simulator_rows(sim_inputs)
+    rows, split_notes, origins = simulator_rows(sim_inputs)
     notes += split_notes
     for key, source in zip(given, sim_inputs, strict=True):
         if key != human.resolve():
             notes += people_note(source)
-    return Sides(human=people, simulators=rows, notes=notes)
+    return Sides(human=people, simulators=rows, notes=notes, origins=origins)

@@ -66,6 +66,7 @@ def _run(
     seed: int,
     workers: int | None = None,
 ) -> None:
+    from usi.audit.summary import score_audit
     from usi.metrics.index import human_ceiling
     from usi.metrics.render import render_ceiling, render_leaderboard, render_score
     from usi.metrics.score import score_leaderboard, score_simulator
@@ -97,16 +98,17 @@ def _run(
     if len(sims) == 1:
         name, table = next(iter(sims.items()))
         score = score_simulator(table, human_table, name, n_bootstrap=n_bootstrap, seed=seed)
-        if as_json:
+        if as_json:  # the audit goes beside USI, never into it
             _notes([(score.simulator, score.uncertainty.note)])
-            typer.echo(json.dumps(score.model_dump()))
+            audit = score_audit(sides, human).get(name)
+            typer.echo(json.dumps({**score.model_dump(), "audit": audit}))
         else:
             render_score(score, out)
         return
     board = score_leaderboard(sims, human_table, n_bootstrap=n_bootstrap, seed=seed)
     if as_json:
         _notes([(r.simulator, r.uncertainty.note) for r in board.leaderboard])
-        typer.echo(json.dumps(board.model_dump()))
+        typer.echo(json.dumps({**board.model_dump(), "audit": score_audit(sides, human)}))
     else:
         render_leaderboard(board, out)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from usi.audit.summary import report_audit
 from usi.data.sides import human_side
 from usi.errors import UsiInputError
 from usi.report.context import ReportData, choose_focus
@@ -23,6 +24,7 @@ from usi.report.model import Section
 from usi.report.render import render_html, write_tree
 from usi.report.scores import Warn, score_all
 from usi.report.sections import (
+    audit,
     capability,
     easy_mode,
     evaluative,
@@ -46,6 +48,7 @@ SECTIONS: tuple[tuple[str, SectionBuilder], ...] = (
     ("reward", reward.build),
     ("easy_mode", easy_mode.build),
     ("judge", judge.build),
+    ("audit", audit.build),
 )
 
 #: Called with (stage, detail) after each step (table loaded, simulator scored, section
@@ -181,6 +184,9 @@ def build_report(
             notes=notes,
         )
         data.focus = choose_focus(data, list(focus) if focus else None)
+        t = time.perf_counter()
+        data.audit = report_audit(human, sims)
+        timings["audit"] = time.perf_counter() - t
 
         t = time.perf_counter()
         keys = [key for key, _ in SECTIONS]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from usi.report.scores import SimScore
+
+if TYPE_CHECKING:
+    from usi.audit.summary import ReportAudit
 
 #: How many simulators the detailed views (taxonomy, distributions) show by default:
 #: more rows than this stop being readable at report width.
@@ -28,6 +32,8 @@ class ReportData:
     ceiling_note: str = ""
     #: Warnings of the input rules (episodes left out, tasks τ² does not have, …).
     notes: list[str] = field(default_factory=list)
+    #: The simulators' own mistakes beside the human baseline (usi.audit), shown beside USI.
+    audit: ReportAudit | None = None
 
     def ranked(self) -> list[str]:
         """Simulator names by USI, best first (unscored last, then by name)."""

@@ -73,3 +73,5 @@ class Section:
     notes: list[str] = field(default_factory=list)
     #: Seconds spent building this section (figures included), for the benchmark.
     seconds: float = 0.0
+    #: Extra HTML the section rendered itself (a ``markupsafe.Markup``: already escaped).
+    html: str = ""

@@ -21,6 +21,7 @@ from typing import Any
 from usi.data.episode import Episode
 from usi.errors import UsiInputError
 from usi.run.models import completion_kwargs, is_offline
+from usi.run.offline.flaky import episode_metadata as flaky_metadata
 from usi.run.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 from usi.tau.messages import ENDED_BY, from_tau
@@ -425,5 +426,6 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             "tau2_simulation_id": simulation.id,
             "reward_info": reward_info.model_dump(mode="json"),
             "survey": survey_meta,
+            **flaky_metadata(settings.user.model, domain, task_id, messages, user_seed),
         },
     )

@@ -62,6 +62,10 @@ def validate_model(model: str) -> None:
         if offline not in OFFLINE_MODELS:
             known = ", ".join(OFFLINE_PREFIX + m for m in OFFLINE_MODELS)
             raise UsiInputError(f"unknown offline model {name!r} (known: {known})", where="model")
+        if offline == "flaky":  # its rates come from the environment: check them up front
+            from usi.run.offline.flaky import current_rates
+
+            current_rates()
         return
     if "/" in name:
         prefix = name.split("/", 1)[0]

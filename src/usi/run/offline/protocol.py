@@ -12,6 +12,7 @@ OFFLINE_MODELS: dict[str, str] = {
     "oracle": "agent",
     "cooperative": "user",
     "terse": "user",
+    "flaky": "user",  # commits the audit's error kinds on purpose (usi.run.offline.flaky)
 }
 TASK_HEADER = "X-USI-Task"
 ROLE_HEADER = "X-USI-Role"

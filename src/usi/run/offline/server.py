@@ -37,7 +37,7 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 from usi.errors import UsiInputError
-from usi.run.offline import behaviour
+from usi.run.offline import behaviour, flaky
 from usi.run.offline.protocol import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
 
 FAULT_KINDS = ("429", "500", "401", "timeout", "garbage")
@@ -350,6 +350,8 @@ def complete(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         chat = [m for m in messages if m.get("role") != "system"]
         if model == "oracle":
             message = behaviour.oracle_reply(script, chat)
+        elif model == "flaky":
+            message = {"content": flaky.user_reply(script, chat, body.get("seed"))}
         else:
             message = {"content": behaviour.user_reply(model, script, chat, body.get("seed"))}
     tool_calls = message.get("tool_calls")

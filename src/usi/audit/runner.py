@@ -1,0 +1,106 @@
+"""Run the rules over episodes and summarise them per source.
+
+Deterministic and offline: the rules are regular expressions and set look-ups over one
+episode at a time, so a corpus is audited as it is read (only the small results are kept)
+and 20,000 episodes take seconds (``benchmarks/bench_audit.py``). τ² tasks are loaded once
+per domain, on the first episode aligned to one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from usi.audit.models import KINDS, AuditError, EpisodeAudit, KindRate, SideAudit
+from usi.audit.rules import all_rules
+from usi.audit.tasks import task_facts
+from usi.audit.view import EpisodeView
+from usi.data.episode import HUMAN_SOURCE, Episode
+from usi.data.readers import iter_episodes
+from usi.errors import UsiInputError
+
+
+def audit_episode(episode: Episode) -> EpisodeAudit:
+    """Every rule that can run on ``episode``; the others are listed in ``skipped``."""
+    task = task_facts(episode.domain, episode.task_id) if episode.task_id is not None else None
+    view = EpisodeView(episode, task)
+    errors: list[AuditError] = []
+    skipped: list[str] = []
+    for rule in all_rules():
+        not_run = rule.skipped(view)
+        skipped.extend(not_run)
+        if rule.kind not in not_run:
+            errors.extend(rule.check(view))
+    errors.sort(key=lambda e: (e.turn, KINDS.index(e.kind)))
+    return EpisodeAudit(
+        episode_id=episode.episode_id,
+        source=episode.source,
+        task_id=episode.task_id,
+        reward=episode.reward,
+        errors=errors,
+        skipped=skipped,
+    )
+
+
+def audit_episodes(episodes: Iterable[Episode]) -> Iterator[EpisodeAudit]:
+    for episode in episodes:
+        yield audit_episode(episode)
+
+
+def audit_file(path: str | Path) -> list[EpisodeAudit]:
+    """The audit of every episode of ``path`` (any format); no episodes is bad input."""
+    audits = list(audit_episodes(iter_episodes(path)))
+    if not audits:
+        raise UsiInputError("no episodes", path)
+    return audits
+
+
+def _rate(flagged: int, checked: int) -> KindRate:
+    return KindRate(flagged=flagged, checked=checked, rate=flagged / checked if checked else None)
+
+
+def summarise(audits: Iterable[EpisodeAudit], source: str) -> SideAudit:
+    """Shares of episodes with each kind, with any, and of failed episodes with ≥ 1 error.
+
+    A kind's share counts only the episodes on which its check ran (an unaligned episode
+    cannot show a premature stop); "any" and the attributable failures count every episode.
+    """
+    n = 0
+    flagged = dict.fromkeys(KINDS, 0)
+    checked = dict.fromkeys(KINDS, 0)
+    skipped: dict[str, int] = {}
+    any_error = failed = failed_with_error = 0
+    judge_scores: list[float] = []
+    for audit in audits:
+        n += 1
+        kinds = audit.kinds()
+        for kind in KINDS:
+            if kind not in audit.skipped:
+                checked[kind] += 1
+                flagged[kind] += kind in kinds
+        for name in audit.skipped:
+            skipped[name] = skipped.get(name, 0) + 1
+        any_error += bool(kinds)
+        if audit.failed:
+            failed += 1
+            failed_with_error += bool(kinds)
+        if audit.judge is not None and audit.judge.score is not None:
+            judge_scores.append(audit.judge.score)
+    return SideAudit(
+        source=source,
+        n_episodes=n,
+        kinds={kind: _rate(flagged[kind], checked[kind]) for kind in KINDS},
+        any_error=_rate(any_error, n),
+        attributable_failures=_rate(failed_with_error, failed),
+        skipped=skipped,
+        judge_mean_score=sum(judge_scores) / len(judge_scores) if judge_scores else None,
+        judge_scored=len(judge_scores),
+    )
+
+
+def by_source(audits: Iterable[EpisodeAudit]) -> dict[str, list[EpisodeAudit]]:
+    """Audits grouped by source, people first, then simulators by name."""
+    groups: dict[str, list[EpisodeAudit]] = {}
+    for audit in audits:
+        groups.setdefault(audit.source, []).append(audit)
+    return {s: groups[s] for s in sorted(groups, key=lambda s: (s != HUMAN_SOURCE, s))}

@@ -1,0 +1,124 @@
+"""One episode as the rules see it: numbered user turns, what the agent said and did.
+
+Built once per episode so that every rule reads the same turn numbering (the index among
+the episode's user messages, empty ones included) and nothing is parsed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
+
+from usi.audit.tasks import TaskFacts
+from usi.data.episode import Episode
+
+#: Words are lower-cased ``\w+`` runs, as everywhere in usi (spec §1).
+WORD_RE = re.compile(r"\w+")
+#: Tokens that are markup of a model or of the benchmark, not speech: τ²'s conversation
+#: controls, chat-template special tokens of open models, and the study's ``/stop``.
+CONTROL_TOKEN_RE = re.compile(
+    r"###(?:STOP|TRANSFER|OUT-OF-SCOPE)###"
+    r"|<\|[^|<>\s]{1,40}\|>"
+    r"|</?s>|<eos>|<bos>|<pad>|<unk>"
+    r"|\[/?INST\]|<(?:start|end)_of_turn>"
+    r"|(?<!\S)/stop(?!\S)",
+    re.IGNORECASE,
+)
+#: The study's protocol lines: set-up (``\tau …``) and reward request; never user speech.
+PROTOCOL_PREFIXES: tuple[str, ...] = ("\\tau ", "\\reward")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens."""
+    return WORD_RE.findall(text.lower())
+
+
+#: Every control token has one of these characters; text without them is left alone.
+_CONTROL_HINT_RE = re.compile(r"[<#\[/]")
+
+
+def strip_control(text: str) -> str:
+    """``text`` without control tokens, whitespace collapsed."""
+    if _CONTROL_HINT_RE.search(text) is not None:
+        text = CONTROL_TOKEN_RE.sub(" ", text)
+    return " ".join(text.split())
+
+
+#: An agent message that is a placeholder for one removed from the record (the public
+#: tau-usi sample elides agent messages): what the agent said and did is then unknown.
+REDACTED_RE = re.compile(r"^\s*\[[^\]]*\b(?:elided|redacted|omitted|removed)\b[^\]]*\]\s*$", re.I)
+
+
+class UserTurn(NamedTuple):
+    """One user message: its index among user messages and among all messages."""
+
+    turn: int
+    position: int
+    text: str
+    #: The text without control tokens, whitespace collapsed.
+    clean: str
+    #: Its lower-cased word tokens.
+    tokens: list[str]
+
+
+@dataclass
+class EpisodeView:
+    """The episode, its task facts (if aligned) and the instruction the user was given."""
+
+    episode: Episode
+    task: TaskFacts | None
+    turns: list[UserTurn] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.turns = []
+        for position, message in enumerate(self.episode.messages):
+            if message.role == "user" and not message.content.startswith(PROTOCOL_PREFIXES):
+                text = message.content
+                clean = strip_control(text)
+                self.turns.append(UserTurn(len(self.turns), position, text, clean, words(clean)))
+
+    @cached_property
+    def instruction(self) -> str | None:
+        """The task's scenario and/or the instruction card the episode carries."""
+        parts = [self.task.instruction] if self.task is not None else []
+        card = self.episode.metadata.get("instruction")
+        if isinstance(card, str) and card.strip():
+            parts.append(card)
+        return "\n".join(parts) if parts else None
+
+    @cached_property
+    def incomplete(self) -> bool:
+        """True when agent messages were removed from the record (placeholders only)."""
+        return any(
+            m.role == "assistant" and m.content[:1] in "[ " and REDACTED_RE.match(m.content)
+            for m in self.episode.messages
+        )
+
+    @cached_property
+    def suggested_opening(self) -> str:
+        """The first message the study's card suggested (copying it is not a leak)."""
+        value = self.episode.metadata.get("first_message")
+        return value if isinstance(value, str) else ""
+
+    def context_before(self, position: int) -> str:
+        """What the user could have read before message ``position``: the agent's messages,
+        the arguments of its tool calls and the tool results."""
+        parts: list[str] = []
+        for message in self.episode.messages[:position]:
+            if message.role == "user":
+                continue
+            if message.content:
+                parts.append(message.content)
+            for call in message.tool_calls or ():
+                parts.append(json.dumps(call.arguments, ensure_ascii=False))
+        return "\n".join(parts)
+
+    def last_agent_text(self, position: int) -> str:
+        """The agent's last visible message before message ``position``."""
+        for message in reversed(self.episode.messages[:position]):
+            if message.role == "assistant" and message.content.strip():
+                return message.content
+        return ""
