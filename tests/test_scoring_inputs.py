@@ -133,8 +133,10 @@ def test_one_source_in_two_files_is_two_rows_named_by_file(
     second = write(tmp_path / "b.jsonl", simulator(seed=3, n=16))
     code, out, err = run(capsys, "score", first, second, "--human", human, "--json")
     assert code == 0, err
-    rows = {row["simulator"]: row for row in json.loads(out)["leaderboard"]}
+    board = json.loads(out)
+    rows = {row["simulator"]: row for row in board["leaderboard"]}
     assert set(rows) == {"mimic (a.jsonl)", "mimic (b.jsonl)"}
+    assert set(board["audit"]) == set(rows)  # the audit beside USI has the same rows
     assert rows["mimic (a.jsonl)"]["n_episodes"]["simulator"] == 24
     assert rows["mimic (b.jsonl)"]["n_episodes"]["simulator"] == 16
     assert warnings_of(err) == [
@@ -145,7 +147,11 @@ def test_one_source_in_two_files_is_two_rows_named_by_file(
     for path, name in ((first, "mimic (a.jsonl)"), (second, "mimic (b.jsonl)")):
         code, alone, _ = run(capsys, "score", path, "--human", human, "--json")
         assert code == 0
-        assert {**json.loads(alone), "simulator": name} == rows[name]
+        alone_payload = json.loads(alone)
+        audit = alone_payload.pop("audit")
+        assert {**alone_payload, "simulator": name} == rows[name]
+        audit["simulator"]["source"] = name
+        assert audit == board["audit"][name]
 
 
 def test_files_of_the_same_name_are_told_apart_by_path(
@@ -234,6 +240,7 @@ def test_an_unknown_task_is_a_warning_and_unaligned(
     code, out, err = run(capsys, "score", sim, "--human", human, "--json")
     assert code == 0, err
     payload = json.loads(out)
+    payload.pop("audit")  # beside USI (usi.audit); the score itself is compared below
     # Both sides played "99999"; it is not a τ² task, so 7 tasks pair, not 8.
     assert payload["n_tasks_paired"] == N_TASKS - 1
     assert warnings_of(err) == [

@@ -75,7 +75,7 @@ def test_score_json_carries_the_audit_beside_an_unchanged_usi(corpus: tuple[Path
         app, ["score", str(sim_path), "--human", str(human_path), "--json", "--bootstrap", "20"]
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)  # notes (few tasks paired) go to stderr
     block = payload.pop("audit")
     # The audit is beside USI: without it the object is exactly the score.
     table, humans = load_table(sim_path), human_rows(load_table(human_path))

@@ -17,7 +17,7 @@ from usi.audit.tasks import task_facts
 from usi.audit.view import EpisodeView
 from usi.data.episode import HUMAN_SOURCE, Episode
 from usi.data.readers import iter_episodes
-from usi.errors import UsiInputError
+from usi.data.sides import Screening, screen_episodes
 
 
 def audit_episode(episode: Episode) -> EpisodeAudit:
@@ -47,11 +47,18 @@ def audit_episodes(episodes: Iterable[Episode]) -> Iterator[EpisodeAudit]:
         yield audit_episode(episode)
 
 
-def audit_file(path: str | Path) -> list[EpisodeAudit]:
-    """The audit of every episode of ``path`` (any format); no episodes is bad input."""
-    audits = list(audit_episodes(iter_episodes(path)))
+def audit_file(path: str | Path, screening: Screening | None = None) -> list[EpisodeAudit]:
+    """The audit of the episodes of ``path`` (any format) that the shared input rules keep.
+
+    The rules of ``usi score`` (:mod:`usi.data.sides`): failed runs are left out (they show
+    the harness, not a user; counted in ``screening``), a repeated id is an error, a task τ²
+    does not have is unaligned — so the audit counts the episodes the scores count. No
+    episode left is bad input.
+    """
+    screening = screening or Screening(str(path))
+    audits = list(audit_episodes(screen_episodes(iter_episodes(path), screening)))
     if not audits:
-        raise UsiInputError("no episodes", path)
+        raise screening.nothing_left("episodes")
     return audits
 
 

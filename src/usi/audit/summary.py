@@ -14,24 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from usi.audit.models import KINDS, AuditComparison, AuditError, EpisodeAudit, SideAudit
-from usi.audit.runner import audit_episode, summarise
+from usi.audit.runner import audit_file, summarise
 from usi.data.episode import HUMAN_SOURCE
-from usi.data.readers import iter_episodes
-from usi.data.sides import Screening, screen_episodes
 
 if TYPE_CHECKING:
     from usi.data.sides import Sides
-
-
-def audit_file(path: Path, screening: Screening | None = None) -> list[EpisodeAudit]:
-    """Audits of the episodes of ``path`` that the shared input rules keep.
-
-    The rules of ``usi score`` (:mod:`usi.data.sides`): failed runs are left out (they show
-    the harness, not a user: counted in ``screening``), a repeated id is an error, a task τ²
-    does not have is unaligned. So the audit counts the same episodes the scores do.
-    """
-    kept = screen_episodes(iter_episodes(path), screening or Screening(str(path)))
-    return [audit_episode(episode) for episode in kept]
 
 
 def compare(simulator: SideAudit, human: SideAudit | None) -> AuditComparison:

@@ -10,7 +10,8 @@ conversation gives the same canonical episode whichever file it is read from.
 Control tokens. A τ² user simulator ends the conversation by writing ``###STOP###`` (or
 ``###TRANSFER###``, ``###OUT-OF-SCOPE###``) into its last message. The token is protocol, not
 speech — τ²'s equivalent of a participant's ``/stop`` — so a canonical user turn never keeps
-it: :func:`from_tau` removes it, drops a user message left with nothing, and reports the
+it: :func:`from_tau` removes it, drops a user message that held only the token (a message
+that was empty to begin with stays: the simulator sent it), and reports the
 token as how the episode ended (stored as ``metadata["ended_by"]``). :func:`to_tau` puts it
 back at the end of the last user message (or as a last user message of its own), so an
 exported ``.tau2.json`` reads in τ² exactly as τ² wrote it.
@@ -86,7 +87,7 @@ def from_tau(messages: Iterable[Any]) -> Converted:
             text, token = strip_control_tokens(message.content or "")
             ended_by = token or ended_by
             calls = _calls(message.tool_calls)
-            if text or calls:
+            if text or calls or token is None:  # an empty turn the user sent stays (audit)
                 out.append(Message(role="user", content=text, tool_calls=calls))
         elif isinstance(message, AssistantMessage):
             out.append(

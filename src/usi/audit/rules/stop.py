@@ -32,11 +32,15 @@ from collections import Counter
 
 from usi.audit.models import AuditError
 from usi.audit.view import EpisodeView
+from usi.tau.messages import STOP
 
 #: Metadata keys that may record how the conversation ended, most specific first.
 ENDING_KEYS: tuple[str, ...] = ("ended_by", "termination", "termination_reason")
 #: Their values that mean the user ended it (τ²: ``TerminationReason.USER_STOP``).
-USER_ENDINGS: frozenset[str] = frozenset({"user", "user_stop", "user_stopped", "stop"})
+#: ``ended_by`` holds the control token that ended a τ² conversation (usi.tau.messages).
+USER_ENDINGS: frozenset[str] = frozenset(
+    {"user", "user_stop", "user_stopped", "stop", STOP.lower()}
+)
 STOP_TOKEN_RE = re.compile(r"###STOP###|(?<!\S)/stop(?!\S)", re.IGNORECASE)
 HANDOFF_TOKEN_RE = re.compile(r"###(?:TRANSFER|OUT-OF-SCOPE)###", re.IGNORECASE)
 GOODBYE_RE = re.compile(
