@@ -85,6 +85,12 @@ class Participant:
             time.sleep(0.05)
         raise AssertionError("the agent did not answer in time")
 
+    def stop(self, tag: str) -> httpx.Response:
+        """One message, the agent's answer, then ``/stop`` (Stop needs a conversation)."""
+        assert self.send("Hi, I need help.", f"{tag}-first-msg").json()["ok"]
+        assert self.wait_agent()["agent_status"] != "pending"
+        return self.send("/stop", f"{tag}-stop-msg")
+
     def survey(self, **extra: str) -> httpx.Response:
         answers = {item.id: item.options[-1] for item in SURVEY_ITEMS}
         answers.update(extra)
