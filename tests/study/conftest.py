@@ -208,8 +208,8 @@ def start_live(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveS
         "offline/oracle",
         "--port",
         str(port),
-        "--admin-token",
-        ADMIN_TOKEN,
+        "--starts-per-address",
+        "0",
         "--tasks-file",
         str(tasks),
         "--batches",
@@ -221,7 +221,12 @@ def start_live(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveS
         "--completion-url",
         "https://recruiter.example/complete?cc={code}",
     ]
-    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", HF_HUB_OFFLINE="1")
+    env = dict(
+        os.environ,
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        HF_HUB_OFFLINE="1",
+        USI_STUDY_ADMIN_TOKEN=ADMIN_TOKEN,
+    )
     env.update(extra_env or {})
     server = LiveServer(f"http://127.0.0.1:{port}", db_url, _spawn(args, env), args, env)
     wait_ready(server)

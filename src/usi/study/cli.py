@@ -196,14 +196,15 @@ def export(
     """Write finished sessions as canonical human episodes (reward from τ²'s evaluator)."""
     from usi.study.export import export_study
 
-    count = export_study(
+    report = export_study(
         db,
         output,
         kept_only=kept_only,
         threshold=keep_threshold,
         include_recruiter_ids=include_recruiter_ids,
     )
-    print(f"wrote {count} episodes to {output}", file=sys.stderr)
+    for line in report.lines(output, kept_only):
+        print(f"usi study export: {line}", file=sys.stderr)
 
 
 @study_app.command("loadtest")
