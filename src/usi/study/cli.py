@@ -214,7 +214,10 @@ def loadtest(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 20,
     turns: Annotated[int, typer.Option("--turns", min=1, max=4)] = 3,
 ) -> None:
-    """Drive scripted participants through the whole flow; print latency and errors."""
+    """Drive scripted participants through the whole flow; print latency and errors.
+
+    All participants come from this machine's address: serve with --starts-per-address 0.
+    """
     import asyncio
 
     from rich.console import Console
