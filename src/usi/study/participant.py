@@ -293,6 +293,8 @@ def start_resume(request: Request, study: Study, form: PostedForm) -> Response:
     choice = form.get("choice")
     if choice not in ("resume", "restart"):
         raise Refused(422, "Please choose", "Please choose one of the two buttons.")
+    if service.active_session_of(study.factory, entry.pid) is None:
+        return enter(study, request, entry)  # it ended meanwhile: nothing to resume
     if not (
         study.resume_tries.allow(entry.pid)
         and study.resume_tries.allow(("address", client_address(request)))
