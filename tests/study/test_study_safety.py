@@ -590,7 +590,8 @@ def test_a_stalled_request_body_is_answered_408() -> None:
         answers.append(message)
 
     started = time.monotonic()
-    asyncio.run(BodyDeadline(app, timeout=0.2)({"type": "http", "path": "/x"}, receive, send))
+    scope = {"type": "http", "path": "/x", "headers": [(b"content-length", b"100")]}
+    asyncio.run(BodyDeadline(app, timeout=0.2)(scope, receive, send))
     assert time.monotonic() - started < 2
     assert answers[0]["status"] == 408
 

@@ -43,7 +43,7 @@ def _bearer(request: Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
-def require_admin(request: Request, study: Study) -> StudyApp:
+async def require_admin(request: Request, study: Study) -> StudyApp:
     """Dependency: the request is the admin's (bearer token or a live admin session)."""
     bearer = _bearer(request)
     if bearer is not None:
@@ -58,7 +58,7 @@ def require_admin(request: Request, study: Study) -> StudyApp:
 Admin = Annotated[StudyApp, Depends(require_admin)]
 
 
-def admin_form(study: Admin, form: PostedForm) -> dict[str, str]:
+async def admin_form(study: Admin, form: PostedForm) -> dict[str, str]:
     """Dependency: the admin's posted form, if its CSRF token is right."""
     if not same_secret(form.get("csrf"), admin_csrf(study.config.admin_token)):
         raise ExpiredAdminForm

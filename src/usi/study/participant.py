@@ -91,7 +91,7 @@ class InState:
 
     state: str | None
 
-    def __call__(
+    async def __call__(  # no I/O: on the event loop, not a thread-pool hop
         self, session: Annotated[StudySession | None, Depends(current_session)]
     ) -> StudySession:
         if session is None:
@@ -115,7 +115,7 @@ class SessionForm:
 def checked_form(in_state: InState) -> object:
     """Dependency: the session (as ``in_state`` wants it) and its CSRF-checked form."""
 
-    def check(request: Request, form: PostedForm, session: StudySession) -> SessionForm:
+    async def check(request: Request, form: PostedForm, session: StudySession) -> SessionForm:
         given = form.get("csrf") or request.headers.get("x-csrf-token")
         if not same_secret(given, session.csrf_token):
             raise Refused(403, "Expired form", "Please reload the page.")

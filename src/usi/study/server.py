@@ -37,7 +37,10 @@ class BodyDeadline:
         self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if scope["type"] != "http" or declared in (b"", b"0"):
+            # No body to wait for (a GET, a poll): nothing to time. A body of undeclared
+            # length is refused by the app's guard.
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()

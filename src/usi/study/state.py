@@ -162,7 +162,11 @@ class StudyApp:
         return self.render(request, "notice.html", status, title=title, text=text)
 
 
-def study_of(request: Request) -> StudyApp:
-    """The :class:`StudyApp` of the app serving ``request`` (a FastAPI dependency)."""
+async def study_of(request: Request) -> StudyApp:
+    """The :class:`StudyApp` of the app serving ``request`` (a FastAPI dependency).
+
+    ``async`` because it does no I/O: FastAPI runs a plain ``def`` dependency in its
+    thread pool, one hop per dependency per request, which a poll does not need.
+    """
     study: StudyApp = request.app.state.study
     return study
