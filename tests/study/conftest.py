@@ -85,6 +85,12 @@ class Participant:
             time.sleep(0.05)
         raise AssertionError("the agent did not answer in time")
 
+    def stop(self, tag: str) -> httpx.Response:
+        """One message, the agent's answer, then ``/stop`` (Stop needs a conversation)."""
+        assert self.send("Hi, I need help.", f"{tag}-first-msg").json()["ok"]
+        assert self.wait_agent()["agent_status"] != "pending"
+        return self.send("/stop", f"{tag}-stop-msg")
+
     def survey(self, **extra: str) -> httpx.Response:
         answers = {item.id: item.options[-1] for item in SURVEY_ITEMS}
         answers.update(extra)
@@ -202,8 +208,8 @@ def start_live(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveS
         "offline/oracle",
         "--port",
         str(port),
-        "--admin-token",
-        ADMIN_TOKEN,
+        "--starts-per-address",
+        "0",
         "--tasks-file",
         str(tasks),
         "--batches",
@@ -215,7 +221,12 @@ def start_live(tmp_path: Path, extra_env: dict[str, str] | None = None) -> LiveS
         "--completion-url",
         "https://recruiter.example/complete?cc={code}",
     ]
-    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", HF_HUB_OFFLINE="1")
+    env = dict(
+        os.environ,
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        HF_HUB_OFFLINE="1",
+        USI_STUDY_ADMIN_TOKEN=ADMIN_TOKEN,
+    )
     env.update(extra_env or {})
     server = LiveServer(f"http://127.0.0.1:{port}", db_url, _spawn(args, env), args, env)
     wait_ready(server)

@@ -103,6 +103,12 @@ def test_stop_button_and_card_text(app_client: TestClient) -> None:
     chat = app_client.get("/chat").text
     assert "You are role-playing as a user interacting with an agent." in chat
     assert "send /stop" in chat or "/stop" in chat
+    # Stop before saying anything: there is no conversation to survey (issue 13).
+    early = app_client.post("/chat/stop", data={"csrf": p.csrf, "client_id": "stopbutton00"})
+    assert early.status_code == 409 and "before you stop" in early.text
+    assert p.send("/stop", "stop-typed-00").status_code == 409
+    p.send("Hello", "stopbutton-hello")
+    p.wait_agent()
     response = app_client.post("/chat/stop", data={"csrf": p.csrf, "client_id": "stopbutton01"})
     assert response.url.path == "/survey"
     assert app_client.get("/chat").url.path == "/survey"  # the chat is closed
@@ -194,7 +200,7 @@ def test_assignment_fills_every_slot_once_and_never_repeats_a_task(
         if round_:
             repeat.client.cookies.clear()
         repeat.to_chat("repeater")
-        repeat.send("/stop", f"repeater-stop-{round_:03d}")
+        repeat.stop(f"repeater-{round_:03d}")
         assert repeat.survey().url.path == "/done"
         row = service.find_session(study.factory, repeat.client.cookies.get("usi_session"))
         assigned.append(("repeater", row.task_id, row.batch))
@@ -207,7 +213,7 @@ def test_assignment_fills_every_slot_once_and_never_repeats_a_task(
     for pid in ("alice", "bob"):
         p = participant_of(client)
         p.to_chat(pid)
-        p.send("/stop", f"{pid}-stop-0001")
+        p.stop(pid)
         assert p.survey().url.path == "/done"
     with study.factory() as db:
         slots = list(db.scalars(select(Slot)))
@@ -326,7 +332,7 @@ def test_admin_bearer_csrf_keep_and_judge(app_client: TestClient) -> None:
     study = study_of(app_client)
     p = Participant(app_client)
     p.to_chat("pid0007")
-    p.send("/stop", "judge-stop-0001")
+    p.stop("judge")
     p.survey()
     sid = service.list_sessions(study.factory)[0].id
     admin = participant_of(app_client).client
@@ -398,7 +404,7 @@ def test_entry_link_requires_recruiter_ids_and_second_browser_is_refused(
 def test_survey_rejects_unknown_options(app_client: TestClient) -> None:
     p = Participant(app_client)
     p.to_chat("pid0010")
-    p.send("/stop", "unknown-opt-0001")
+    p.stop("unknown-opt")
     bad = p.survey(task_success="Totally")
     assert bad.status_code == 422 and "choose one of the options" in bad.text
     assert p.survey().url.path == "/done"
@@ -408,7 +414,7 @@ def test_slow_judge_flow_is_optional(make_app: Callable[..., TestClient]) -> Non
     client = make_app(judge_model=None)
     p = Participant(client)
     p.to_chat("pid0011")
-    p.send("/stop", "nojudge-stop-01")
+    p.stop("nojudge")
     assert p.survey().url.path == "/done"
     sid = service.list_sessions(study_of(client).factory)[0].id
     assert study_of(client).worker.compute_quality(sid) is None

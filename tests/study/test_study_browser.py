@@ -121,3 +121,86 @@ def test_participant_session_and_admin_view_keep_xss_inert(
     assert "discard" in admin.inner_text("#keep")
     assert dialogs == [] and admin_dialogs == []
     context.close()
+
+
+class FailOnceAgent:
+    """Answers "ok", except its first turn, which fails like an LLM outage."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def greeting(self) -> str:
+        return "Hello"
+
+    def respond(self, key: int, domain: str, task_id: str, history: Any) -> list[Any]:
+        from tau2.data_model.message import AssistantMessage
+
+        from usi.study.agent import AgentFailure
+
+        self.calls += 1
+        if self.calls == 1:
+            raise AgentFailure("the LLM is down")
+        return [AssistantMessage(role="assistant", content=f"ok {self.calls}")]
+
+
+@pytest.fixture
+def flaky_server(tmp_path: Any) -> Iterator[str]:
+    """The study app with :class:`FailOnceAgent`, served by uvicorn in a thread."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from usi.study.app import create_app
+    from usi.study.server import BodyDeadline, DeadlineH11Protocol
+
+    from .conftest import free_port, make_config
+
+    port = free_port()
+    app = create_app(make_config(tmp_path, judge_model=None), FailOnceAgent())
+    server = uvicorn.Server(
+        uvicorn.Config(
+            BodyDeadline(app),
+            host="127.0.0.1",
+            port=port,
+            http=DeadlineH11Protocol,
+            log_level="error",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(20)
+
+
+def test_try_again_shows_only_after_a_failed_turn(browser: Any, flaky_server: str) -> None:
+    """Regression: the button's ``hidden`` lost to its CSS class, so it showed on every chat."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{flaky_server}/start?PROLIFIC_PID=browser0002")
+    page.click("#agree")
+    page.wait_for_url("**/task")
+    page.click("#start-chat")
+    page.wait_for_url("**/chat")
+    retry = page.locator("#retry")
+    expect(page.locator("#send")).to_be_enabled()
+    expect(retry).to_be_hidden()  # a normal chat
+    page.fill("#text", "Hello, anyone there?")
+    page.click("#send")
+    expect(page.locator("#status")).to_contain_text("could not answer")
+    expect(retry).to_be_visible()  # the failed turn
+    page.reload()
+    expect(retry).to_be_visible()  # rendered server-side the same way
+    retry.click()
+    page.locator("#messages li.assistant").nth(1).wait_for()
+    expect(retry).to_be_hidden()
+    assert page.locator("#messages li.assistant .text").nth(1).inner_text() == "ok 2"
+    context.close()

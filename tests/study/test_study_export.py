@@ -105,7 +105,17 @@ def test_cli_rejects_bad_input(tmp_path: Path) -> None:
         cli_app,
         ["study", "serve", "--db", f"sqlite:///{tmp_path / 'a.db'}", "--admin-token", "abc"],
     )
-    assert isinstance(short.exception, UsiInputError) and "too short" in str(short.exception)
+    assert isinstance(short.exception, UsiInputError) and "too weak" in str(short.exception)
+    # 22 × "a" has the length of a strong token but no entropy (issue 13): refused, with a hint.
+    weak = runner.invoke(
+        cli_app,
+        ["study", "serve", "--db", f"sqlite:///{tmp_path / 'a.db'}", "--admin-token", "a" * 22],
+    )
+    assert isinstance(weak.exception, UsiInputError)
+    assert "too weak" in str(weak.exception) and "token_urlsafe" in str(weak.exception)
+    bad_pattern = runner.invoke(cli_app, ["study", "serve", "--pid-pattern", "(unclosed"])
+    assert isinstance(bad_pattern.exception, UsiInputError)
+    assert "--pid-pattern" in str(bad_pattern.exception)
     bad_domain = runner.invoke(cli_app, ["study", "serve", "--domains", "telecom"])
     assert isinstance(bad_domain.exception, UsiInputError)
     bad_model = runner.invoke(cli_app, ["study", "serve", "--agent-model", "offline/nope"])

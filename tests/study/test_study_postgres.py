@@ -194,3 +194,15 @@ def test_assignment_fills_each_slot_once_on_postgres(pg_app: Callable[..., TestC
         slots = db.scalars(select(Slot)).all()
     assert len(slots) == 4 and all(s.status != "open" for s in slots)
     assert len({s.session_id for s in slots}) == 4
+
+
+def test_nul_in_a_message_is_refused_before_it_reaches_postgres(
+    pg_app: Callable[..., TestClient],
+) -> None:
+    """Regression (issue 13): PostgreSQL rejects NUL in text, which used to be an HTTP 500."""
+    client = pg_app(tasks={"retail": ["0"]})
+    p = Participant(TestClient(client.app))
+    p.to_chat("pgnul0001")
+    answer = p.send("before\x00after", "pg-nul-msg-0001")
+    assert answer.status_code == 422 and "control characters" in answer.json()["error"]
+    assert p.send("before after", "pg-nul-msg-0002").status_code == 200

@@ -14,6 +14,7 @@ the live environment of recent sessions so a turn does not pay for the replay.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 MAX_AGENT_STEPS_PER_TURN = 30
 ENV_CACHE_SIZE = 32  # ≈ 24 MB per airline environment
 GREETING = "Hi! How can I help you today?"
+DEFAULT_TURN_TIMEOUT_S = 120.0
 
 
 class AgentFailure(Exception):
@@ -79,6 +81,9 @@ class TauStudyAgent:
     resolver: CompletionKwargs | None = None
     max_steps: int = MAX_AGENT_STEPS_PER_TURN
     cache_size: int = ENV_CACHE_SIZE
+    # The whole turn's budget: every LLM call gets what is left of it as litellm's
+    # ``timeout``, and no new step starts after it (``usi study serve --agent-timeout``).
+    timeout_s: float = DEFAULT_TURN_TIMEOUT_S
     _cache: OrderedDict[int, _CachedEnv] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -100,6 +105,7 @@ class TauStudyAgent:
 
         if not history:
             raise AgentFailure("empty conversation")
+        deadline = time.monotonic() + self.timeout_s
         env = self._environment(session_key, domain, task_id, history)
         resolver = self.resolver or default_completion_kwargs()
         try:
@@ -107,6 +113,7 @@ class TauStudyAgent:
         except Exception as exc:
             raise AgentFailure(f"model {self.model!r}: {exc}") from exc
         model = str(kwargs.pop("model", self.model))
+        kwargs["timeout"] = min(float(kwargs.get("timeout") or self.timeout_s), self.timeout_s)
         agent = LLMAgent(
             tools=env.get_tools(), domain_policy=env.get_policy(), llm=model, llm_args=kwargs
         )
@@ -116,6 +123,10 @@ class TauStudyAgent:
         tool_results = 0
         try:
             for _ in range(self.max_steps):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AgentFailure(f"no reply within {self.timeout_s:g} s")
+                agent.llm_args["timeout"] = left
                 reply, state = agent.generate_next_message(incoming, state)
                 produced.append(reply)
                 if not reply.is_tool_call():

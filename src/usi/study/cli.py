@@ -19,7 +19,7 @@ study_app = typer.Typer(
     no_args_is_help=True,
 )
 
-MIN_ADMIN_TOKEN_CHARS = 22  # 22 URL-safe characters ≈ 131 bits
+ADMIN_TOKEN_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def _domains(value: str) -> list[str]:
@@ -107,12 +107,44 @@ def serve(
         int, typer.Option("--agent-processes", min=0, max=16, help="0: in the web process.")
     ] = 1,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Behind HTTPS.")] = False,
+    agent_timeout: Annotated[
+        float,
+        typer.Option(
+            "--agent-timeout", min=1, help="Seconds an agent turn may take before it fails."
+        ),
+    ] = 120.0,
+    survey_timeout: Annotated[
+        float,
+        typer.Option("--survey-timeout", min=0.05, help="Minutes a session at the survey is held."),
+    ] = 30.0,
+    pid_pattern: Annotated[
+        str | None,
+        typer.Option(
+            "--pid-pattern",
+            help="Regular expression the whole recruiter id must match, or 'prolific' "
+            "(24 hexadecimal characters).",
+        ),
+    ] = None,
+    starts_per_address: Annotated[
+        int,
+        typer.Option(
+            "--starts-per-address", min=0, help="New sessions per minute per client (0: off)."
+        ),
+    ] = 10,
+    starts_per_minute: Annotated[
+        int,
+        typer.Option("--starts-per-minute", min=0, help="New sessions per minute (0: off)."),
+    ] = 300,
 ) -> None:
     """Serve the study (SQLite WAL by default, PostgreSQL by URL)."""
     # Everything a mistake can be in is checked before the banner and the admin token.
+    import re
+
     from usi.checks import check_database_url, check_port
     from usi.run.cli import check_base_url
     from usi.run.models import validate_model
+    from usi.study.config import PID_PRESETS
+    from usi.study.security import MIN_ADMIN_TOKEN_BITS, token_entropy_bits
 
     served = _domains(domains)
     validate_model(agent_model)
@@ -120,23 +152,36 @@ def serve(
         validate_model(judge_model)
     if judge_base_url and not judge_model:
         raise UsiInputError("has no effect without --judge-model", where="--judge-base-url")
-    if admin_token is not None and len(admin_token) < MIN_ADMIN_TOKEN_CHARS:
-        raise UsiInputError(
-            f"admin token too short (at least {MIN_ADMIN_TOKEN_CHARS} random characters)",
-            where="--admin-token",
-        )
+    if admin_token is not None:
+        bits = token_entropy_bits(admin_token)
+        if bits < MIN_ADMIN_TOKEN_BITS:
+            raise UsiInputError(
+                f"admin token too weak (≈{bits:.0f} bits, needs {MIN_ADMIN_TOKEN_BITS}); "
+                + ADMIN_TOKEN_HINT,
+                where="--admin-token",
+            )
+    if pid_pattern and pid_pattern not in PID_PRESETS:
+        try:
+            re.compile(pid_pattern)
+        except re.error as exc:
+            raise UsiInputError(f"not a regular expression ({exc})", where="--pid-pattern") from exc
     if tasks_file is not None:
         _check_tasks_file(tasks_file, served)
     check_port(host, port)
     check_database_url(db, create=True)
     check_base_url(agent_base_url, "--agent-base-url")
     check_base_url(judge_base_url, "--judge-base-url")
-
-    import uvicorn
+    if admin_token is not None and os.environ.get("USI_STUDY_ADMIN_TOKEN") != admin_token:
+        print(
+            "usi study: warning: --admin-token is visible to every user in `ps`; "
+            "set USI_STUDY_ADMIN_TOKEN instead",
+            file=sys.stderr,
+        )
 
     from usi.study.app import create_app
     from usi.study.config import StudyConfig
     from usi.study.security import new_token
+    from usi.study.server import run
     from usi.study.tasks import read_task_list
 
     token = admin_token or new_token()
@@ -156,6 +201,11 @@ def serve(
         agent_workers=workers,
         agent_processes=processes,
         secure_cookies=secure_cookies,
+        agent_timeout=timedelta(seconds=agent_timeout),
+        survey_timeout=timedelta(minutes=survey_timeout),
+        pid_pattern=pid_pattern,
+        starts_per_address=starts_per_address,
+        starts_per_minute=starts_per_minute,
     )
     slots = sum(len(ids) for ids in config.tasks.values()) * batches
     base = f"http://{host}:{port}"
@@ -169,7 +219,7 @@ def serve(
     else:
         print(f"usi study: admin {base}/admin", file=sys.stderr)
     app = create_app(config)
-    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("USI_STUDY_LOG", "warning"))
+    run(app, host, port, os.environ.get("USI_STUDY_LOG", "warning"))
 
 
 @study_app.command("export")
@@ -194,14 +244,15 @@ def export(
     check_database_url(db)
     from usi.study.export import export_study
 
-    count = export_study(
+    report = export_study(
         db,
         output,
         kept_only=kept_only,
         threshold=keep_threshold,
         include_recruiter_ids=include_recruiter_ids,
     )
-    print(f"wrote {count} episodes to {output}", file=sys.stderr)
+    for line in report.lines(output, kept_only):
+        print(f"usi study export: {line}", file=sys.stderr)
     print(output)  # the result on stdout; the summary above on stderr
 
 
@@ -212,7 +263,10 @@ def loadtest(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 20,
     turns: Annotated[int, typer.Option("--turns", min=1, max=4)] = 3,
 ) -> None:
-    """Drive scripted participants through the whole flow; print latency and errors."""
+    """Drive scripted participants through the whole flow; print latency and errors.
+
+    All participants come from this machine's address: serve with --starts-per-address 0.
+    """
     import asyncio
 
     from rich.console import Console

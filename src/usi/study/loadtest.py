@@ -108,6 +108,11 @@ class _Participant:
             "/start",
             params={"PROLIFIC_PID": self.pid, "STUDY_ID": "loadtest", "SESSION_ID": self.pid},
         )
+        if entry.status_code == 429:
+            raise ParticipantError(
+                "entry: HTTP 429 — the server throttles new sessions per address; "
+                "serve the load test with --starts-per-address 0"
+            )
         if entry.status_code != 303 or entry.headers.get("location") != "/consent":
             raise ParticipantError(f"entry: HTTP {entry.status_code}")
         consent = await self.page("consent", "/consent", "Consent")

@@ -1,9 +1,10 @@
 """Tables of the study database.
 
-Four tables are the whole state of a study: the (task, batch) *slots* to fill, the
+The whole state of a study is in its tables: the (task, batch) *slots* to fill, the
 *sessions* of participants, the *messages* of every session (the full τ² trajectory,
-tool calls included) and nothing else — so a killed server restarts from the database
-alone. Secrets (participant tokens) are stored as SHA-256 digests only.
+tool calls included), the *agent errors* of every failed turn, and nothing else — so a
+killed server restarts from the database alone. Secrets (participant tokens) are stored
+as SHA-256 digests only.
 """
 
 from __future__ import annotations
@@ -107,6 +108,23 @@ class StudySession(Base):
     quality_reasoning: Mapped[str | None] = mapped_column(Text, nullable=True)
     quality_model: Mapped[str | None] = mapped_column(String(256), nullable=True)
     keep: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # When the agent's current turn began (the deadline counts from here).
+    agent_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Digest of the resume code shown to the participant (lost-cookie recovery).
+    resume_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AgentErrorRow(Base):
+    """One failed agent turn (LLM error, deadline, cancelled by Stop): kept for the export."""
+
+    __tablename__ = "agent_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    after_seq: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class StoredMessage(Base):

@@ -52,6 +52,7 @@ class ShardSettings:
     judge_model: str | None
     judge_base_url: str | None
     threads: int
+    agent_timeout_s: float
 
 
 def _watch_parent(parent: int) -> None:
@@ -113,10 +114,15 @@ def _shard_main(
     engine = make_engine(settings.db_url)
     worker = StudyWorker(
         session_factory(engine),
-        TauStudyAgent(settings.agent_model, base_url=settings.agent_base_url),
+        TauStudyAgent(
+            settings.agent_model,
+            base_url=settings.agent_base_url,
+            timeout_s=settings.agent_timeout_s,
+        ),
         judge_model=settings.judge_model,
         judge_base_url=settings.judge_base_url,
         workers=settings.threads,
+        agent_timeout_s=settings.agent_timeout_s,
         writer=RemoteWriter(index, writes, answers),
     )
     while True:

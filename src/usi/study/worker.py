@@ -4,13 +4,18 @@ The participant's POST only commits their message and returns; the agent's reply
 computed here, in a bounded thread pool, with no database transaction open while the LLM
 thinks. At start-up every session left ``pending`` by a killed server is resubmitted, so
 no participant message goes unanswered.
+
+Every turn has a deadline (``--agent-timeout``, counted from when the participant's
+message was committed): the agent call runs in its own thread and the pool thread waits
+for it only that long, so an endpoint that never answers turns into an agent error the
+participant can retry, and never occupies the pool for good.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from usi.study import service
-from usi.study.agent import AgentFailure, StudyAgent
+from usi.study.agent import DEFAULT_TURN_TIMEOUT_S, AgentFailure, StudyAgent
 from usi.study.judge import judge_quality
 from usi.study.reward import evaluate_reward
 from usi.study.tasks import task_card
@@ -27,6 +32,36 @@ from usi.study.transcript import row_fields, to_tau
 log = logging.getLogger("usi.study")
 
 AGENT_WORKERS = 4
+
+
+class TurnTimeout(Exception):
+    """The agent did not answer before the turn's deadline."""
+
+
+def call_with_deadline(call: Callable[[], Any], timeout_s: float) -> Any:
+    """``call()`` in a daemon thread; its result, or :class:`TurnTimeout` after ``timeout_s``.
+
+    A call still running at the deadline is abandoned (its result is dropped); the agent
+    bounds its own LLM calls by the same budget, so such a thread ends soon after.
+    """
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the waiting thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True, name="usi-agent-call").start()
+    if not done.wait(max(0.0, timeout_s)):
+        raise TurnTimeout(f"the agent did not answer within {timeout_s:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
 
 # The worker's only writes: what a shard process sends to the web process to commit.
 WRITES = ("record_agent_reply", "record_agent_error", "record_reward", "record_quality")
@@ -60,6 +95,7 @@ class StudyWorker:
     judge_base_url: str | None = None
     workers: int = AGENT_WORKERS
     writer: Writer | None = None
+    agent_timeout_s: float = DEFAULT_TURN_TIMEOUT_S
     _pool: ThreadPoolExecutor = field(init=False)
     _running: set[int] = field(default_factory=set)
     _again: set[int] = field(default_factory=set)
@@ -117,10 +153,21 @@ class StudyWorker:
         if not rows or rows[-1].role != "user":
             self._write("record_agent_error", session_id, "no participant message to answer")
             return
+        since = session.agent_since or session.last_active_at
+        left = self.agent_timeout_s - (service.utcnow() - since).total_seconds()
+        history = to_tau(rows)
+        domain, task_id = str(session.domain), session.task_id
+
+        def respond() -> Sequence[Any]:
+            return self.agent.respond(session_id, domain, task_id, history)
+
         try:
-            produced = self.agent.respond(
-                session_id, str(session.domain), session.task_id, to_tau(rows)
-            )
+            produced = call_with_deadline(respond, left)
+        except TurnTimeout as exc:
+            message = f"the agent did not answer within {self.agent_timeout_s:g} s"
+            log.warning("agent timeout in session %s: %s", session_id, exc)
+            self._write("record_agent_error", session_id, message, "timeout")
+            return
         except AgentFailure as exc:
             log.warning("agent error in session %s: %s", session_id, exc)
             self._write("record_agent_error", session_id, str(exc))
