@@ -17,13 +17,13 @@ import random
 from pathlib import Path
 
 from usi.data.survey import SURVEY_ITEMS
+from usi.tau.tasks import DOMAINS  # the one domain list
 
 HUMAN_BATCHES = (1, 2, 3)
 #: Simulator sources and how strongly each leans toward the "LLM register" (long, polite, formal).
 SIMULATORS: dict[str, float] = {"sim-gpt-4o": 0.9, "sim-deepseek-v3.1": 0.6}
 #: Share of episodes written by people (spread over the three batches).
 HUMAN_SHARE = 0.55
-DOMAINS = ("airline", "retail")
 N_TASKS = 50
 MIN_USER_TURNS, MAX_USER_TURNS = 8, 14
 

@@ -32,6 +32,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from usi.tau.tasks import DOMAINS
+
 if TYPE_CHECKING:
     from usi.data.episode import Episode
 
@@ -73,7 +75,7 @@ def run_user(user: str, n_tasks: int | None, out_dir: Path) -> list[Episode]:
         _SERVERS.append(server)
         set_default_server(server)
     episodes: list[Episode] = []
-    for domain in ("airline", "retail"):
+    for domain in DOMAINS:
         settings = RunSettings(
             domain=domain,
             agent=RoleSettings("offline/oracle", temperature=0.0),

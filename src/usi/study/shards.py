@@ -103,7 +103,9 @@ class RemoteWriter:
 def _shard_main(
     jobs: Any, writes: Any, answers: Any, index: int, settings: ShardSettings, parent: int
 ) -> None:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from usi.tau.env import setup_environment
+
+    setup_environment()  # a spawned shard is an entry point: the CLI's set-up did not run here
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if hasattr(os, "nice"):
         os.nice(SHARD_NICENESS)

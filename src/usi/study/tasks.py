@@ -21,7 +21,8 @@ from usi.errors import UsiInputError
 if TYPE_CHECKING:
     from tau2.data_model.tasks import Task
 
-STUDY_DOMAINS: tuple[str, ...] = ("airline", "retail")
+from usi.tau.tasks import DOMAINS as STUDY_DOMAINS
+
 # The τ² split holding the τ-bench test scenarios the study used.
 DEFAULT_TASK_SPLIT = "base"
 
@@ -55,24 +56,22 @@ class TaskCard:
 
 @functools.cache
 def load_tasks(domain: str) -> dict[str, Task]:
-    """All τ² tasks of ``domain`` by τ² id (cached: tasks never change while serving)."""
-    from tau2.registry import registry
+    """All τ² tasks of ``domain`` by τ² id, through the one τ² adapter (:mod:`usi.tau`)."""
+    from usi.tau.tasks import domain_tasks
 
     if domain not in STUDY_DOMAINS:
         raise UsiInputError(
             f"unknown study domain {domain!r} (known: {', '.join(STUDY_DOMAINS)})",
             where="--domains",
         )
-    tasks = registry.get_tasks_loader(domain)(None)
-    return {str(task.id): task for task in tasks}
+    return dict(domain_tasks(domain))
 
 
 def default_task_ids(domain: str) -> list[str]:
     """The τ² ``base`` split of ``domain`` in τ² order."""
-    from tau2.registry import registry
+    from usi.tau.tasks import task_splits
 
-    splits = registry.get_task_splits_loader(domain)()
-    ids = splits.get(DEFAULT_TASK_SPLIT) if splits else None
+    ids = task_splits(domain).get(DEFAULT_TASK_SPLIT)
     return [str(i) for i in ids] if ids else list(load_tasks(domain))
 
 
