@@ -120,12 +120,27 @@ def run(
         print(f"{label:<16}{n_sessions:>5}{len(draws):>6}  {name}  " + " ".join(cells), flush=True)
 
 
+#: ``make bench`` runs every script without arguments: the real sample beside the repository.
+SAMPLE = (
+    Path(__file__).resolve().parents[1].parent / "shared/data/tau-usi-sample/tau_usi_sample.json"
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("human_file", type=Path)
+    parser.add_argument(
+        "human_file",
+        type=Path,
+        nargs="?",
+        default=SAMPLE,
+        help="human episodes in any format (default: the shared real-data sample)",
+    )
     parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if not args.human_file.exists():
+        print(f"bench_stability: {args.human_file} is absent: nothing to measure (give HUMAN_FILE)")
+        return
     human = human_rows(load_table(args.human_file))
     sizes = human.groupby("batch").size()
     print(
