@@ -146,6 +146,13 @@ def serve(
     from usi.study.config import PID_PRESETS
     from usi.study.security import MIN_ADMIN_TOKEN_BITS, token_entropy_bits
 
+    # Said first, whatever else is wrong: the token is already in the process list.
+    if admin_token is not None and os.environ.get("USI_STUDY_ADMIN_TOKEN") != admin_token:
+        print(
+            "usi: warning: --admin-token is visible to every user in `ps`; "
+            "set USI_STUDY_ADMIN_TOKEN instead",
+            file=sys.stderr,
+        )
     served = _domains(domains)
     validate_model(agent_model)
     if judge_model:
@@ -171,12 +178,6 @@ def serve(
     check_database_url(db, create=True)
     check_base_url(agent_base_url, "--agent-base-url")
     check_base_url(judge_base_url, "--judge-base-url")
-    if admin_token is not None and os.environ.get("USI_STUDY_ADMIN_TOKEN") != admin_token:
-        print(
-            "usi study: warning: --admin-token is visible to every user in `ps`; "
-            "set USI_STUDY_ADMIN_TOKEN instead",
-            file=sys.stderr,
-        )
 
     from usi.study.app import create_app
     from usi.study.config import StudyConfig
