@@ -94,6 +94,8 @@ def _rows() -> Iterator[tuple[str, str, Args, str]]:
         "data convert": lambda w, p: ["data", "convert", str(p), "-o", str(w.root / "o.jsonl")],
         "fingerprint": lambda w, p: ["fingerprint", str(p)],
         "score": lambda w, p: ["score", str(p), "--human", str(w.good)],
+        "audit": lambda w, p: ["audit", str(p)],
+        "audit --human": lambda w, p: ["audit", str(w.good), "--human", str(p)],
         "judge": lambda w, p: [
             "judge",
             str(p),
@@ -416,6 +418,7 @@ def test_the_table_covers_every_command_that_takes_a_path() -> None:
         "data fetch",
         "fingerprint",
         "score",
+        "audit",
         "run",
         "judge",
         "report",
