@@ -125,7 +125,11 @@ def load_parallel(
     parts: list[pd.DataFrame] = []
     done = 0
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    from usi.tau.env import setup_environment  # a spawned worker is an entry point
+
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=setup_environment
+    ) as pool:
         futures = [pool.submit(load_shard, path, s, e, chunk_size) for s, e in ranges]
         for (start, _), future in zip(ranges, futures, strict=True):
             result = future.result()

@@ -33,9 +33,14 @@ def default_workers(n_sims: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_sims))
 
 
-def _limit_threads() -> None:
+def _start_worker() -> None:
+    """A worker is an entry point: the environment set-up (quiet τ² logging, litellm's offline
+    cost map) and one BLAS thread each, as the pool already runs one process per core."""
     from threadpoolctl import threadpool_limits
 
+    from usi.tau.env import setup_environment
+
+    setup_environment()
     threadpool_limits(1)
 
 
@@ -47,5 +52,5 @@ def worker_pool(workers: int) -> Iterator[Executor | None]:
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
-    with ProcessPoolExecutor(workers, context, initializer=_limit_threads) as pool:
+    with ProcessPoolExecutor(workers, context, initializer=_start_worker) as pool:
         yield pool
