@@ -110,3 +110,14 @@ def test_report_section_shows_the_table_and_escaped_examples(
     assert "<b>I need my keyboard swapped</b>" not in html
     examples = (tmp_path / "out" / "tables" / "audit_examples.csv").read_text(encoding="utf-8")
     assert "<b>I need my keyboard swapped</b>" in examples  # files keep the raw evidence
+
+
+def test_no_audit_leaves_the_score_as_it_is(corpus: tuple[Path, Path]) -> None:
+    """--no-audit only drops the block beside USI: the score is the same object."""
+    sim_path, human_path = corpus
+    args = ["score", str(sim_path), "--human", str(human_path), "--json", "--bootstrap", "20"]
+    with_audit = json.loads(runner.invoke(app, args).stdout)
+    without = json.loads(runner.invoke(app, [*args, "--no-audit"]).stdout)
+    assert with_audit.pop("audit") is not None
+    assert without.pop("audit") is None
+    assert without == with_audit

@@ -65,6 +65,7 @@ def _run(
     n_bootstrap: int,
     seed: int,
     workers: int | None = None,
+    with_audit: bool = True,
 ) -> None:
     from usi.audit.summary import score_audit
     from usi.metrics.index import human_ceiling
@@ -100,7 +101,7 @@ def _run(
         score = score_simulator(table, human_table, name, n_bootstrap=n_bootstrap, seed=seed)
         if as_json:  # the audit goes beside USI, never into it
             _notes([(score.simulator, score.uncertainty.note)])
-            audit = score_audit(sides, human).get(name)
+            audit = score_audit(sides, human).get(name) if with_audit else None
             typer.echo(json.dumps({**score.model_dump(), "audit": audit}))
         else:
             render_score(score, out)
@@ -108,7 +109,8 @@ def _run(
     board = score_leaderboard(sims, human_table, n_bootstrap=n_bootstrap, seed=seed)
     if as_json:
         _notes([(r.simulator, r.uncertainty.note) for r in board.leaderboard])
-        typer.echo(json.dumps({**board.model_dump(), "audit": score_audit(sides, human)}))
+        audits = score_audit(sides, human) if with_audit else None
+        typer.echo(json.dumps({**board.model_dump(), "audit": audits}))
     else:
         render_leaderboard(board, out)
 
@@ -154,6 +156,14 @@ def register(app: typer.Typer) -> None:
                 min=0, help="Processes reading a large JSONL file (0 = 2 above 16 MiB, else 1)."
             ),
         ] = 0,
+        audit: Annotated[
+            bool,
+            typer.Option(
+                "--audit/--no-audit",
+                help="With --json: the audit block beside USI (usi audit's rates, human baseline). "
+                'It reads the conversations again; --no-audit gives "audit": null.',
+            ),
+        ] = True,
     ) -> None:
         """Score simulators against humans: the User-Sim Index and everything behind it.
 
@@ -168,7 +178,14 @@ def register(app: typer.Typer) -> None:
                 if path is not None:
                     check_input_file(path)
             _run(
-                list(simulators or []), human, ceiling, as_json, n_bootstrap, seed, workers or None
+                list(simulators or []),
+                human,
+                ceiling,
+                as_json,
+                n_bootstrap,
+                seed,
+                workers or None,
+                with_audit=audit,
             )
         except UsiInputError as exc:
             typer.echo(f"usi: error: {exc.one_line()}", err=True)
