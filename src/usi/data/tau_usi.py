@@ -228,7 +228,8 @@ def _conversation_messages(
                 if setup is not None:
                     agent_model = setup["model"]
             if is_user_content(content) and not _is_survey_submission(content):
-                messages.append(Message(role="user", content=content))
+                # Checked above (a str, the user role): no need to validate 200k turns again.
+                messages.append(Message.model_construct(role="user", content=content))
         elif role == "assistant":
             if agent:
                 messages.extend(_agent_messages(session, content, position))
