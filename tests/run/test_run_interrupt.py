@@ -99,3 +99,27 @@ def test_ctrl_c_on_judge_says_how_many_are_written(
     )
     assert len(out.read_text().splitlines()) == 2
     assert calls[:3] == ["airline_0", "airline_0_ann2", "retail_5_ann3"]
+
+
+def test_the_interrupt_count_is_what_out_holds(tmp_path: Path) -> None:
+    """Ctrl-C can land between a line's write and its count: the hint counts OUT's lines.
+
+    The summary says 1 episode finished; OUT holds 2 whole lines and a torn third one (a
+    write cut short): the hint must say 2, what ``--resume`` will find.
+    """
+    import threading
+
+    from usi.run.episode import RoleSettings, RunSettings
+    from usi.run.runner import RunInterrupted, RunSummary, _interrupted
+
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3')
+    summary = RunSummary(out=out, tau2_results=None, planned=3, skipped=0, finished=1)
+    settings = RunSettings(
+        domain="retail",
+        agent=RoleSettings("offline/oracle"),
+        user=RoleSettings("offline/terse"),
+    )
+    with pytest.raises(RunInterrupted) as caught, _interrupted(settings, summary, threading.Lock()):
+        raise KeyboardInterrupt
+    assert caught.value.written == 2

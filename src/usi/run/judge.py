@@ -29,7 +29,7 @@ from usi.errors import UsiInputError
 from usi.outputs import check_output_file
 from usi.run.episode import package_versions
 from usi.run.models import completion_kwargs
-from usi.run.runner import RunInterrupted, _finished_lines, _rewrite
+from usi.run.runner import RunInterrupted, _finished_lines, _rewrite, _whole_lines
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 
 JUDGE_SYSTEM_PROMPT = (
@@ -193,7 +193,7 @@ def judge_file(
                     future.cancel()
                 raise
     except KeyboardInterrupt:
-        raise RunInterrupted(len(good) + summary.judged + summary.failed, out_path) from None
+        raise RunInterrupted(_whole_lines(out_path), out_path) from None  # OUT is the truth
     finally:
         if bar is not None:
             bar.stop()

@@ -74,6 +74,11 @@ class RunInterrupted(KeyboardInterrupt):
         self.tau2_results = tau2_results
 
 
+def _whole_lines(out: Path) -> int:
+    """Newline-terminated lines of OUT: the episodes it safely holds."""
+    return out.read_bytes().count(b"\n") if out.exists() else 0
+
+
 @contextlib.contextmanager
 def _interrupted(
     settings: RunSettings, summary: RunSummary, lock: threading.Lock
@@ -83,8 +88,11 @@ def _interrupted(
     try:
         yield
     except KeyboardInterrupt:
+        # Counted from OUT, not from the summary: Ctrl-C can land between a line's write and
+        # its count (a signal interrupts the main thread anywhere), and OUT is what --resume
+        # will read. A torn last line (no newline yet) is not an episode.
         with lock:
-            safe = summary.skipped + summary.finished
+            safe = _whole_lines(summary.out)
         tau2 = summary.tau2_results
         try:
             write_tau2_results(settings, summary.out, tau2)
