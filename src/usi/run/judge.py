@@ -151,7 +151,7 @@ def judge_file(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done_ids = {e.episode_id for e, _ in good}
     summary = JudgeSummary(out=out_path, skipped=len(done_ids & {e.episode_id for e in episodes}))
-    runnable = [e for e in episodes if not e.metadata.get("error")]
+    runnable = [e for e in episodes if e.infrastructure_error is None]
     summary.left_out = len(episodes) - len(runnable)
     todo = [e for e in runnable if e.episode_id not in done_ids]
     lock = threading.Lock()

@@ -281,7 +281,7 @@ def run_episodes(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     records, torn = _finished_lines(out_path) if resume else ([], False)
     check_resumable(settings, [episode for episode, _ in records], out_path)
-    good = [(e, line) for e, line in records if not e.metadata.get("error")]
+    good = [(e, line) for e, line in records if e.infrastructure_error is None]
     if torn or len(good) < len(records):
         _rewrite(out_path, [line for _, line in good])  # failed episodes run again
     if overwrite and out_path.exists():
@@ -307,7 +307,7 @@ def run_episodes(
         with lock:
             append_line(out_path, line if line is not None else episode_line(episode))
             summary.finished += 1
-            error = episode.metadata.get("error")
+            error = episode.infrastructure_error
             if error:
                 summary.errors += 1
                 summary.first_error = summary.first_error or str(error)
