@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +11,8 @@ from rich.console import Console
 
 from usi.errors import UsiInputError
 from usi.layout import PIPE_WIDTH
+from usi.options import DEFAULT_DEFINITIONS
+from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_input_file
 
 if TYPE_CHECKING:
@@ -19,12 +20,6 @@ if TYPE_CHECKING:
 
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
 
-
-class Definitions(StrEnum):
-    """The definition sets (:mod:`usi.metrics.definitions`), spelled for typer's choices."""
-
-    TAU_USI = "tau-usi"
-    USI_V2 = "usi-v2"
 
 
 def _read(
@@ -184,7 +179,7 @@ def register(app: typer.Typer) -> None:
                 help="tau-usi: the paper's USI, exactly (comparable with the published "
                 "simulators); usi-v2: usi's small-sample variant.",
             ),
-        ] = Definitions.TAU_USI,
+        ] = DEFAULT_DEFINITIONS,
         ratings: Annotated[
             list[Path] | None,
             typer.Option(
@@ -235,7 +230,9 @@ def register(app: typer.Typer) -> None:
                     n_bootstrap=n_bootstrap,
                     seed=seed,
                     workers=workers or None,
-                    read=lambda sims, hum: _sides(sims, hum, Console(stderr=True), workers or None, "tau-usi"),
+                    read=lambda sims, hum: _sides(
+                        sims, hum, Console(stderr=True), workers or None, "tau-usi"
+                    ),
                 )
                 return
             if ratings or difficulty is not None:
