@@ -299,6 +299,8 @@ def register(app: typer.Typer) -> None:
             from usi.run.instructions import load_study_instructions
 
             study = load_study_instructions(instructions, domain)
+            for task_id in _task_list(tasks) or []:
+                study.task(task_id)  # each task asked for has a study instruction
             for line in study.warnings():
                 typer.echo(f"usi: warning: {line}", err=True)
         user_model_used: str | None = user_model

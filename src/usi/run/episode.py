@@ -271,15 +271,7 @@ def _failure(exc: BaseException, stage: str | None = None) -> str:
 
 def study_task(settings: RunSettings, task_id: str) -> StudyTask | None:
     """The study's task run on τ² task ``task_id`` (protocol tau-usi), else None."""
-    if settings.study is None:
-        return None
-    task = settings.study.by_task().get(task_id)
-    if task is None:
-        raise UsiInputError(
-            f"{settings.domain} task {task_id} has no instruction in {settings.study.source}",
-            where="tasks",
-        )
-    return task
+    return None if settings.study is None else settings.study.task(task_id)
 
 
 def simulator_instruction(settings: RunSettings, task_id: str) -> str:

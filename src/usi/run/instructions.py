@@ -54,6 +54,16 @@ class StudyInstructions:
     def by_task(self) -> dict[str, StudyTask]:
         return {t.task_id: t for t in self.tasks}
 
+    def task(self, task_id: str) -> StudyTask:
+        """The study's task run on τ² task ``task_id``; bad input when the file has none."""
+        found = self.by_task().get(task_id)
+        if found is None:
+            raise UsiInputError(
+                f"{self.domain} task {task_id} has no instruction in {self.source}",
+                where="tasks",
+            )
+        return found
+
     def warnings(self) -> list[str]:
         """One line per kind of task left out or flagged (empty when there is none)."""
         lines = []
