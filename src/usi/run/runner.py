@@ -34,7 +34,7 @@ from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
 from usi.outputs import check_output_file
 from usi.run.cpu import tuned_gc, warm_up
-from usi.run.episode import RunSettings, run_episode, select_tasks, trial_seeds
+from usi.run.episode import RunSettings, run_episode, run_tasks, trial_seeds
 from usi.run.models import is_offline
 
 BACKENDS = ("auto", "thread", "process", "ray")
@@ -184,7 +184,11 @@ RESUME_SETTINGS: tuple[tuple[str, ...], ...] = (
     ("simulator", "plugin"),
     ("simulator", "user_prompt_sha256"),
     ("simulator", "persona_sha256"),
+    ("protocol",),
+    ("instructions", "sha256"),
 )
+# What a file written before a setting existed means by its absence.
+_RESUME_DEFAULTS: dict[tuple[str, ...], Any] = {("protocol",): "tau2"}
 
 
 def _setting(recorded: Any, path: tuple[str, ...]) -> Any:
@@ -217,6 +221,8 @@ def check_resumable(settings: RunSettings, episodes: list[Episode], out: Path) -
             )
         for path in RESUME_SETTINGS:
             then, wanted = _setting(recorded, path), _setting(now, path)
+            if then is None:
+                then = _RESUME_DEFAULTS.get(path)
             if then != wanted:
                 name = ".".join(path).replace("_sha256", " file")
                 raise UsiInputError(
@@ -274,7 +280,7 @@ def run_episodes(
         raise UsiInputError("--trials and --concurrency must be at least 1")
     if workers is not None and workers < 1:
         raise UsiInputError("--workers must be at least 1")
-    selected = select_tasks(settings.domain, task_ids, split)
+    selected = run_tasks(settings, task_ids, split)
     if resume and overwrite:
         raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
     check_output_file(out_path, overwrite=overwrite, resume=resume, create_parent=True)
