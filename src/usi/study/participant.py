@@ -367,7 +367,7 @@ def task_page(request: Request, study: Study, session: InTask) -> Response:
 
 @router.post("/task")
 def task_start(study: Study, posted: TaskForm) -> Response:
-    service.start_chat(study.factory, posted.session.id, study.agent.greeting())
+    service.start_chat(study.factory, posted.session.id, study.greeting)
     return redirect("/chat")
 
 

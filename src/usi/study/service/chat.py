@@ -334,10 +334,29 @@ def pending_sessions(factory: sessionmaker[Session]) -> list[int]:
         )
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL character removed, strings inside lists and dicts included.
+
+    PostgreSQL refuses NUL in text (and in JSON), so a model reply holding one was never
+    stored: the turn failed, the reaper resubmitted it, and the participant waited out the
+    deadline again and again. Participant text is refused at the form
+    (:mod:`usi.study.forms`); the agent's output is not the participant's to fix, so it is
+    stored without the NUL, which no one can see anyway.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
 def record_agent_reply(
     factory: sessionmaker[Session], session_id: int, last_seq: int, rows: Sequence[dict[str, Any]]
 ) -> bool:
     """Append the agent's messages if the session still waits for exactly this reply."""
+    rows = [without_nul(fields) for fields in rows]
     now = utcnow()
     try:
         with writing(factory) as db:
