@@ -217,13 +217,16 @@ def new_session(study: StudyApp, request: Request, entry: Entry) -> Response:
         )
     study.starts_by_address.take(address)
     study.starts.take("all")
-    created = service.create_session(
-        study.factory,
-        pid=entry.pid,
-        study_id=entry.study_id,
-        recruiter_session_id=entry.recruiter_session,
-        agent_model=study.config.agent_model,
-    )
+    try:
+        created = service.create_session(
+            study.factory,
+            pid=entry.pid,
+            study_id=entry.study_id,
+            recruiter_session_id=entry.recruiter_session,
+            agent_model=study.config.agent_model,
+        )
+    except service.AlreadyLive:  # another entry with this id won the race: resume it
+        return study.render(request, "resume.html", 409, entry=entry.as_fields(), error=None)
     response = redirect("/consent")
     set_session_cookie(study, response, created.token)
     return response

@@ -46,6 +46,7 @@ from usi.study.service.chat import (
     touch,
 )
 from usi.study.service.common import (
+    AlreadyLive,
     Conflict,
     NothingToStop,
     SessionExpired,
@@ -58,6 +59,7 @@ from usi.study.service.survey import submit_survey, validate_survey
 
 __all__ = [
     "SESSIONS_PER_PAGE",
+    "AlreadyLive",
     "Conflict",
     "NewSession",
     "NothingToStop",

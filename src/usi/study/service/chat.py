@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -20,7 +20,13 @@ from usi.study import schema as s
 from usi.study.db import writing
 from usi.study.schema import AgentErrorRow, StoredMessage, StudySession
 from usi.study.security import new_token, normalise_resume_code, resume_code, token_digest
-from usi.study.service.common import Conflict, NothingToStop, rows_matched, utcnow
+from usi.study.service.common import (
+    AlreadyLive,
+    Conflict,
+    NothingToStop,
+    rows_matched,
+    utcnow,
+)
 from usi.study.service.slots import _expire
 
 
@@ -71,26 +77,45 @@ def create_session(
     recruiter_session_id: str | None,
     agent_model: str,
 ) -> NewSession:
-    """A new session at the consent page, with its token and resume code (never stored)."""
+    """A new session at the consent page, with its token and resume code (never stored).
+
+    :class:`AlreadyLive` if the id has a live session: the partial unique index
+    ``uq_sessions_live_pid`` decides, so simultaneous entries with one id make one session.
+    """
     token = new_token()
     code = resume_code(token)
     now = utcnow()
-    with writing(factory) as db:
-        row = StudySession(
-            token_hash=token_digest(token),
-            resume_hash=token_digest(normalise_resume_code(code)),
-            csrf_token=new_token(),
-            prolific_pid=pid,
-            study_id=study_id,
-            recruiter_session_id=recruiter_session_id,
-            state=s.CONSENT,
-            agent_model=agent_model,
-            agent_status=s.AGENT_IDLE,
-            created_at=now,
-            last_active_at=now,
-        )
-        db.add(row)
+    try:
+        with writing(factory) as db:
+            row = _new_row(token, code, pid, study_id, recruiter_session_id, agent_model, now)
+            db.add(row)
+    except IntegrityError:
+        raise AlreadyLive(f"participant {pid!r} already has a live session") from None
     return NewSession(row, token, code)
+
+
+def _new_row(
+    token: str,
+    code: str,
+    pid: str,
+    study_id: str | None,
+    recruiter_session_id: str | None,
+    agent_model: str,
+    now: datetime,
+) -> StudySession:
+    return StudySession(
+        token_hash=token_digest(token),
+        resume_hash=token_digest(normalise_resume_code(code)),
+        csrf_token=new_token(),
+        prolific_pid=pid,
+        study_id=study_id,
+        recruiter_session_id=recruiter_session_id,
+        state=s.CONSENT,
+        agent_model=agent_model,
+        agent_status=s.AGENT_IDLE,
+        created_at=now,
+        last_active_at=now,
+    )
 
 
 def resume_with_code(factory: sessionmaker[Session], pid: str, code: str) -> NewSession | None:
