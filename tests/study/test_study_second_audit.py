@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from usi.data.survey import SURVEY_ITEMS
+from usi.study import service
 from usi.study.db import make_engine, migrate
 from usi.study.schema import ACTIVE_STATES, StudySession
 
-from .conftest import LiveServer, participant_of
+from .conftest import LiveServer, Participant, participant_of
 from .test_study_api import study_of
 
 
@@ -129,3 +132,49 @@ def test_the_migration_expires_older_duplicate_live_sessions(tmp_path: Path) -> 
     engine.dispose()
     assert [tuple(r) for r in states] == [(1, "expired"), (2, "consent")]
     assert tuple(slot) == ("open", None)
+
+
+def _expire_now(client: TestClient) -> None:
+    """The hold of every live session ran out, and the reaper came by."""
+    study = study_of(client)
+    with study.factory.begin() as db:
+        db.execute(update(StudySession).values(last_active_at=datetime(2000, 1, 1)))
+    study.reap_once()
+
+
+def test_a_late_survey_from_a_browser_whose_cookie_moved_on_is_stored(
+    make_app: Callable[..., TestClient],
+) -> None:
+    """The hold ran out, the participant opened the study link again (a new session in
+    the cookie), then sent the survey still open in a tab: stored, with its completion
+    code — not "Expired form" (403)."""
+    client = make_app(CountingAgent())
+    p = Participant(client)
+    p.to_chat("late0001")
+    assert p.stop("late").json()["redirect"] == "/survey"
+    first = service.find_session(study_of(client).factory, client.cookies.get("usi_session"))
+    _expire_now(client)
+    assert service.get_session(study_of(client).factory, first.id).state == "expired"
+    old_csrf = p.csrf
+    assert p.enter("late0001").url.path == "/consent"  # a new session in this browser
+    answer = client.post(
+        "/survey",
+        data={"csrf": old_csrf, **{i.id: i.options[-1] for i in SURVEY_ITEMS}},
+    )
+    finished = service.get_session(study_of(client).factory, first.id)
+    assert (answer.status_code, finished.state) == (200, "done")
+    assert f'id="completion-code">{finished.completion_code}<' in answer.text
+
+
+def test_a_late_survey_whose_slot_was_taken_is_told_the_session_expired(
+    make_app: Callable[..., TestClient],
+) -> None:
+    client = make_app(CountingAgent(), tasks={"retail": ["0"]}, batches=1)
+    p = Participant(client)
+    p.to_chat("late0002")
+    p.stop("late2")
+    _expire_now(client)
+    participant_of(client).to_chat("late0003")  # takes the only slot
+    answer = p.survey()
+    assert answer.status_code == 410
+    assert "Session expired" in answer.text

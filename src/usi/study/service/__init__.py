@@ -42,6 +42,7 @@ from usi.study.service.chat import (
     resume_with_code,
     retry_agent,
     start_chat,
+    stopped_session_of_form,
     stored_client_id,
     touch,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "seed_slots",
     "set_keep",
     "start_chat",
+    "stopped_session_of_form",
     "stored_client_id",
     "submit_survey",
     "touch",

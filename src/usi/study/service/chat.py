@@ -59,6 +59,24 @@ def find_session(factory: sessionmaker[Session], token: str | None) -> StudySess
         return db.scalar(select(StudySession).where(StudySession.token_hash == token_digest(token)))
 
 
+def stopped_session_of_form(factory: sessionmaker[Session], csrf: str) -> StudySession | None:
+    """The session that stopped its chat and whose survey form carries ``csrf``, if any.
+
+    A survey form proves whose it is by its CSRF token (256 bits, only ever shown on that
+    session's pages), so a late survey is matched to its session even when the browser's
+    cookie now names another one (the participant opened the study link again after the
+    hold ran out); without this it was refused as an "Expired form".
+    """
+    if not csrf:
+        return None
+    with factory() as db:
+        return db.scalar(
+            select(StudySession).where(
+                StudySession.csrf_token == csrf, StudySession.stopped_at.is_not(None)
+            )
+        )
+
+
 def active_session_of(factory: sessionmaker[Session], pid: str) -> StudySession | None:
     """The participant's unfinished session, if any."""
     with factory() as db:
