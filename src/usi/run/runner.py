@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from usi.data.episode import Episode
 from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
-from usi.outputs import check_output_file
+from usi.outputs import check_output_file, output_lock
 from usi.run.cpu import tuned_gc, warm_up
 from usi.run.episode import RunSettings, run_episode, run_tasks, trial_seeds
 from usi.run.models import is_offline
@@ -285,6 +285,39 @@ def run_episodes(
         raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
     check_output_file(out_path, overwrite=overwrite, resume=resume, create_parent=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_path):
+        return _run_locked(
+            settings,
+            out_path,
+            selected,
+            trials=trials,
+            concurrency=concurrency,
+            resume=resume,
+            overwrite=overwrite,
+            backend=backend,
+            ray_address=ray_address,
+            workers=workers,
+            on_episode=on_episode,
+            progress=progress,
+        )
+
+
+def _run_locked(
+    settings: RunSettings,
+    out_path: Path,
+    selected: list[str],
+    *,
+    trials: int,
+    concurrency: int,
+    resume: bool,
+    overwrite: bool,
+    backend: str,
+    ray_address: str | None,
+    workers: int | None,
+    on_episode: Callable[[Episode], None] | None,
+    progress: bool,
+) -> RunSummary:
+    """:func:`run_episodes` once OUT is this run's alone (read for resume, then appended)."""
     records, torn = _finished_lines(out_path) if resume else ([], False)
     check_resumable(settings, [episode for episode, _ in records], out_path)
     good = [(e, line) for e, line in records if e.infrastructure_error is None]
