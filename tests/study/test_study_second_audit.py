@@ -15,9 +15,14 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
+from usi.cli import app as cli_app
+from usi.data.readers import read_episodes
+from usi.data.sides import human_side, read_input
 from usi.data.survey import SURVEY_ITEMS
 from usi.study import service
+from usi.study.agent import AgentFailure
 from usi.study.db import make_engine, migrate
 from usi.study.schema import ACTIVE_STATES, StudySession
 
@@ -178,3 +183,49 @@ def test_a_late_survey_whose_slot_was_taken_is_told_the_session_expired(
     answer = p.survey()
     assert answer.status_code == 410
     assert "Session expired" in answer.text
+
+
+class DownForFirstAgent(CountingAgent):
+    """The provider is down for the first session, up for the others."""
+
+    def respond(self, key: int, domain: str, task_id: str, history: Sequence[Any]) -> list[Any]:
+        if key == 1:
+            raise AgentFailure("LLM is down (HTTP 503)")
+        return super().respond(key, domain, task_id, history)
+
+
+def test_an_outage_session_is_exported_as_a_failed_run_and_score_leaves_it_out(
+    make_app: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """Before: reward 0.0 and no metadata.error, so usi score counted a person who never
+    got an answer as a human failure (human success 0.0)."""
+    client = make_app(DownForFirstAgent(), judge_model=None)
+    down = Participant(client)
+    down.to_chat("outage0001")
+    assert down.send("anyone there?", "outage-msg-0001").json()["ok"]
+    assert down.wait_agent()["agent_status"] == "error"
+    down.send("/stop", "outage-stop-0001")
+    assert down.survey().url.path == "/done"
+    up = participant_of(client)
+    up.to_chat("outage0002")
+    up.stop("up")
+    assert up.survey().url.path == "/done"
+    out = tmp_path / "human.jsonl"
+    result = CliRunner().invoke(
+        cli_app, ["study", "export", "--db", study_of(client).config.db_url, "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "1 written sessions had no agent reply: exported with metadata.error, so usi score "
+        "leaves them out (they are not behaviour)" in result.output
+    )
+    outage, answered = read_episodes(out)
+    assert outage.metadata["error"] == (
+        "the agent never answered: 1 failed turn(s), first: error: LLM is down (HTTP 503)"
+    )
+    assert outage.reward is None
+    assert "error" not in answered.metadata
+    source = read_input(out)
+    assert human_side(source)["episode_id"].tolist() == [answered.episode_id]
+    (note,) = source.screening.notes()
+    assert note.startswith(f"{out}: left out 1 episode(s) that failed for infrastructure")
