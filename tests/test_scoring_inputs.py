@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections.abc import Iterable
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd

@@ -161,3 +161,60 @@ def test_features_have_the_papers_twenty_names() -> None:
     episode = _episode("sim", "retail_1", "please help — now", ended_by="###STOP###")
     turns, n_turns = episode_turns(episode)
     assert turns == ["please help — now ###STOP###"] and n_turns == 1
+
+
+def test_the_papers_results_format_round_trips(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """results JSON → canonical JSONL → results JSON gives the same entries, token as written."""
+    import json
+    import sys
+
+    from usi.cli import main
+
+    document = {
+        "retail_1": {
+            "instance_id": "retail_1",
+            "conversation": [
+                {"role": "assistant", "content": "Hi! How can I help you today?"},
+                {"role": "user", "content": "thanks — cancel it ###STOP###"},
+                {
+                    "role": "assistant",
+                    "content": "<function=f>\n<parameter=a>1</parameter>\n</function>done",
+                },
+                {"role": "user", "content": "###STOP###"},
+            ],
+            "survey": {
+                "reuse": {
+                    "question": "If you encounter similar problems in life, would you like to reuse this agent?",
+                    "answer": "Yes",
+                }
+            },
+            "reward": 1.0,
+            "keep": False,
+        }
+    }
+    source = tmp_path / "eval_results_mine.json"
+    source.write_text(json.dumps(document))
+
+    def usi(*args: str) -> None:
+        argv = sys.argv
+        sys.argv = ["usi", *args]
+        try:
+            main()
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        finally:
+            sys.argv = argv
+
+    usi("data", "convert", str(source), "-o", str(tmp_path / "c.jsonl"))
+    usi(
+        "data",
+        "convert",
+        str(tmp_path / "c.jsonl"),
+        "--to",
+        "tau-usi-results",
+        "-o",
+        str(tmp_path / "back.json"),
+    )
+    capsys.readouterr()
+    back = json.loads((tmp_path / "back.json").read_text())
+    assert back == document

@@ -18,15 +18,20 @@ message of its own), exactly as :func:`usi.tau.messages.to_tau` restores it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from usi.data.episode import Episode
+from usi.data.episode import Episode, Message
 
 N_TURNS_KEY = "tau_usi_n_turns"
 """Metadata key: the paper's ``n_turns`` of a raw transcript, recorded by the readers."""
 
 STOP = "###STOP###"
+INSTANCE_KEY = "tau_usi_instance"
+"""Metadata key: the entry's key in the paper's results or ratings file, as written there."""
+TAU_KEY = "tau_usi_key"
+"""Metadata key: the tau-usi task key ``{domain}_{index}`` of a usi run's episode."""
 _HUMAN_PREFIXES = ("\\tau ", "\\reward")
 _HUMAN_MARKERS = ("<|canvas|>", "<|highlight|>", "<|survey|>")
 
@@ -56,24 +61,69 @@ def raw_turns(conversation: Iterable[dict[str, Any]], human: bool) -> tuple[list
     return turns, n_turns
 
 
-def episode_turns(episode: Episode) -> tuple[list[str], int]:
-    """User turns and ``n_turns`` of a canonical episode, as the paper would count them."""
-    human = episode.is_human
-    contents = [m.content for m in episode.messages if m.role == "user"]
-    token = episode.metadata.get("ended_by")
+def _recorded_turns(episode: Episode) -> int | None:
     recorded = episode.metadata.get(N_TURNS_KEY)
-    verbatim = isinstance(recorded, int) and not isinstance(recorded, bool)
-    # A paper file keeps its user messages as written (a standalone token was meta and is
-    # gone); a τ² run's token is put back where τ² had it.
-    if isinstance(token, str) and token and not human and not verbatim:
-        if episode.messages and episode.messages[-1].role == "user":
-            contents[-1] = f"{contents[-1]} {token}".strip()
-        else:
-            contents.append(token)
-    turns = [c for c in contents if not is_meta(c, human)]
-    if verbatim:
-        return turns, int(recorded)
-    n_agent = sum(
-        1 for m in episode.messages if m.role == "assistant" and not is_meta(m.content, human)
+    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
+
+
+def _agent_text(message: Message) -> str:
+    """An assistant message as the paper's transcripts write it: text, then call markup."""
+    calls = "".join(
+        f"<function={call.name}>\n"
+        + "".join(
+            f"<parameter={name}>{value if isinstance(value, str) else json.dumps(value)}"
+            "</parameter>\n"
+            for name, value in call.arguments.items()
+        )
+        + "</function>"
+        for call in message.tool_calls or []
     )
-    return turns, len(turns) + n_agent
+    return message.content + calls
+
+
+def paper_conversation(episode: Episode) -> list[dict[str, str]]:
+    """The episode as the paper's rollout records a conversation (§10.1).
+
+    User and assistant messages in order (tool results are not part of it; an agent's tool
+    calls are written in the paper's ``<function=…>`` markup). A τ² simulator's ending token
+    is put back where τ² had it — glued to the last user message, or a message of its own;
+    an episode read from one of the paper's files keeps its messages as written.
+    """
+    out = [
+        {"role": m.role, "content": m.content if m.role == "user" else _agent_text(m)}
+        for m in episode.messages
+        if m.role in ("user", "assistant")
+    ]
+    token = episode.metadata.get("ended_by")
+    if not (isinstance(token, str) and token) or episode.is_human:
+        return out
+    if _recorded_turns(episode) is not None:  # the paper's file had it as its own message
+        out.append({"role": "user", "content": token})
+    else:
+        if out and out[-1]["role"] == "user" and episode.messages[-1].role == "user":
+            out[-1]["content"] = f"{out[-1]['content']} {token}".strip()
+        else:
+            out.append({"role": "user", "content": token})
+    return out
+
+
+def episode_turns(episode: Episode) -> tuple[list[str], int]:
+    """User turns and ``n_turns`` of a canonical episode, as the paper would count them.
+
+    ``n_turns`` is the count the paper's file recorded when the episode came from one
+    (``metadata["tau_usi_n_turns"]``), else the count of :func:`paper_conversation`.
+    """
+    turns, n_turns = raw_turns(paper_conversation(episode), human=episode.is_human)
+    recorded = _recorded_turns(episode)
+    return turns, (n_turns if recorded is None else recorded)
+
+
+def tau_key(episode: Episode) -> str | None:
+    """``{domain}_{index}`` from what the episode records (None: no tau-usi index known)."""
+    key = episode.metadata.get(TAU_KEY)
+    if isinstance(key, str) and key:
+        return key
+    index = episode.metadata.get("tau_index")
+    if isinstance(index, int) and not isinstance(index, bool):
+        return f"{episode.domain}_{index}"
+    return None

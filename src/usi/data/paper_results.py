@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from usi.data.episode import Episode, Message
-from usi.data.paper import N_TURNS_KEY, STOP, raw_turns
+from usi.data.paper import INSTANCE_KEY, N_TURNS_KEY, STOP, raw_turns
 from usi.data.survey import ITEMS_BY_ID
 from usi.errors import UsiInputError
 
-INSTANCE_KEY = "tau_usi_instance"
 _KEY_RE = re.compile(r"^(?P<domain>[a-z][a-z0-9]*)_(?P<index>\d+)(?:_(?P<run>\d+))?$")
 _ANN_RE = re.compile(r"^(?P<key>.+)_ann(?P<batch>\d+)$")
 
@@ -121,7 +120,9 @@ def _messages(conversation: list[Any], path: Path, iid: str) -> tuple[list[Messa
     ended_by = None
     for n, raw in enumerate(conversation):
         if not isinstance(raw, dict) or raw.get("role") not in ("user", "assistant"):
-            raise UsiInputError("message is not a {role: user|assistant, content}", path, f"{iid} message {n}")
+            raise UsiInputError(
+                "message is not a {role: user|assistant, content}", path, f"{iid} message {n}"
+            )
         content = raw.get("content")
         content = "" if content is None else str(content)
         if raw["role"] == "user" and content.strip() == STOP:
@@ -160,3 +161,77 @@ def read_ratings(path: str | Path, document: Any) -> dict[tuple[int, str], dict[
             f: (e.get("answer") if isinstance(e, dict) else e) for f, e in survey.items()
         }
     return out
+
+
+class ResultsWriter:
+    """Episodes of one simulator → the paper's results format (``usi data convert --to``).
+
+    Keys are ``{domain}_{index}`` for a single run, ``{domain}_{index}_{run}`` (trial k is run
+    k + 1) when the episodes hold several trials; an episode read from the paper's format
+    keeps its own key. An episode with no tau-usi index (§10.1) cannot be keyed: it is left
+    out and counted. The reference splits a file into runs by suffix only above 170 entries,
+    so a smaller multi-run file is read there as one run (:attr:`small_multirun`).
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.sources: set[str] = set()
+        self.unkeyed = 0
+        self._pending: list[tuple[Episode, str]] = []
+
+    def add(self, episode: Episode) -> None:
+        if episode.is_human:
+            raise UsiInputError(
+                f"{episode.episode_id} is a human session: the results format holds one "
+                "simulator's runs"
+            )
+        self.sources.add(episode.source)
+        if len(self.sources) > 1:
+            raise UsiInputError(
+                f"several simulators ({', '.join(sorted(self.sources))}): the results format "
+                "holds one simulator; convert each source to its own file"
+            )
+        instance = episode.metadata.get(INSTANCE_KEY)
+        if isinstance(instance, str):
+            self._pending.append((episode, instance))
+            return
+        from usi.data.paper import tau_key
+
+        key = tau_key(episode)
+        if key is None:
+            self.unkeyed += 1
+            return
+        self._pending.append((episode, key))
+
+    @property
+    def small_multirun(self) -> bool:
+        return self._multirun() and len(self._pending) <= 170
+
+    def _multirun(self) -> bool:
+        return any(
+            isinstance(e.metadata.get("trial"), int) and e.metadata["trial"] > 0
+            for e, _ in self._pending
+        )
+
+    def document(self) -> dict[str, dict[str, Any]]:
+        from usi.data.paper import paper_conversation
+        from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
+
+        questions = {i.id: i.question for i in (*SURVEY_ITEMS, *FREE_TEXT_ITEMS)}
+        multirun = self._multirun()
+        out: dict[str, dict[str, Any]] = {}
+        for episode, key in self._pending:
+            if INSTANCE_KEY not in episode.metadata and multirun:
+                trial = episode.metadata.get("trial")
+                key = f"{key}_{(trial if isinstance(trial, int) else 0) + 1}"
+            out[key] = {
+                "instance_id": key,
+                "conversation": paper_conversation(episode),
+                "survey": {
+                    field: {"question": questions.get(field, field), "answer": answer}
+                    for field, answer in (episode.survey or {}).items()
+                },
+                "reward": 0.0 if episode.reward is None else float(episode.reward),
+                "keep": episode.metadata.get("keep", True),
+            }
+        return out

@@ -61,11 +61,11 @@ def _definition_rows(
         for chunk, values in _fingerprinted(path, screening):
             yield chunk, values, FEATURES
         return
+    import numpy as np
+
     from usi.data.sides import Screening, screen_episodes
     from usi.fingerprint.extract import CHUNK_EPISODES
     from usi.metrics.definitions import get_definitions
-
-    import numpy as np
 
     chosen = get_definitions(definitions)
     episodes = screen_episodes(iter_episodes(path), screening or Screening(str(path)))

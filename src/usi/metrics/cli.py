@@ -21,10 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
 
 
-
-def _read(
-    path: Path, console: Console, workers: int | None, definitions: str = "usi-v2"
-) -> Input:
+def _read(path: Path, console: Console, workers: int | None, definitions: str = "usi-v2") -> Input:
     """One file read by the rules of ``usi.data.sides``, with a status line on stderr."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -58,9 +55,7 @@ def _sides(
     """The people and each simulator by the shared rules; their warnings go to stderr."""
     from usi.data.sides import WARNING_PREFIX, read_sides
 
-    sides = read_sides(
-        simulators, human, lambda path: _read(path, console, workers, definitions)
-    )
+    sides = read_sides(simulators, human, lambda path: _read(path, console, workers, definitions))
     for note in sides.notes:
         typer.echo(WARNING_PREFIX + note, err=True)
     return sides

@@ -50,9 +50,7 @@ def _tau_usi() -> DefinitionSet:
     from usi.metrics.tau_usi.features import FEATURES
     from usi.metrics.tau_usi.table import feature_frame
 
-    return DefinitionSet(
-        "tau-usi", "the paper's USI, exactly (spec §10)", FEATURES, feature_frame
-    )
+    return DefinitionSet("tau-usi", "the paper's USI, exactly (spec §10)", FEATURES, feature_frame)
 
 
 _FACTORIES: dict[str, Callable[[], DefinitionSet]] = {"tau-usi": _tau_usi, "usi-v2": _v2}

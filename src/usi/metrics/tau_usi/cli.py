@@ -89,9 +89,7 @@ def run_tau_usi(
         )
     results.sort(key=lambda r: (r.usi.value is None, -(r.usi.value or 0.0), r.simulator))
     try:
-        ceiling_row = human_ceiling(
-            sides.human, difficulty=difficulty, n_bootstrap=0, seed=seed
-        )
+        ceiling_row = human_ceiling(sides.human, difficulty=difficulty, n_bootstrap=0, seed=seed)
     except UsiInputError:
         ceiling_row = None
     _emit(results, ceiling_row, as_json, out)
@@ -114,7 +112,10 @@ def _emit(
         elif len(results) == 1:
             typer.echo(
                 json.dumps(
-                    {**results[0].model_dump(mode="json"), "ceiling": ceiling.model_dump(mode="json")}
+                    {
+                        **results[0].model_dump(mode="json"),
+                        "ceiling": ceiling.model_dump(mode="json"),
+                    }
                 )
             )
         else:
@@ -191,13 +192,19 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
     for _, cells, style in sorted(rows, key=lambda r: -r[0]):
         table.add_row(*cells, style=style)
     out.print(table)
-    out.print("cells: mean±std over the human batches (the paper's); *usi's addition: task bootstrap")
+    out.print(
+        "cells: mean±std over the human batches (the paper's); *usi's addition: task bootstrap"
+    )
     for r in results:
         if r.published is not None:
             where = (
                 f"between {r.published.above} and {r.published.below}"
                 if r.published.above and r.published.below
-                else (f"below {r.published.above}" if r.published.above else f"above {r.published.below}")
+                else (
+                    f"below {r.published.above}"
+                    if r.published.above
+                    else f"above {r.published.below}"
+                )
             )
             caveat = "" if r.published.comparable else " — not comparable, see the notes"
             out.print(

@@ -161,10 +161,17 @@ def simulator_cells(
         human_row = weighted_row(tables, [union[k] for k in keys], keys)
         any_run = mask.any(axis=1)
         dims[:, j] = np.where(any_run[:, None], dice_dimensions(human_row, pooled), np.nan)
-        run_eces = np.stack(
-            [ece_pair(tables, sim.ece_runs[r], human.rewards[j], difficulty) for r in sorted(sim.ece_runs)],
-            axis=1,
-        ) if sim.ece_runs else np.full((n_rep, 1), np.nan)
+        run_eces = (
+            np.stack(
+                [
+                    ece_pair(tables, sim.ece_runs[r], human.rewards[j], difficulty)
+                    for r in sorted(sim.ece_runs)
+                ],
+                axis=1,
+            )
+            if sim.ece_runs
+            else np.full((n_rep, 1), np.nan)
+        )
         with np.errstate(invalid="ignore"):
             ece_j = np.where(
                 np.isnan(run_eces).all(axis=1), np.nan, np.nanmean(_quiet(run_eces), axis=1)

@@ -132,4 +132,3 @@ ID_CONFUSE_RE = re.compile(
     r"(have you|did you) (tried?|considered?)|"
     r"i apologize for (the|any) (inconvenience|confusion|delay|trouble))\b"
 )
-

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from usi.data.decode import load_json
+from usi.data.paper import tau_key
 from usi.data.paper_results import is_ratings_document, read_ratings
 from usi.errors import UsiInputError
 from usi.metrics.tau_usi.evaluation import Ratings
-from usi.metrics.tau_usi.table import tau_key
 
 
 def load_ratings(path: Path) -> Ratings:
@@ -28,7 +28,7 @@ def load_ratings(path: Path) -> Ratings:
             ratings[(episode.batch or 1, key)] = dict(answers)
     if not ratings:
         raise UsiInputError(
-            "no ratings: expected the paper's ratings JSON ({HUMAN_ID: {\"survey\": …}}) or "
+            'no ratings: expected the paper\'s ratings JSON ({HUMAN_ID: {"survey": …}}) or '
             "human episodes rated by `usi judge` (metadata.judge_survey)",
             path,
             "--ratings",

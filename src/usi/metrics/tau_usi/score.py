@@ -69,9 +69,7 @@ def load_difficulty(path: str | Path | None = None) -> tuple[dict[str, float], s
         difficulty = {str(k): float(v) for k, v in raw.items()}
     except (ValueError, TypeError, AttributeError) as exc:
         raise UsiInputError(f"not a difficulty map ({exc})", path, "--difficulty") from None
-    digest = hashlib.sha256(
-        json.dumps(sorted(difficulty.items())).encode("utf-8")
-    ).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps(sorted(difficulty.items())).encode("utf-8")).hexdigest()[:8]
     return difficulty, f"{label}:{digest}"
 
 
@@ -255,13 +253,19 @@ def score_simulator(
     per_batch = []
     for j, batch in enumerate(hum.batches):
         shared = set().union(*(set(run) & set(hum.rows[j]) for run in sim.row_runs))
-        per_batch.append(_batch_cell(str(batch), cells.dims[0, j], cells.ece[0, j], cells.usi[0, j], len(shared)))
+        per_batch.append(
+            _batch_cell(str(batch), cells.dims[0, j], cells.ece[0, j], cells.usi[0, j], len(shared))
+        )
     not_in_map = len({task_key(k) for r in sim.row_runs for k in r} - set(diff))
     size_note = _size_note(hum)
-    notes = [] if evaluation is not None else [
-        "no --ratings: Eval is out and USI has 5 terms (the paper's has 6: the simulator's "
-        "model rating the human conversations, `usi judge --model M HUMAN`)"
-    ]
+    notes = (
+        []
+        if evaluation is not None
+        else [
+            "no --ratings: Eval is out and USI has 5 terms (the paper's has 6: the simulator's "
+            "model rating the human conversations, `usi judge --model M HUMAN`)"
+        ]
+    )
     if size_note:
         notes.append(size_note)
     provenance = _provenance(simulator)
@@ -294,7 +298,9 @@ def score_simulator(
         ),
         notes=notes,
         published=_placement(
-            None if usi_cell is None else usi_cell[0], size_note is None and not _protocol_notes(provenance), size_note
+            None if usi_cell is None else usi_cell[0],
+            size_note is None and not _protocol_notes(provenance),
+            size_note,
         ),
         provenance=provenance,
     )
@@ -402,7 +408,11 @@ def human_ceiling(
         usi_p = usis[p] if p < len(usis) else float("nan")
         per_pair.append(
             _batch_cell(
-                f"{hum.batches[i]}-{hum.batches[j]}", cells.dims[0, p], cells.ece[0, p], usi_p, shared
+                f"{hum.batches[i]}-{hum.batches[j]}",
+                cells.dims[0, p],
+                cells.ece[0, p],
+                usi_p,
+                shared,
             )
         )
     size_note = _size_note(hum)

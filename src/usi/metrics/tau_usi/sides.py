@@ -116,7 +116,11 @@ def simulator_side(table: pd.DataFrame) -> SimulatorSide:
         if not isinstance(key, str):
             left_out["no tau-usi index"] += 1
             continue
-        run = 1 if trial is None or (isinstance(trial, float) and math.isnan(trial)) else int(trial) + 1
+        run = (
+            1
+            if trial is None or (isinstance(trial, float) and math.isnan(trial))
+            else int(trial) + 1
+        )
         if _truthy(keep):
             runs.setdefault(run, {})[key] = row
         if keep is not False:

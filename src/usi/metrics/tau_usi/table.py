@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from usi.data.episode import Episode
-from usi.data.paper import episode_turns
+from usi.data.paper import INSTANCE_KEY, episode_turns, tau_key
 from usi.metrics.tau_usi.features import FEATURES, conversation_features
 
 KEY_COLUMNS: tuple[str, ...] = (
@@ -26,22 +26,6 @@ KEY_COLUMNS: tuple[str, ...] = (
     "protocol",
     "agent_model",
 )
-
-INSTANCE_KEY = "tau_usi_instance"
-"""Metadata key: the entry's key in the paper's results or ratings file, as written there."""
-TAU_KEY = "tau_usi_key"
-"""Metadata key: the tau-usi task key ``{domain}_{index}`` of a usi run's episode."""
-
-
-def tau_key(episode: Episode) -> str | None:
-    """``{domain}_{index}`` from what the episode records (None: no tau-usi index known)."""
-    key = episode.metadata.get(TAU_KEY)
-    if isinstance(key, str) and key:
-        return key
-    index = episode.metadata.get("tau_index")
-    if isinstance(index, int) and not isinstance(index, bool):
-        return f"{episode.domain}_{index}"
-    return None
 
 
 def _keep(episode: Episode) -> object:
@@ -69,7 +53,11 @@ def feature_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
                 features is not None,
                 _text(ep.metadata.get("protocol")),
                 _text(ep.metadata.get("agent_model")),
-                *([np.nan] * len(FEATURES) if features is None else [features[f] for f in FEATURES]),
+                *(
+                    [np.nan] * len(FEATURES)
+                    if features is None
+                    else [features[f] for f in FEATURES]
+                ),
             ]
         )
     frame = pd.DataFrame(rows, columns=[*KEY_COLUMNS, *FEATURES])
