@@ -150,7 +150,7 @@ def conversation_features(user_turns: Sequence[str], n_turns: int) -> dict[str, 
     """
     if not user_turns:
         return None
-    cleaned = [AGENT_MARKUP_RE.sub("", text) for text in user_turns]
+    cleaned = [AGENT_MARKUP_RE.sub("", text) if "<" in text else text for text in user_turns]
     word_counts = [len(text.split()) for text in cleaned]
     lowered = [text.lower() for text in cleaned]
     total_words = sum(word_counts)
