@@ -112,8 +112,8 @@ def _repeated_files(sims: Mapping[str, TableInput]) -> list[str]:
     names: dict[Path, list[str]] = {}
     labels: dict[Path, str] = {}
     for name, source in sims.items():
-        if not isinstance(source, pd.DataFrame):
-            key = Path(source).resolve() if not isinstance(source, tuple) else Path(str(source))
+        if isinstance(source, str | Path):
+            key = Path(source).resolve()
             names.setdefault(key, []).append(name)
             labels.setdefault(key, str(source))
     return [
