@@ -6,6 +6,8 @@ server (``live_server`` of conftest) or Chromium; each says which failure it gua
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -229,3 +231,45 @@ def test_an_outage_session_is_exported_as_a_failed_run_and_score_leaves_it_out(
     assert human_side(source)["episode_id"].tolist() == [answered.episode_id]
     (note,) = source.screening.notes()
     assert note.startswith(f"{out}: left out 1 episode(s) that failed for infrastructure")
+
+
+def _shard_pids(server_pid: int) -> list[int]:
+    """The live agent shard processes of a server (spawned children running spawn_main)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
+        state = next(line for line in status.splitlines() if line.startswith("State:"))
+        if (
+            int(parent.split()[1]) == server_pid
+            and b"spawn_main" in cmdline
+            and "zombie" not in state
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_agent_shard_is_started_again_and_answers_the_waiting_turn(
+    live_server: LiveServer,
+) -> None:
+    """kill -9 of the agent shard (as the OOM killer would): before, every later turn
+    failed at the deadline and nothing restarted it."""
+    with httpx.Client(base_url=live_server.url, follow_redirects=True, timeout=60) as client:
+        p = Participant(client)  # type: ignore[arg-type]
+        p.to_chat("shardkill1")
+        assert p.send("Hi, I need help.", "shard-kill-msg-01").json()["ok"]
+        assert p.wait_agent()["agent_status"] == "idle"  # the shard is up and answering
+        (shard,) = _shard_pids(live_server.process.pid)
+        os.kill(shard, signal.SIGKILL)
+        assert p.send("Are you still there?", "shard-kill-msg-02").json()["ok"]
+        data = p.wait_agent(timeout=90)
+        assert data["agent_status"] == "idle"
+        assert [m["role"] for m in data["messages"]] == ["assistant", "user"] * 2 + ["assistant"]
+        (again,) = _shard_pids(live_server.process.pid)
+        assert again != shard
