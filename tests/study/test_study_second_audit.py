@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from typer.testing import CliRunner
@@ -23,12 +26,13 @@ from usi.cli import app as cli_app
 from usi.data.readers import read_episodes
 from usi.data.sides import human_side, read_input
 from usi.data.survey import SURVEY_ITEMS
+from usi.errors import UsiInputError
 from usi.study import service
 from usi.study.agent import AgentFailure
 from usi.study.db import make_engine, migrate
 from usi.study.schema import ACTIVE_STATES, StudySession
 
-from .conftest import LiveServer, Participant, participant_of
+from .conftest import LiveServer, Participant, free_port, participant_of
 from .test_study_api import study_of
 
 
@@ -273,3 +277,40 @@ def test_a_killed_agent_shard_is_started_again_and_answers_the_waiting_turn(
         assert [m["role"] for m in data["messages"]] == ["assistant", "user"] * 2 + ["assistant"]
         (again,) = _shard_pids(live_server.process.pid)
         assert again != shard
+
+
+def test_a_restart_with_another_agent_model_is_refused_while_chats_are_live(
+    make_app: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """Before: the new model answered live chats and the export labelled the mixed
+    transcript with the old model. Now: refused, in one line, while a chat is live; a
+    session not yet chatting takes the new model."""
+    client = make_app(CountingAgent(), judge_model=None)
+    chatting = participant_of(client)
+    chatting.to_chat("model0001")
+    waiting = participant_of(client)
+    waiting.enter("model0002")  # at the consent page
+    db_url = study_of(client).config.db_url
+    message = (
+        "--agent-model: 1 live chat(s) are being answered by another model (1 with "
+        "offline/oracle); serve with that --agent-model until they finish, or end them in "
+        "the admin first"
+    )
+    serve = subprocess.run(
+        [sys.executable, "-m", "usi", "study", "serve", "--db", db_url]
+        + ["--agent-model", "offline/cooperative", "--port", str(free_port())],
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (serve.returncode, serve.stderr.splitlines()) == (2, [f"usi: error: {message}"])
+    with pytest.raises(UsiInputError) as caught:
+        make_app(CountingAgent(), agent_model="offline/cooperative", judge_model=None)
+    assert caught.value.one_line() == message
+    chatting.stop("model")
+    assert chatting.survey().url.path == "/done"
+    make_app(CountingAgent(), agent_model="offline/cooperative", judge_model=None)
+    factory = study_of(client).factory
+    models = {row.prolific_pid: row.agent_model for row in service.list_sessions(factory)}
+    assert models == {"model0001": "offline/oracle", "model0002": "offline/cooperative"}

@@ -208,6 +208,7 @@ def serve(
         starts_per_address=starts_per_address,
         starts_per_minute=starts_per_minute,
     )
+    _check_live_chats(db, agent_model)
     slots = sum(len(ids) for ids in config.tasks.values()) * batches
     base = f"http://{host}:{port}"
     print(f"usi study: {slots} slots, agent {agent_model}, database {db}", file=sys.stderr)
@@ -221,6 +222,22 @@ def serve(
         print(f"usi study: admin {base}/admin", file=sys.stderr)
     app = create_app(config)
     run(app, host, port, os.environ.get("USI_STUDY_LOG", "warning"))
+
+
+def _check_live_chats(db_url: str, agent_model: str) -> None:
+    """One line and exit 2, before the server starts, if live chats need another model
+    (the app checks it again at start-up, where uvicorn would print a traceback)."""
+    from sqlalchemy import inspect
+
+    from usi.study.db import make_engine, session_factory
+    from usi.study.state import check_agent_model
+
+    engine = make_engine(db_url)
+    try:
+        if "sessions" in inspect(engine).get_table_names():
+            check_agent_model(session_factory(engine), agent_model)
+    finally:
+        engine.dispose()
 
 
 @study_app.command("export")
