@@ -296,9 +296,10 @@ def test_a_restart_with_another_agent_model_is_refused_while_chats_are_live(
         "offline/oracle); serve with that --agent-model until they finish, or end them in "
         "the admin first"
     )
+    command = [sys.executable, "-m", "usi", "study", "serve", "--db", db_url]
+    command += ["--agent-model", "offline/cooperative", "--port", str(free_port())]
     serve = subprocess.run(
-        [sys.executable, "-m", "usi", "study", "serve", "--db", db_url]
-        + ["--agent-model", "offline/cooperative", "--port", str(free_port())],
+        command,
         env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
         capture_output=True,
         text=True,
