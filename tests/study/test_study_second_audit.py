@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from usi.study.agent import AgentFailure
 from usi.study.db import make_engine, migrate
 from usi.study.schema import ACTIVE_STATES, StudySession
 
-from .conftest import LiveServer, Participant, free_port, participant_of
+from .conftest import LiveServer, Participant, free_port, participant_of, wait_ready
 from .test_study_api import study_of
 
 
@@ -315,3 +316,67 @@ def test_a_restart_with_another_agent_model_is_refused_while_chats_are_live(
     factory = study_of(client).factory
     models = {row.prolific_pid: row.agent_model for row in service.list_sessions(factory)}
     assert models == {"model0001": "offline/oracle", "model0002": "offline/cooperative"}
+
+
+def _limit_fds() -> None:
+    """In the server's process before exec: 256 descriptors, and no raising them."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def test_one_client_holding_hundreds_of_connections_cannot_lock_participants_out(
+    tmp_path: Path,
+) -> None:
+    """300 idle connections from 127.0.0.1 to a server with 256 descriptors: before, they
+    used them all and a participant's requests hung in the backlog. Now that address gets
+    64 (the default cap), every connection over it a 503 at once, and a participant from
+    another address is served."""
+    import selectors
+    import socket
+
+    port = free_port()
+    command = [sys.executable, "-m", "usi", "study", "serve", "--port", str(port)]
+    command += ["--db", f"sqlite:///{tmp_path / 'fd.db'}", "--agent-model", "offline/oracle"]
+    command += ["--domains", "retail"]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1"}
+    env["USI_STUDY_ADMIN_TOKEN"] = "test-admin-token-0123456789abcdef"
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_limit_fds,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", "", process, command, env)
+    held: list[socket.socket] = []
+    try:
+        wait_ready(server)
+        selector = selectors.DefaultSelector()
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+            held.append(sock)
+        refused = 0
+        answered: set[int] = set()
+        deadline = time.monotonic() + 30  # a bound on the wait, not a measurement
+        while len(answered) < 236 and time.monotonic() < deadline:
+            for key, _ in selector.select(0.5):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                data = sock.recv(4096)
+                selector.unregister(sock)
+                answered.add(sock.fileno())
+                refused += data.startswith(b"HTTP/1.1 503 Service Unavailable")
+        assert refused == 236
+        other = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(base_url=server.url, transport=other, timeout=8) as participant:
+            statuses = [participant.get("/").status_code for _ in range(5)]
+            entry = participant.get("/start", params={"PROLIFIC_PID": "fdparticipant1"})
+        assert statuses == [200] * 5
+        assert (entry.status_code, entry.headers["location"]) == (303, "/consent")
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()

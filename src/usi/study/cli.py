@@ -135,6 +135,15 @@ def serve(
         int,
         typer.Option("--starts-per-minute", min=0, help="New sessions per minute (0: off)."),
     ] = 300,
+    connections_per_address: Annotated[
+        int,
+        typer.Option(
+            "--connections-per-address",
+            min=0,
+            help="Open connections one client address may hold (0: no cap; a load test "
+            "from one machine needs 0).",
+        ),
+    ] = 64,
 ) -> None:
     """Serve the study (SQLite WAL by default, PostgreSQL by URL)."""
     # Everything a mistake can be in is checked before the banner and the admin token.
@@ -221,7 +230,7 @@ def serve(
     else:
         print(f"usi study: admin {base}/admin", file=sys.stderr)
     app = create_app(config)
-    run(app, host, port, os.environ.get("USI_STUDY_LOG", "warning"))
+    run(app, host, port, os.environ.get("USI_STUDY_LOG", "warning"), connections_per_address)
 
 
 def _check_live_chats(db_url: str, agent_model: str) -> None:
@@ -283,7 +292,8 @@ def loadtest(
 ) -> None:
     """Drive scripted participants through the whole flow; print latency and errors.
 
-    All participants come from this machine's address: serve with --starts-per-address 0.
+    All participants come from this machine's address: serve with --starts-per-address 0
+    and --connections-per-address 0.
     """
     import asyncio
 
