@@ -102,3 +102,27 @@ def test_invalid_utf8_in_the_parallel_reader_names_its_line(tmp_path: Path) -> N
     with pytest.raises(UsiInputError) as caught:
         load_table(path, workers=2)
     assert caught.value.one_line() == f"{path}:line 2: invalid JSON line"
+
+
+def test_data_convert_prints_no_tau2_log_line(tmp_path: Path) -> None:
+    """The audit saw τ²'s import-time "No .env file found" on ``usi data convert``; a
+    conversion that aligns tasks (so imports τ²) must print only its own lines."""
+    import os
+    import subprocess
+    import sys
+
+    source = Path(__file__).parent / "fixtures" / "tau_usi_small.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "usi", "data", "convert", str(source), "-o", str(tmp_path / "o")],
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        cwd=tmp_path,  # no .env here
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stderr.splitlines()] == [
+        "warning",
+        "warning",
+        "converted 5 episodes; sources",
+    ]
