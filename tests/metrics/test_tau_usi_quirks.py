@@ -219,3 +219,19 @@ def test_the_papers_results_format_round_trips(tmp_path, capsys) -> None:  # typ
     capsys.readouterr()
     back = json.loads((tmp_path / "back.json").read_text())
     assert back == document
+
+
+def test_a_score_is_placed_among_the_published_rows() -> None:
+    from usi.metrics.tau_usi.score import _placement
+
+    middle = _placement(72.0, True, None)
+    assert middle is not None
+    assert (middle.above, middle.below, middle.rank, middle.of) == (
+        "Gemini-2.0-Flash",
+        "OSim-8B (v6, 5 terms, no Eval)",
+        3,
+        8,
+    )
+    last = _placement(50.0, False, "small")
+    assert last is not None
+    assert (last.above, last.below, last.rank, last.of) == ("GPT-4o", None, 8, 8)

@@ -212,7 +212,7 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
             caveat = "" if r.published.comparable else " — not comparable, see the notes"
             out.print(
                 f"{r.simulator}: USI {r.usi.value:.1f}, {where} "
-                f"(rank {r.published.rank} of {r.published.of} published){caveat}"
+                f"(rank {r.published.rank} of {r.published.of} with the published){caveat}"
             )
         for note in r.notes:
             out.print(f"note: {note}")

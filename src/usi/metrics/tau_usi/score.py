@@ -198,7 +198,7 @@ def _placement(usi: float | None, comparable: bool, note: str | None) -> Publish
     above = rows[rank - 2][0] if rank >= 2 else None
     below = rows[rank - 1][0] if rank - 1 < len(rows) else None
     return PublishedPlacement(
-        above=above, below=below, rank=rank, of=len(rows), comparable=comparable, note=note
+        above=above, below=below, rank=rank, of=len(rows) + 1, comparable=comparable, note=note
     )
 
 
