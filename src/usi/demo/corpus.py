@@ -30,6 +30,7 @@ from pathlib import Path
 from usi.data.align import tau_usi_index
 from usi.data.episode import HUMAN_SOURCE, Episode, Message
 from usi.data.io import write_episodes
+from usi.data.paper import TAU_KEY
 from usi.data.survey import SURVEY_ITEMS
 
 DEMO_DOMAINS: dict[str, int] = {"retail": 12, "airline": 8}
@@ -343,7 +344,7 @@ def generate_corpus(seed: int = DEMO_SEED) -> list[Episode]:
                 keys: dict[str, object] = (
                     {"tau_index": index}
                     if is_human
-                    else {"tau_usi_key": f"{task.domain}_{index}", "trial": repeat - 1}
+                    else {TAU_KEY: f"{task.domain}_{index}", "trial": repeat - 1}
                 )
                 episodes.append(
                     Episode(
