@@ -33,6 +33,7 @@ __all__ = [
     "describe_validation_error",
     "detect_format",
     "iter_episodes",
+    "open_episodes",
     "load_json",
     "read_canonical",
     "read_episodes",
@@ -180,6 +181,16 @@ def read_canonical(path: str | Path) -> Iterator[Episode]:
                 raise UsiInputError(describe_validation_error(exc), p, f"line {number}") from None
 
 
+def open_episodes(
+    path: str | Path, *, agent: bool = True
+) -> tuple[EpisodeFormat, Iterator[Episode]]:
+    """The format of ``path`` and its episodes, the file decoded once (not once to tell the
+    format and again to read it)."""
+    p = Path(path)
+    fmt, document = _sniff(p)
+    return fmt, _episodes(p, fmt, document, agent=agent)
+
+
 def iter_episodes(
     path: str | Path, fmt: EpisodeFormat | None = None, *, agent: bool = True
 ) -> Iterator[Episode]:
@@ -191,6 +202,12 @@ def iter_episodes(
     document: Any = None
     if fmt is None:
         fmt, document = _sniff(p)
+    yield from _episodes(p, fmt, document, agent=agent)
+
+
+def _episodes(
+    p: Path, fmt: EpisodeFormat, document: Any, *, agent: bool = True
+) -> Iterator[Episode]:
     if fmt is EpisodeFormat.CANONICAL:
         yield from read_canonical(p)
     elif fmt is EpisodeFormat.TAU_USI:

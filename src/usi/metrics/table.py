@@ -71,17 +71,17 @@ def load_table(
     path: Path | None = None
     parts: list[pd.DataFrame] = []
     if isinstance(source, str | Path):
-        from usi.data.readers import EpisodeFormat, detect_format, iter_episodes
+        from usi.data.readers import EpisodeFormat, open_episodes
         from usi.metrics.shards import default_workers, load_parallel
 
         path = Path(source)
-        fmt = detect_format(path)
+        fmt, stream = open_episodes(path)  # a whole-document format is decoded here, once
         n_workers = workers if workers is not None else default_workers(path)
         if fmt is EpisodeFormat.CANONICAL and n_workers > 1:
             parts = load_parallel(path, chunk_size, n_workers, progress, definitions=definitions)
             episodes: Iterable[Episode] = ()
         else:
-            episodes = iter_episodes(path, fmt)
+            episodes = stream
     else:
         episodes = source
     done = 0
