@@ -33,8 +33,8 @@ __all__ = [
     "describe_validation_error",
     "detect_format",
     "iter_episodes",
-    "open_episodes",
     "load_json",
+    "open_episodes",
     "read_canonical",
     "read_episodes",
 ]
