@@ -20,17 +20,21 @@ from usi.data.survey import SURVEY_ITEM_IDS
 from usi.fingerprint.features import DIMENSIONS, FEATURE_DIMENSION, FEATURES
 from usi.metrics.bootstrap import (
     BOOTSTRAP_CONFIDENCE,
+    INTERVAL_METHOD,
     N_BOOTSTRAP,
+    bca_interval,
     bootstrap_usi,
-    percentile_interval,
+    jackknife_usi,
 )
 from usi.metrics.components import (
     UNSUPPORTED_REASON,
+    BoolArray,
     ComponentArrays,
     component_arrays,
     paired_success,
     per_task_ece,
     per_task_mae,
+    point_support,
     usi_of,
 )
 from usi.metrics.models import (
@@ -237,17 +241,55 @@ def noise_floors(human: pd.DataFrame) -> tuple[float | None, float | None]:
 
 
 def _interval(
-    paired: PairedSums, used: list[str], value: float | None, n_bootstrap: int, seed: int
-) -> tuple[float | None, float | None, float | None]:
-    """(low, high, replicate std) of the task bootstrap; Nones when it cannot be made."""
+    paired: PairedSums,
+    used: list[str],
+    value: float | None,
+    n_bootstrap: int,
+    seed: int,
+    support: BoolArray,
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """(low, high, replicate std, replicate mean − estimate) of the task bootstrap (BCa).
+
+    Nones when it cannot be made. The replicates use the point estimate's feature set.
+    """
     if value is None or n_bootstrap < 1:
-        return None, None, None
-    replicates = bootstrap_usi(paired, used, n_bootstrap, seed)
+        return None, None, None, None
+    replicates = bootstrap_usi(paired, used, n_bootstrap, seed, support)
     kept = replicates[~np.isnan(replicates)]
     if kept.size < MIN_BOOTSTRAP_REPLICATES:
-        return None, None, None
-    low, high = percentile_interval(kept)
-    return low, high, float(np.std(kept, ddof=1))
+        return None, None, None, None
+    low, high = bca_interval(kept, value, jackknife_usi(paired, used, support))
+    return low, high, float(np.std(kept, ddof=1)), float(np.mean(kept)) - value
+
+
+def per_batch_scores(
+    simulator: pd.DataFrame, human: pd.DataFrame, used: list[str], support: BoolArray
+) -> tuple[dict[str, float | None], str | None]:
+    """The simulator against each human batch alone, on the pooled score's definition.
+
+    Every batch is scored on the same feature set (``support``, from all the people) and the
+    same components (``used``): a batch that cannot compute one of them has no score (None,
+    and the returned note says which) rather than a mean over fewer components, so the
+    per-batch scores, and their std, compare like with like.
+    """
+    scores: dict[str, float | None] = {}
+    lacking: list[str] = []
+    for b in human_batches(human):
+        part = summarize(simulator, human[human["batch"] == b])
+        values = component_arrays(part, part.ones(), support).values()
+        absent = [c for c in used if np.isnan(values[c][0])]
+        if absent:
+            scores[str(b)] = None
+            lacking.append(f"batch {b} ({', '.join(absent)})")
+        else:
+            scores[str(b)] = _number(usi_of(values, used)[0])
+    note = (
+        "no per-batch score where a component of the headline cannot be computed against "
+        "that batch alone: " + "; ".join(lacking)
+        if lacking
+        else None
+    )
+    return scores, note
 
 
 def _few_tasks_note(n_paired: int) -> str | None:
@@ -276,17 +318,17 @@ def score_pair(
     here unless given. Fidelity and the judge are added by :func:`usi.metrics.score_simulator`.
     """
     paired = summarize(simulator, human)
-    arrays = component_arrays(paired, paired.ones())
+    support = point_support(paired)
+    arrays = component_arrays(paired, paired.ones(), support)
     values = {c: _number(v[0]) for c, v in arrays.values().items()}
     used = [c for c in COMPONENT_NAMES if values[c] is not None]
     value = usi_value(values)
-    low, high, std = _interval(paired, used, value, n_bootstrap, seed)
+    low, high, std, bias = _interval(paired, used, value, n_bootstrap, seed, support)
     batches = human_batches(human)
     scores: dict[str, float | None] = {}
+    batch_note: str | None = None
     if per_batch and len(batches) >= MIN_BATCHES_FOR_PER_BATCH:
-        for b in batches:
-            part = summarize(simulator, human[human["batch"] == b])
-            scores[str(b)] = _number(usi_of(component_arrays(part, part.ones()).values())[0])
+        scores, batch_note = per_batch_scores(simulator, human, used, support)
     defined = [v for v in scores.values() if v is not None]
     n_paired = n_tasks_paired(paired)
     uncertainty = Uncertainty(
@@ -296,8 +338,11 @@ def score_pair(
         n_bootstrap=n_bootstrap if low is not None else None,
         confidence=BOOTSTRAP_CONFIDENCE if low is not None else None,
         n_tasks_resampled=paired.n_units if low is not None else None,
+        interval=INTERVAL_METHOD if low is not None else None,
+        replicate_bias=bias if low is not None else None,
         per_batch=scores,
         batch_std=float(np.std(defined, ddof=1)) if len(defined) > 1 else None,
+        per_batch_note=batch_note,
         note=_few_tasks_note(n_paired) if low is not None else None,
     )
     ece_floor, mae_floor = floors if floors is not None else noise_floors(human)

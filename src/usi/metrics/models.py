@@ -76,7 +76,8 @@ class FeatureComparison(_Model):
     dice: float | None
     supported: bool = Field(
         description="counted in its dimension: always for a mean feature; for a rate feature "
-        "when both sides together have at least MIN_CUE_TURNS cue turns"
+        "when the human side has at least MIN_CUE_TURNS cue turns (the simulator's own count "
+        "never decides: a supported feature it never shows is scored, at Dice 0)"
     )
     human_cue_turns: int | None = Field(description="turns with a cue (rate features)")
     simulator_cue_turns: int | None
@@ -106,10 +107,12 @@ class Uncertainty(_Model):
     """How sure the headline is.
 
     ``bootstrap``: tasks (present on either side, each bringing all its episodes on both
-    sides) resampled with replacement; ``ci`` is the percentile interval, ``std`` the
-    replicates' std. ``per_batch``/``batch_std``: the simulator scored against each human
-    batch alone (the paper's error bars), a robustness detail only. ``folds`` (the human
-    ceiling with ≥ 3 batches): ``std`` is the std over the leave-one-batch-out folds.
+    sides) resampled with replacement; ``usi.ci_low/ci_high`` is the BCa interval of the
+    replicates (``interval``), ``std`` the replicates' std, ``replicate_bias`` how far their
+    mean sits from the point estimate. ``per_batch``/``batch_std``: the simulator scored
+    against each human batch alone (the paper's error bars), a robustness detail only.
+    ``folds`` (the human ceiling with ≥ 3 batches): there is no bootstrap; ``fold_std`` is
+    the spread of the leave-one-batch-out folds, and ``std`` and the ci fields are null.
     """
 
     method: Literal["bootstrap", "folds", "none"]
@@ -120,8 +123,25 @@ class Uncertainty(_Model):
     n_tasks_resampled: int | None = Field(
         default=None, description="units the bootstrap resamples (tasks, unaligned episodes)"
     )
-    per_batch: dict[str, float | None] = Field(default_factory=dict)
+    interval: Literal["BCa"] | None = Field(
+        default=None, description="how the bootstrap interval is read off the replicates"
+    )
+    replicate_bias: float | None = Field(
+        default=None,
+        description="mean replicate − point estimate (USI points); what BCa corrects for",
+    )
+    fold_std: float | None = Field(
+        default=None, description="sample std of the folds' USI (the ceiling's fold spread)"
+    )
+    per_batch: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="the simulator against each batch alone, same features and components "
+        "as the headline; null for a batch that cannot compute one of them",
+    )
     batch_std: float | None = Field(default=None, description="sample std of per_batch")
+    per_batch_note: str | None = Field(
+        default=None, description="which batches have no per-batch score, and why"
+    )
     note: str | None = Field(default=None, description="e.g. few paired tasks: a wide interval")
 
 
