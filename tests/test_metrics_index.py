@@ -307,3 +307,54 @@ def test_too_few_bootstrap_replicates_give_no_interval_rather_than_nan() -> None
     result = score_pair(sim, hum, "s", n_bootstrap=1)
     assert result.usi.value is not None and result.usi.ci_low is None
     assert result.uncertainty.method == "none" and result.uncertainty.std is None
+
+
+def test_interval_is_the_replicates_percentiles_centred_on_the_estimate() -> None:
+    # Second path: the replicates on the point estimate's feature set, shifted by their mean
+    # bias, then the 2.5th/97.5th percentiles. The plain percentile interval is not it.
+    sim = random_table(5, "sim", n_tasks=30, shift=0.15, success=0.4)
+    hum = random_table(6, "human", n_tasks=30)
+    result = score_pair(sim, hum, "s", n_bootstrap=300, seed=4)
+    paired = summarize(sim, hum)
+    replicates = bootstrap_usi(paired, result.usi.components_used, 300, 4, point_support(paired))
+    value = result.usi.value
+    assert value is not None
+    bias = float(replicates.mean()) - value
+    low, high = np.percentile(replicates - bias, [2.5, 97.5])
+    assert (result.usi.ci_low, result.usi.ci_high) == pytest.approx((low, high), abs=1e-9)
+    assert result.uncertainty.replicate_bias == pytest.approx(bias, abs=1e-9)
+    assert result.uncertainty.interval == "bias-centred percentile"
+    plain = np.percentile(replicates, [2.5, 97.5])
+    assert abs(bias) > 0 and not np.allclose(plain, (low, high))
+
+
+def test_centred_interval_by_hand() -> None:
+    # replicates 1..9 (mean 5), estimate 6: shifted to 2..10; 0%/100% percentiles = ends
+    from usi.metrics.bootstrap import centred_interval
+
+    replicates = np.arange(1.0, 10.0)
+    assert centred_interval(replicates, 6.0, confidence=1.0) == pytest.approx((2.0, 10.0))
+    assert centred_interval(replicates, 5.0, confidence=0.0) == pytest.approx((5.0, 5.0))
+
+
+def test_per_batch_scores_use_the_headline_features_and_components() -> None:
+    # Batch 3 has no reward: its score would average 5 components, the others 6, so it has
+    # none (and says why). Batch 2's people never pivot: against batch 2 alone pivot has 0
+    # human cue turns, but the headline keeps it (pooled ≥ 5), so batch 2's D4 counts it.
+    humans = _batched_humans()
+    humans.loc[humans["batch"] == 3, "reward"] = np.nan
+    humans.loc[humans["batch"] == 2, "strategy_pivot_rate"] = 0.0
+    sim = random_table(7, "sim", shift=0.3)
+    result = score_pair(sim, humans, "sim", n_bootstrap=0)
+    u = result.uncertainty
+    assert u.per_batch["3"] is None
+    assert u.per_batch_note is not None and "batch 3 (outcome)" in u.per_batch_note
+    paired = summarize(sim, humans)
+    part = summarize(sim, humans[humans["batch"] == 2])
+    values = component_arrays(part, part.ones(), point_support(paired)).values()
+    assert result.features["strategy_pivot_rate"].supported
+    assert u.per_batch["2"] == pytest.approx(usi_of(values, result.usi.components_used)[0])
+    own_rule = component_arrays(part, part.ones()).values()  # batch 2 deciding alone
+    assert values["D4"][0] < own_rule["D4"][0]  # pivot counted, at Dice 0
+    defined = [v for v in u.per_batch.values() if v is not None]
+    assert u.batch_std == pytest.approx(np.std(defined, ddof=1))

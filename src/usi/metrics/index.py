@@ -22,9 +22,8 @@ from usi.metrics.bootstrap import (
     BOOTSTRAP_CONFIDENCE,
     INTERVAL_METHOD,
     N_BOOTSTRAP,
-    bca_interval,
     bootstrap_usi,
-    jackknife_usi,
+    centred_interval,
 )
 from usi.metrics.components import (
     UNSUPPORTED_REASON,
@@ -248,7 +247,7 @@ def _interval(
     seed: int,
     support: BoolArray,
 ) -> tuple[float | None, float | None, float | None, float | None]:
-    """(low, high, replicate std, replicate mean − estimate) of the task bootstrap (BCa).
+    """(low, high, replicate std, replicate mean − estimate) of the task bootstrap.
 
     Nones when it cannot be made. The replicates use the point estimate's feature set.
     """
@@ -258,7 +257,7 @@ def _interval(
     kept = replicates[~np.isnan(replicates)]
     if kept.size < MIN_BOOTSTRAP_REPLICATES:
         return None, None, None, None
-    low, high = bca_interval(kept, value, jackknife_usi(paired, used, support))
+    low, high = centred_interval(kept, value)
     return low, high, float(np.std(kept, ddof=1)), float(np.mean(kept)) - value
 
 

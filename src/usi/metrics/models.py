@@ -107,10 +107,11 @@ class Uncertainty(_Model):
     """How sure the headline is.
 
     ``bootstrap``: tasks (present on either side, each bringing all its episodes on both
-    sides) resampled with replacement; ``usi.ci_low/ci_high`` is the BCa interval of the
-    replicates (``interval``), ``std`` the replicates' std, ``replicate_bias`` how far their
-    mean sits from the point estimate. ``per_batch``/``batch_std``: the simulator scored
-    against each human batch alone (the paper's error bars), a robustness detail only.
+    sides) resampled with replacement; ``usi.ci_low/ci_high`` is the replicates' percentile
+    interval centred on the point estimate (``interval``: shifted by ``replicate_bias``, how
+    far the replicates' mean sits from the estimate), ``std`` the replicates' std.
+    ``per_batch``/``batch_std``: the simulator scored against each human batch alone (the
+    paper's error bars), a robustness detail only.
     ``folds`` (the human ceiling with ≥ 3 batches): there is no bootstrap; ``fold_std`` is
     the spread of the leave-one-batch-out folds, and ``std`` and the ci fields are null.
     """
@@ -123,12 +124,13 @@ class Uncertainty(_Model):
     n_tasks_resampled: int | None = Field(
         default=None, description="units the bootstrap resamples (tasks, unaligned episodes)"
     )
-    interval: Literal["BCa"] | None = Field(
+    interval: Literal["bias-centred percentile"] | None = Field(
         default=None, description="how the bootstrap interval is read off the replicates"
     )
     replicate_bias: float | None = Field(
         default=None,
-        description="mean replicate − point estimate (USI points); what BCa corrects for",
+        description="mean replicate − point estimate (USI points); the interval is shifted "
+        "by it so the estimate sits near its middle",
     )
     fold_std: float | None = Field(
         default=None, description="sample std of the folds' USI (the ceiling's fold spread)"
