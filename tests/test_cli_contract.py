@@ -92,8 +92,8 @@ def _rows() -> Iterator[tuple[str, str, Args, str]]:
 
     readers: dict[str, Callable[[Work, Path], list[str]]] = {
         "data convert": lambda w, p: ["data", "convert", str(p), "-o", str(w.root / "o.jsonl")],
-        "fingerprint": lambda w, p: ["fingerprint", str(p)],
-        "score": lambda w, p: ["score", str(p), "--human", str(w.good)],
+        "fingerprint": lambda w, p: ["fingerprint", "--definitions", "usi-v2", str(p)],
+        "score": lambda w, p: ["score", "--definitions", "usi-v2", str(p), "--human", str(w.good)],
         "audit": lambda w, p: ["audit", str(p)],
         "audit --human": lambda w, p: ["audit", str(w.good), "--human", str(p)],
         "judge": lambda w, p: [

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 
 from usi.data.align import (
+    RETAIL_DROPPED_INDEX,
+    TAU_USI_TASK_COUNTS,
     AlignmentWarning,
     SessionTask,
     TaskAlignment,
@@ -15,7 +18,10 @@ from usi.data.align import (
     align_sessions,
     entities,
     match_instruction,
+    tau2_task_id,
     tau2_task_texts,
+    tau_usi_index,
+    tau_usi_key,
 )
 
 
@@ -63,10 +69,42 @@ def test_unknown_user_is_unaligned() -> None:
     assert vague.task_id is None and "no shared entity" in vague.detail
 
 
-def test_retail_index_is_the_tau2_id_when_it_exists() -> None:
+def test_retail_index_is_the_tau2_id_below_95_and_one_down_after() -> None:
     assert align_session("retail", 31, "anything", "retail_31").task_id == "31"
-    with pytest.warns(AlignmentWarning, match=r"^retail_114: .*no task 114"):
-        assert align_session("retail", 114, "anything", "retail_114").task_id is None
+    assert align_session("retail", 94, "anything", "retail_94").task_id == "94"
+    # τ² dropped τ-bench's retail task 95 and renumbered the rest: 96 is τ² 95, 114 is τ² 113.
+    assert align_session("retail", 96, "anything", "retail_96").task_id == "95"
+    assert align_session("retail", 114, "anything", "retail_114").task_id == "113"
+    with pytest.warns(AlignmentWarning, match=r"^retail_95: .*no task 95 \(τ² dropped"):
+        assert align_session("retail", 95, "anything", "retail_95").task_id is None
+    with pytest.warns(AlignmentWarning, match=r"^retail_115: .*no task 115"):
+        assert align_session("retail", 115, "anything", "retail_115").task_id is None
+
+
+def test_tau_usi_index_inverts_the_alignment() -> None:
+    for domain, count in TAU_USI_TASK_COUNTS.items():
+        ids = [tau2_task_id(domain, i) for i in range(count)]
+        assert [tau_usi_index(domain, t) for t in ids if t is not None] == [
+            i for i, t in zip(range(count), ids, strict=True) if t is not None
+        ]
+        assert sorted(t for t in ids if t is not None) == sorted(tau2_task_texts(domain))
+    assert ids.count(None) == 1 and ids.index(None) == RETAIL_DROPPED_INDEX
+    assert tau_usi_index("retail", "0") == 0 and tau_usi_index("retail", "94") == 94
+    assert tau_usi_index("retail", "95") == 96 and tau_usi_index("retail", "113") == 114
+    assert tau_usi_index("retail", "114") is None and tau_usi_index("retail", "x") is None
+    assert tau_usi_index("airline", "20") == 0 and tau_usi_index("airline", "0") == 49
+    assert tau_usi_index("airline", "50") is None and tau_usi_index("telecom", "1") is None
+    assert tau_usi_key("airline", "20") == "airline_0" and tau_usi_key("retail", None) is None
+    assert tau2_task_id("airline", 50) is None and tau2_task_id("retail", -1) is None
+
+
+def test_index_table_agrees_with_the_alignment_of_real_sessions(tau_usi_sample: Path) -> None:
+    from usi.data.readers import read_episodes
+
+    episodes = read_episodes(tau_usi_sample)
+    assert len(episodes) == 89
+    for episode in episodes:  # airline 0–20 by entities, retail 31–55 by index
+        assert tau_usi_index(episode.domain, episode.task_id) == episode.metadata["tau_index"]
 
 
 def test_unknown_domain_warns() -> None:

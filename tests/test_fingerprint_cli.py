@@ -51,7 +51,7 @@ def episodes_file(tmp_path: Path) -> tuple[Path, list[Episode]]:
 
 def test_json_lines_contract(episodes_file: tuple[Path, list[Episode]]) -> None:
     path, episodes = episodes_file
-    result = runner.invoke(app, ["fingerprint", str(path), "--json"])
+    result = runner.invoke(app, ["fingerprint", "--definitions", "usi-v2", str(path), "--json"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == len(episodes)
@@ -68,7 +68,9 @@ def test_json_lines_contract(episodes_file: tuple[Path, list[Episode]]) -> None:
 
 def test_profile_table(episodes_file: tuple[Path, list[Episode]]) -> None:
     path, _ = episodes_file
-    result = runner.invoke(app, ["fingerprint", str(path)], terminal_width=200)
+    result = runner.invoke(
+        app, ["fingerprint", "--definitions", "usi-v2", str(path)], terminal_width=200
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     for dimension, name in DIMENSION_NAMES.items():
@@ -92,10 +94,12 @@ def test_no_episodes_is_bad_input(
     path.write_text("{}", encoding="utf-8")
     monkeypatch.setattr(fingerprint_cli, "iter_episodes", lambda p, **_: iter(()))
     for extra in ([], ["--json"]):
-        result = runner.invoke(app, ["fingerprint", str(path), *extra])
+        result = runner.invoke(app, ["fingerprint", "--definitions", "usi-v2", str(path), *extra])
         assert isinstance(result.exception, UsiInputError)
         assert result.exception.one_line() == f"{path}: no episodes"
-    monkeypatch.setattr(sys, "argv", ["usi", "fingerprint", str(path), "--json"])
+    monkeypatch.setattr(
+        sys, "argv", ["usi", "fingerprint", "--definitions", "usi-v2", str(path), "--json"]
+    )
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 2
@@ -113,7 +117,7 @@ def test_bad_files_exit_2_with_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     for path, where in ((empty, f"{empty}: "), (broken, f"{broken}:line 2: ")):
         proc = subprocess.run(
-            [sys.executable, "-m", "usi", "fingerprint", str(path)],
+            [sys.executable, "-m", "usi", "fingerprint", "--definitions", "usi-v2", str(path)],
             capture_output=True,
             text=True,
             env=env,

@@ -9,22 +9,22 @@ from usi.metrics import judge_agreement, score_pair
 
 
 def test_evaluative_alignment_by_hand() -> None:
-    # task 1: sim reuse 0.5, 1.0 → 0.75; human 0.25.   sim efficiency 1.0; human 0.5
-    # task 2: sim reuse 0.0;          human 0.5.        (efficiency unanswered)
+    # task 1: sim reuse 0.5, 1.0 → 0.75; human 0.25.   sim overall_score 1.0; human 0.5
+    # task 2: sim reuse 0.0;          human 0.5.        (overall_score unanswered)
     # reuse: S̄_sim = (0.75 + 0) / 2 = 0.375, S̄_hum = (0.25 + 0.5) / 2 = 0.375 → Δ 0
-    # efficiency: S̄_sim 1.0, S̄_hum 0.5 → Δ +0.5, relative +100%
+    # overall_score: S̄_sim 1.0, S̄_hum 0.5 → Δ +0.5, relative +100%
     # evaluation = 1 − (0 + 0.5) / 2 = 0.75
     # v1 per-task MAE over cells (t1 reuse .5, t1 eff .5, t2 reuse .5) = 0.5
     sim = make_table(
         [
-            {"task_id": "1", "survey": {"reuse": 0.5, "efficiency": 1.0}},
+            {"task_id": "1", "survey": {"reuse": 0.5, "overall_score": 1.0}},
             {"task_id": "1", "survey": {"reuse": 1.0}},
             {"task_id": "2", "survey": {"reuse": 0.0}},
         ]
     )
     hum = make_table(
         [
-            {"task_id": "1", "survey": {"reuse": 0.25, "efficiency": 0.5}},
+            {"task_id": "1", "survey": {"reuse": 0.25, "overall_score": 0.5}},
             {"task_id": "2", "survey": {"reuse": 0.5}},
         ],
         source="human",
@@ -35,10 +35,10 @@ def test_evaluative_alignment_by_hand() -> None:
     assert result.components.evaluation == pytest.approx(0.75)
     assert detail.mae == pytest.approx(0.25)
     assert detail.n_pairs == 3 and detail.n_tasks == 2
-    reuse, efficiency = detail.dimensions["reuse"], detail.dimensions["efficiency"]
+    reuse, overall_score = detail.dimensions["reuse"], detail.dimensions["overall_score"]
     assert (reuse.simulator, reuse.human, reuse.delta) == pytest.approx((0.375, 0.375, 0.0))
-    assert reuse.n_tasks == 2 and efficiency.n_tasks == 1
-    assert efficiency.relative_overestimation == pytest.approx(1.0)
+    assert reuse.n_tasks == 2 and overall_score.n_tasks == 1
+    assert overall_score.relative_overestimation == pytest.approx(1.0)
     assert detail.per_task_mae == pytest.approx(0.5)
     mirror = score_pair(hum, sim, "h", n_bootstrap=0)
     assert mirror.components.evaluation == pytest.approx(0.75)
@@ -71,6 +71,7 @@ def test_no_shared_task_gives_a_reason() -> None:
 
 
 def test_judge_agreement_by_hand() -> None:
+    # Scores are goodness (spec §5); the table holds form positions.
     # episode   dimension          participant  judge   judge − participant
     #   e1      task_success       1.0          0.75    −0.25
     #   e1      interaction_flow   1/3          2/3     +1/3
@@ -84,7 +85,8 @@ def test_judge_agreement_by_hand() -> None:
                 "survey": {"task_success": 1.0, "interaction_flow": 1 / 3},
                 "judge": {"task_success": 0.75, "interaction_flow": 2 / 3},
             },
-            {"survey": {"task_success": 0.5}, "judge": {"task_success": 0.25}},
+            # judge: form position 0 = "No - Due to a policy issue…", goodness 2 of 1–5 = 0.25
+            {"survey": {"task_success": 0.5}, "judge": {"task_success": 0.0}},
             {"survey": {"reuse": 0.5}},
         ],
         source="human",

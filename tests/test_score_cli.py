@@ -89,7 +89,7 @@ def two_sims_file(tmp_path: Path) -> Path:
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["score", *args])
+    result = runner.invoke(app, ["score", "--definitions", "usi-v2", *args])
     return result.exit_code, result.stdout, result.stderr
 
 

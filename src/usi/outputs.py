@@ -9,7 +9,10 @@ traceback after minutes of work:
 - an existing target is refused unless ``--overwrite`` (or ``--resume`` where a command can
   continue its output);
 - a folder target (a report) is replaced whole, never merged with stale files, and only when
-  it is empty or recognisably one of usi's own (so ``-o ~ --overwrite`` cannot wipe a home).
+  it is empty or recognisably one of usi's own (so ``-o ~ --overwrite`` cannot wipe a home);
+- a file that a command appends to for a long time (``usi run``, ``usi judge``) is held by
+  one command at a time (:func:`output_lock`): a second one on the same OUT is refused at
+  once instead of interleaving its episodes with the first one's.
 
 Files are written with the usual ``0644`` (less the umask), never ``mkstemp``'s ``0600``.
 """
@@ -20,7 +23,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from usi.errors import UsiInputError
 
@@ -148,3 +154,36 @@ def replace_dir(staging: Path, target: Path) -> None:
         raise
     finally:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def lock_path(path: Path) -> Path:
+    """The hidden sibling that :func:`output_lock` locks (kept: unlinking a lock file that
+    another process may be opening would let two holders in)."""
+    return path.absolute().parent / f".{path.name}.lock"
+
+
+@contextlib.contextmanager
+def output_lock(path: Path) -> Iterator[None]:
+    """Hold OUT for this command alone, or refuse at once (another run or judge writes it).
+
+    An OS file lock (``flock`` through the ``filelock`` library), released by the kernel
+    when the holder dies, so a killed run never leaves a stale lock behind and ``--resume``
+    right after a ``kill -9`` just works. Taken before OUT is read for ``--resume``, so a
+    resumed run never counts episodes another run is still writing.
+    """
+    lock = FileLock(str(lock_path(path)), timeout=0, mode=file_mode())
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsiInputError(
+            "another usi command is writing this file (wait for it to finish, or use another -o)",
+            path,
+        ) from None
+    except OSError as exc:
+        raise UsiInputError(
+            f"cannot lock the file ({exc.strerror or type(exc).__name__})", path
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

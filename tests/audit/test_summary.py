@@ -72,7 +72,18 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_score_json_carries_the_audit_beside_an_unchanged_usi(corpus: tuple[Path, Path]) -> None:
     sim_path, human_path = corpus
     result = runner.invoke(
-        app, ["score", str(sim_path), "--human", str(human_path), "--json", "--bootstrap", "20"]
+        app,
+        [
+            "score",
+            "--definitions",
+            "usi-v2",
+            str(sim_path),
+            "--human",
+            str(human_path),
+            "--json",
+            "--bootstrap",
+            "20",
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)  # notes (few tasks paired) go to stderr
@@ -115,7 +126,17 @@ def test_report_section_shows_the_table_and_escaped_examples(
 def test_no_audit_leaves_the_score_as_it_is(corpus: tuple[Path, Path]) -> None:
     """--no-audit only drops the block beside USI: the score is the same object."""
     sim_path, human_path = corpus
-    args = ["score", str(sim_path), "--human", str(human_path), "--json", "--bootstrap", "20"]
+    args = [
+        "score",
+        "--definitions",
+        "usi-v2",
+        str(sim_path),
+        "--human",
+        str(human_path),
+        "--json",
+        "--bootstrap",
+        "20",
+    ]
     with_audit = json.loads(runner.invoke(app, args).stdout)
     without = json.loads(runner.invoke(app, [*args, "--no-audit"]).stdout)
     assert with_audit.pop("audit") is not None

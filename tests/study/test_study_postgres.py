@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -206,3 +207,39 @@ def test_nul_in_a_message_is_refused_before_it_reaches_postgres(
     answer = p.send("before\x00after", "pg-nul-msg-0001")
     assert answer.status_code == 422 and "control characters" in answer.json()["error"]
     assert p.send("before after", "pg-nul-msg-0002").status_code == 200
+
+
+def test_an_agent_reply_with_nul_is_stored_on_postgres(
+    pg_app: Callable[..., TestClient],
+) -> None:
+    """Regression (issue 18): the model's reply held a NUL, PostgreSQL refused it, and the
+    turn was resubmitted until the deadline. Stored without the NUL, answered at once."""
+    from tau2.data_model.message import AssistantMessage, ToolCall
+
+    class NulAgent:
+        calls = 0
+
+        def greeting(self) -> str:
+            return "Hello"
+
+        def respond(self, key: int, domain: str, task_id: str, history: Any) -> list[Any]:
+            NulAgent.calls += 1
+            call = ToolCall(id="c\x001", name="find_user", arguments={"q": "a\x00b"})
+            return [
+                AssistantMessage(role="assistant", content=None, tool_calls=[call]),
+                AssistantMessage(role="assistant", content="found\x00 you"),
+            ]
+
+    client = pg_app(NulAgent(), tasks={"retail": ["0"]})
+    p = Participant(TestClient(client.app))
+    p.to_chat("pgnul0002")
+    assert p.send("hello", "pg-nul-msg-0003").status_code == 200
+    data = p.wait_agent()
+    assert data["agent_status"] == "idle"
+    assert [m["text"] for m in data["messages"]] == ["Hello", "hello", "found you"]
+    assert NulAgent.calls == 1
+    study = study_of(client)
+    (session,) = service.list_sessions(study.factory)
+    stored = service.messages_of(study.factory, session.id, visible_only=False)
+    assert stored[2].tool_calls == [{"id": "c1", "name": "find_user", "arguments": {"q": "ab"}}]
+    assert service.agent_errors_of(study.factory, session.id) == []

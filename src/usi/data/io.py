@@ -8,6 +8,7 @@ so a crash loses at most what was in flight.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from usi.data.episode import Episode
+from usi.errors import UsiInputError
 from usi.outputs import file_mode
 
 
@@ -54,15 +56,34 @@ def write_episodes(path: str | Path, episodes: Iterable[Episode]) -> int:
 
 
 def append_line(path: str | Path, line: str) -> None:
-    """Append one whole line with a single ``write`` on an ``O_APPEND`` descriptor, then fsync.
+    """Append one whole line on an ``O_APPEND`` descriptor, then fsync; all of it or none.
 
-    A reader never sees a partial record from a finished write; a crash mid-write leaves at
-    most one torn last line, which the canonical reader reports (and ``--resume`` drops).
+    ``write`` may write less than asked (a nearly full disk, a signal): the rest is written
+    in a loop. If the disk is full, the part already written is cut off again
+    (``ftruncate`` back to the size before), so the file holds only whole lines and
+    ``--resume`` goes on from it once there is space; the failure is one line naming the
+    file, not a traceback. A crash mid-write still leaves at most one torn last line,
+    which the canonical reader reports (and ``--resume`` drops).
     """
     data = (line.rstrip("\n") + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:  # pragma: no cover - POSIX reports an error instead
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise UsiInputError(
+                f"cannot append ({exc.strerror or type(exc).__name__}); it holds only whole "
+                "lines: free space, then rerun with --resume",
+                path,
+            ) from None
     finally:
         os.close(fd)

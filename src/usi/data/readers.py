@@ -41,6 +41,7 @@ __all__ = [
 ACCEPTED_SHAPES = (
     'accepted: canonical episodes JSONL (one {"episode_id": …} object per line), '
     'tau-usi JSON ({SESSION: {"conversation": […], …}}), '
+    'the paper\'s simulator results JSON ({INSTANCE: {"conversation": […], "reward": …}}), '
     'or a `tau2 run` results JSON ({"info": …, "simulations": […]})'
 )
 """The one list of file shapes usi reads, quoted by every wrong-shape message."""
@@ -50,6 +51,7 @@ class EpisodeFormat(StrEnum):
     CANONICAL = "canonical"
     TAU_USI = "tau-usi"
     TAU2_RESULTS = "tau2-results"
+    TAU_USI_RESULTS = "tau-usi-results"
 
 
 def _first_line(path: Path) -> tuple[bytes, bool]:
@@ -135,6 +137,10 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
     if isinstance(document, dict):
         if "simulations" in document and "info" in document:
             return EpisodeFormat.TAU2_RESULTS, document
+        from usi.data.paper_results import is_results_document
+
+        if is_results_document(document):
+            return EpisodeFormat.TAU_USI_RESULTS, document
         values = document.values()
         if values and all(isinstance(v, dict) and "conversation" in v for v in values):
             return EpisodeFormat.TAU_USI, document
@@ -180,6 +186,10 @@ def iter_episodes(
         from usi.data.tau_usi import read_tau_usi
 
         yield from read_tau_usi(p, document=document, agent=agent)
+    elif fmt is EpisodeFormat.TAU_USI_RESULTS:
+        from usi.data.paper_results import read_results
+
+        yield from read_results(p, load_json(p) if document is None else document)
     else:
         from usi.data.tau2_results import read_tau2_results
 

@@ -215,13 +215,18 @@ def screen_episodes(episodes: Iterable[Episode], screening: Screening) -> Iterat
 
 
 def read_input(
-    path: Path, *, workers: int | None = None, progress: ProgressCallback | None = None
+    path: Path,
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    definitions: str = "usi-v2",
 ) -> Input:
-    """One episode file in any format ``usi`` reads, as a table, after the rules."""
+    """One episode file in any format ``usi`` reads, as a table of ``definitions``' features,
+    after the rules."""
     from usi.metrics.table import load_table
 
     try:
-        table = load_table(path, progress=progress, workers=workers)
+        table = load_table(path, progress=progress, workers=workers, definitions=definitions)
     except OSError as exc:
         raise UsiInputError(exc.strerror or str(exc), path) from None
     return screen_table(table, str(path), path)

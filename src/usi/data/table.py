@@ -38,13 +38,17 @@ def _scores(answers: object) -> list[float]:
         label = answers.get(item_id)
         item = ITEMS_BY_ID[item_id]
         out.append(
-            item.score(label) if isinstance(label, str) and label in item.options else np.nan
+            item.position(label) if isinstance(label, str) and label in item.options else np.nan
         )
     return out
 
 
 def episode_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
-    """One row per episode: meta columns, survey scores in [0, 1], judge scores (NaN if absent).
+    """One row per episode: meta columns, survey and judge answers (NaN if absent).
+
+    An answer is stored as its position on the form, i/(k-1) (:meth:`SurveyItem.position`):
+    the table records what was ticked; scoring maps it to goodness
+    (:func:`usi.data.survey.goodness_matrix`).
 
     ``error`` is :attr:`Episode.infrastructure_error` (None for a conversation that ran), so
     the rules of :mod:`usi.data.sides` can leave failed runs out of the table.

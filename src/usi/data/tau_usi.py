@@ -43,6 +43,7 @@ from typing import Any
 
 from usi.data.decode import load_json, tree_building
 from usi.data.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
+from usi.data.paper import N_TURNS_KEY, is_meta
 from usi.data.survey import validate_answer
 from usi.errors import UsiInputError
 
@@ -70,7 +71,6 @@ _ROLE_PLAY_PREAMBLE_RE = re.compile(
     r"^\s*You are role-playing as a user interacting with an agent\.\s*", re.IGNORECASE
 )
 
-SURVEY_SUBMISSION_MARKER = "<|survey|>"
 _CANVAS_OPEN, _CANVAS_CLOSE = "<|canvas|>", "<|/canvas|>"
 
 
@@ -148,7 +148,7 @@ def session_episode(path: Path, key: str, raw: Any, *, agent: bool = True) -> Ep
     conversation = raw.get("conversation")
     if not isinstance(conversation, list) or not conversation:
         raise session.error("session has no conversation")
-    messages, agent_model = _conversation_messages(session, conversation, agent=agent)
+    messages, agent_model, n_turns = _conversation_messages(session, conversation, agent=agent)
     instruction, first_message = _instruction(session.canvas)
     metadata: dict[str, Any] = {
         "tau_index": int(match["index"]),
@@ -158,12 +158,13 @@ def session_episode(path: Path, key: str, raw: Any, *, agent: bool = True) -> Ep
         "agent_model": agent_model,
         "quality_score": raw.get("quality_score"),
         "quality_passed": raw.get("quality_passed"),
-        "keep": raw.get("keep"),
+        "keep": raw.get("keep", True),  # absent = kept, as the paper's scorer reads it
         "human_score": raw.get("human_score"),
         "llm_reasoning": raw.get("llm_reasoning"),
         "human_reasoning": raw.get("human_reasoning"),
         "instruction": instruction,
         "first_message": first_message,
+        N_TURNS_KEY: n_turns,
     }
     # Every field is checked above (messages built as Message, reward and survey answers
     # validated one by one), so the episode is assembled without validating it all again.
@@ -211,9 +212,11 @@ def _survey(session: _Session, raw: Any) -> dict[str, str] | None:
 
 def _conversation_messages(
     session: _Session, conversation: list[Any], *, agent: bool = True
-) -> tuple[list[Message], str | None]:
+) -> tuple[list[Message], str | None, int]:
+    """Canonical messages, the agent model of the set-up line, and the paper's ``n_turns``."""
     messages: list[Message] = []
     agent_model: str | None = None
+    n_turns = 0
     for position, raw in enumerate(conversation):
         if not isinstance(raw, dict):
             raise session.error("message is not a JSON object", position)
@@ -222,13 +225,18 @@ def _conversation_messages(
             content = ""
         if not isinstance(content, str):
             raise session.error("message content is not text", position)
+        if not is_meta(content, human=True):
+            n_turns += 1
         if role == "user":
             if agent_model is None and "\\tau" in content:
                 setup = SETUP_RE.match(content)
                 if setup is not None:
                     agent_model = setup["model"]
-            if is_user_content(content) and not _is_survey_submission(content):
-                # Checked above (a str, the user role): no need to validate 200k turns again.
+            if not is_meta(content, human=True) or is_user_content(content):
+                # Kept when either definition set counts it: tau-usi counts an empty turn
+                # (the paper's meta rules, spec §10.2); usi-v2's Episode.user_turns() filters
+                # its own way (spec §1). Checked above (a str, the user role): no need to
+                # validate 200k turns again.
                 messages.append(Message.model_construct(role="user", content=content))
         elif role == "assistant":
             if agent:
@@ -237,23 +245,7 @@ def _conversation_messages(
                 _first_canvas(session, content)
         else:
             raise session.error(f"unknown role {role!r} (expected user or assistant)", position)
-    return messages, agent_model
-
-
-def _is_survey_submission(content: str) -> bool:
-    """A participant message that carries the survey answers rather than speech."""
-    if SURVEY_SUBMISSION_MARKER in content:
-        return True
-    stripped = content.strip()
-    if not stripped.startswith("{"):
-        return False
-    try:
-        record = json.loads(stripped)
-    except json.JSONDecodeError:
-        return False
-    return isinstance(record, dict) and any(
-        key in record for key in ("task_success", "overall_score", "human_like")
-    )
+    return messages, agent_model, n_turns
 
 
 def _first_canvas(session: _Session, content: str) -> None:

@@ -13,6 +13,7 @@ import typer
 
 from usi.fingerprint.features import DIMENSION_NAMES, DIMENSIONS, FEATURES
 from usi.layout import PIPE_WIDTH
+from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
 from usi.outputs import check_input_file
 
 if TYPE_CHECKING:  # numpy, pandas and the extractor load only once the arguments are good
@@ -52,17 +53,47 @@ def _fingerprinted(
         yield chunk, fingerprint_turn_lists([episode.user_turns() for episode in chunk])
 
 
-def write_json_lines(path: Path, screening: Screening | None = None) -> int:
-    """One JSON object per episode kept by the rules on stdout; return how many episodes."""
+def _definition_rows(
+    path: Path, screening: Screening | None, definitions: str
+) -> Iterator[tuple[list[Episode], npt.NDArray[np.float64], tuple[str, ...]]]:
+    """Chunks with their feature rows under ``definitions`` (usi-v2: the fast turn-list path)."""
+    if definitions == "usi-v2":
+        for chunk, values in _fingerprinted(path, screening):
+            yield chunk, values, FEATURES
+        return
+    import numpy as np
+
+    from usi.data.sides import Screening, screen_episodes
+    from usi.fingerprint.extract import CHUNK_EPISODES
+    from usi.metrics.definitions import get_definitions
+
+    chosen = get_definitions(definitions)
+    episodes = screen_episodes(iter_episodes(path), screening or Screening(str(path)))
+    for chunk in _chunks(episodes, CHUNK_EPISODES):
+        frame = chosen.feature_frame(chunk)
+        yield chunk, frame[list(chosen.features)].to_numpy(np.float64), chosen.features
+
+
+def write_json_lines(
+    path: Path, screening: Screening | None = None, definitions: str = "usi-v2"
+) -> int:
+    """One JSON object per episode kept by the rules on stdout; return how many episodes.
+
+    A tau-usi feature is null for a conversation with no user turn (the paper has none).
+    """
     count = 0
     out = sys.stdout
-    for chunk, values in _fingerprinted(path, screening):
+    for chunk, values, names in _definition_rows(path, screening, definitions):
         for episode, row in zip(chunk, values.tolist(), strict=True):
             record = {
                 "episode_id": episode.episode_id,
                 "source": episode.source,
                 "task_id": episode.task_id,
-                "features": dict(zip(FEATURES, row, strict=True)),
+                "definitions": definitions,
+                "features": {
+                    name: (None if value != value else value)  # NaN → null
+                    for name, value in zip(names, row, strict=True)
+                },
             }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += len(chunk)
@@ -199,9 +230,16 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--json",
                 help="One JSON object per episode on stdout "
-                '({"episode_id", "source", "task_id", "features": {19 features}}).',
+                '({"episode_id", "source", "task_id", "definitions", "features": {…}}).',
             ),
         ] = False,
+        definitions: Annotated[
+            DefinitionsName,
+            typer.Option(
+                "--definitions",
+                help="tau-usi: the paper's 20 features with its names; usi-v2: usi's 19.",
+            ),
+        ] = DEFAULT_DEFINITIONS,
     ) -> None:
         """Behavioral fingerprint (19 features) of every episode, or per-source profiles.
 
@@ -214,7 +252,9 @@ def register(app: typer.Typer) -> None:
         screening = Screening(str(episodes))
         profiles: dict[str, tuple[int, list[float]]] = {}
         if as_json:
-            count = write_json_lines(episodes, screening)
+            count = write_json_lines(episodes, screening, definitions.value)
+        elif definitions is not DefinitionsName.USI_V2:
+            count = _print_means(episodes, screening, definitions.value)
         else:
             from rich.console import Console
             from rich.progress import (
@@ -248,3 +288,38 @@ def register(app: typer.Typer) -> None:
             stdout = Console()
             width = stdout.width if stdout.is_terminal else PIPE_WIDTH
             Console(width=width).print(profile_table(profiles, width))
+
+
+def _print_means(path: Path, screening: Screening, definitions: str) -> int:
+    """Per source, the mean of each feature over its conversations (the paper's row, × 1)."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from usi.metrics.definitions import get_definitions
+
+    names = get_definitions(definitions).features
+    sums: dict[str, tuple[int, npt.NDArray[np.float64]]] = {}
+    count = 0
+    for chunk, values, _ in _definition_rows(path, screening, definitions):
+        for episode, row in zip(chunk, values, strict=True):
+            n, total = sums.get(episode.source, (0, np.zeros(len(row))))
+            if not np.isnan(row).any():
+                sums[episode.source] = (n + 1, total + row)
+            else:
+                sums.setdefault(episode.source, (n, total))
+        count += len(chunk)
+    stdout = Console()
+    width = stdout.width if stdout.is_terminal else PIPE_WIDTH
+    table = Table(title=f"Mean per conversation — definitions {definitions}", title_justify="left")
+    table.add_column("feature")
+    sources = _source_order(sums)
+    for source in sources:
+        table.add_column(f"{source} (n={sums[source][0]})", justify="right")
+    for i, name in enumerate(names):
+        table.add_row(
+            name,
+            *(f"{sums[s][1][i] / sums[s][0]:.3f}" if sums[s][0] else "—" for s in sources),
+        )
+    Console(width=width).print(table)
+    return count

@@ -11,6 +11,8 @@ from rich.console import Console
 
 from usi.errors import UsiInputError
 from usi.layout import PIPE_WIDTH
+from usi.options import DEFAULT_DEFINITIONS
+from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_input_file
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
 
 
-def _read(path: Path, console: Console, workers: int | None) -> Input:
+def _read(path: Path, console: Console, workers: int | None, definitions: str = "usi-v2") -> Input:
     """One file read by the rules of ``usi.data.sides``, with a status line on stderr."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -36,15 +38,24 @@ def _read(path: Path, console: Console, workers: int | None) -> Input:
     ) as progress:
         task = progress.add_task(f"fingerprinting {path.name}", total=None)
         return read_input(
-            path, progress=lambda n: progress.update(task, completed=n), workers=workers
+            path,
+            progress=lambda n: progress.update(task, completed=n),
+            workers=workers,
+            definitions=definitions,
         )
 
 
-def _sides(simulators: list[Path], human: Path, console: Console, workers: int | None) -> Sides:
+def _sides(
+    simulators: list[Path],
+    human: Path,
+    console: Console,
+    workers: int | None,
+    definitions: str = "usi-v2",
+) -> Sides:
     """The people and each simulator by the shared rules; their warnings go to stderr."""
     from usi.data.sides import WARNING_PREFIX, read_sides
 
-    sides = read_sides(simulators, human, lambda path: _read(path, console, workers))
+    sides = read_sides(simulators, human, lambda path: _read(path, console, workers, definitions))
     for note in sides.notes:
         typer.echo(WARNING_PREFIX + note, err=True)
     return sides
@@ -156,6 +167,30 @@ def register(app: typer.Typer) -> None:
                 min=0, help="Processes reading a large JSONL file (0 = 2 above 16 MiB, else 1)."
             ),
         ] = 0,
+        definitions: Annotated[
+            Definitions,
+            typer.Option(
+                "--definitions",
+                help="tau-usi: the paper's USI, exactly (comparable with the published "
+                "simulators); usi-v2: usi's small-sample variant.",
+            ),
+        ] = DEFAULT_DEFINITIONS,
+        ratings: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--ratings",
+                help="tau-usi Eval: the simulator model's ratings of the HUMAN conversations "
+                "(`usi judge --model M HUMAN` output or the paper's survey_comparable JSON), "
+                "one per SIM in order; with --ceiling, a second person's ratings.",
+            ),
+        ] = None,
+        difficulty: Annotated[
+            Path | None,
+            typer.Option(
+                "--difficulty",
+                help="tau-usi: another ECE difficulty map of the shipped one's shape.",
+            ),
+        ] = None,
         audit: Annotated[
             bool,
             typer.Option(
@@ -174,9 +209,31 @@ def register(app: typer.Typer) -> None:
         A source in several files is one row per file, "SOURCE (FILE)".
         """
         try:
-            for path in (*(simulators or []), human, ceiling):
+            for path in (*(simulators or []), human, ceiling, *(ratings or []), difficulty):
                 if path is not None:
                     check_input_file(path)
+            if definitions is Definitions.TAU_USI:
+                from usi.metrics.tau_usi.cli import run_tau_usi
+
+                run_tau_usi(
+                    list(simulators or []),
+                    human,
+                    ceiling,
+                    list(ratings or []),
+                    difficulty,
+                    as_json=as_json,
+                    n_bootstrap=n_bootstrap,
+                    seed=seed,
+                    workers=workers or None,
+                    read=lambda sims, hum: _sides(
+                        sims, hum, Console(stderr=True), workers or None, "tau-usi"
+                    ),
+                )
+                return
+            if ratings or difficulty is not None:
+                raise UsiInputError(
+                    "--ratings and --difficulty belong to --definitions tau-usi", None, "--ratings"
+                )
             _run(
                 list(simulators or []),
                 human,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from usi.data.survey import SURVEY_ITEM_IDS
+from usi.data.survey import SURVEY_ITEM_IDS, goodness_matrix
 from usi.data.table import JUDGE_COLUMNS, SURVEY_COLUMNS
 from usi.metrics.models import JudgeAgreement, JudgeGap
 
@@ -22,8 +22,8 @@ def judge_agreement(table: pd.DataFrame) -> JudgeAgreement | None:
 
     None when no episode has both (no ``usi judge`` run on this data).
     """
-    own = table[list(SURVEY_COLUMNS)].to_numpy(dtype=np.float64)
-    judged = table[list(JUDGE_COLUMNS)].to_numpy(dtype=np.float64)
+    own = goodness_matrix(table[list(SURVEY_COLUMNS)].to_numpy(dtype=np.float64))
+    judged = goodness_matrix(table[list(JUDGE_COLUMNS)].to_numpy(dtype=np.float64))
     both = ~np.isnan(own) & ~np.isnan(judged)
     if not both.any():
         return None

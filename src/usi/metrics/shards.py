@@ -61,7 +61,7 @@ def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]]:
 
 
 def load_shard(
-    path: Path, start: int, end: int, chunk_size: int
+    path: Path, start: int, end: int, chunk_size: int, definitions: str = "usi-v2"
 ) -> pd.DataFrame | ShardError | None:
     """Rows of the episodes in one byte range; an error as (message, line in shard)."""
     from usi.data.episode import Episode
@@ -80,7 +80,7 @@ def load_shard(
                 raise _LineError(describe_validation_error(exc), number) from None
 
     try:
-        parts = list(rows_of(episodes(), chunk_size))
+        parts = list(rows_of(episodes(), chunk_size, definitions))
     except _LineError as exc:
         return exc.message, exc.number
     except UnicodeDecodeError:
@@ -115,6 +115,7 @@ def load_parallel(
     workers: int,
     progress: Callable[[int], None] | None = None,
     shard_bytes: int = SHARD_BYTES,
+    definitions: str = "usi-v2",
 ) -> list[pd.DataFrame]:
     """The table parts of a canonical JSONL file, in file order, from ``workers`` processes.
 
@@ -130,7 +131,7 @@ def load_parallel(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=setup_environment
     ) as pool:
-        futures = [pool.submit(load_shard, path, s, e, chunk_size) for s, e in ranges]
+        futures = [pool.submit(load_shard, path, s, e, chunk_size, definitions) for s, e in ranges]
         for (start, _), future in zip(ranges, futures, strict=True):
             result = future.result()
             if isinstance(result, tuple):

@@ -26,6 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 
+from usi.data.survey import goodness_matrix
 from usi.data.table import SURVEY_COLUMNS
 from usi.fingerprint.features import FEATURES
 from usi.metrics.table import TASK_KEY_SEPARATOR, task_keys
@@ -123,7 +124,7 @@ def _side_sums(table: pd.DataFrame, codes: npt.NDArray[np.intp], n_units: int) -
     user_turns = table["n_user_turns"].to_numpy(dtype=np.float64)[:, None]
     reward = table["reward"].to_numpy(dtype=np.float64)
     rewarded = ~np.isnan(reward) & table["task_id"].notna().to_numpy()
-    survey = table[list(SURVEY_COLUMNS)].to_numpy(dtype=np.float64)
+    survey = goodness_matrix(table[list(SURVEY_COLUMNS)].to_numpy(dtype=np.float64))
     answered = ~np.isnan(survey)
     return SideSums(
         n_episodes=total(np.ones(n)),

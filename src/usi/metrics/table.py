@@ -16,13 +16,15 @@ import pandas as pd
 from usi.data.episode import HUMAN_SOURCE, Episode
 from usi.data.table import episode_frame
 from usi.errors import UsiInputError
-from usi.fingerprint.features import FEATURES
+from usi.fingerprint.features import FEATURES  # noqa: F401  (re-exported for callers)
 
 DEFAULT_CHUNK_SIZE = 2048
 """Episodes reduced per step: large enough to amortize pandas overhead, small enough that
 the conversations in flight stay a few megabytes."""
 
 TASK_KEY_SEPARATOR = "/"
+DEFAULT_DEFINITIONS = "usi-v2"
+"""The table's feature set when none is named (the scoring CLI names one explicitly)."""
 
 ProgressCallback = Callable[[int], None]
 
@@ -33,14 +35,19 @@ def _chunks(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
         yield chunk
 
 
-def rows_of(episodes: Iterable[Episode], chunk_size: int) -> Iterator[pd.DataFrame]:
-    """Table rows chunk by chunk; each chunk's conversations are dropped once reduced."""
-    from usi.fingerprint.extract import fingerprint_frame
+def rows_of(
+    episodes: Iterable[Episode], chunk_size: int, definitions: str = DEFAULT_DEFINITIONS
+) -> Iterator[pd.DataFrame]:
+    """Table rows chunk by chunk; each chunk's conversations are dropped once reduced.
 
+    The feature columns are those of the ``definitions`` set (:mod:`usi.metrics.definitions`).
+    """
+    from usi.metrics.definitions import get_definitions
+
+    frame = get_definitions(definitions).feature_frame
     for chunk in _chunks(episodes, chunk_size):
         meta = episode_frame(chunk)
-        features = fingerprint_frame(chunk).reset_index(drop=True)
-        yield pd.concat([meta, features[list(FEATURES)]], axis=1)
+        yield pd.concat([meta, frame(chunk).reset_index(drop=True)], axis=1)
 
 
 def load_table(
@@ -48,8 +55,10 @@ def load_table(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    definitions: str = DEFAULT_DEFINITIONS,
 ) -> pd.DataFrame:
-    """One row per episode: ``episode_frame`` columns then the 19 ``FEATURES``.
+    """One row per episode: ``episode_frame`` columns then the features of ``definitions``
+    (usi-v2: the 19 ``FEATURES``; tau-usi: its key columns and the paper's 20 features).
 
     ``source`` is a path in any format ``usi.data.iter_episodes`` reads, or episodes
     already in memory. ``progress`` is called with the number of episodes read so far
@@ -69,21 +78,23 @@ def load_table(
         fmt = detect_format(path)
         n_workers = workers if workers is not None else default_workers(path)
         if fmt is EpisodeFormat.CANONICAL and n_workers > 1:
-            parts = load_parallel(path, chunk_size, n_workers, progress)
+            parts = load_parallel(path, chunk_size, n_workers, progress, definitions=definitions)
             episodes: Iterable[Episode] = ()
         else:
             episodes = iter_episodes(path, fmt)
     else:
         episodes = source
     done = 0
-    for part in rows_of(episodes, chunk_size):
+    for part in rows_of(episodes, chunk_size, definitions):
         parts.append(part)
         done += len(part)
         if progress is not None:
             progress(done)
     if not parts:
         raise UsiInputError("no episodes", path)
-    return pd.concat(parts, ignore_index=True)
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs["definitions"] = definitions
+    return table
 
 
 def task_keys(table: pd.DataFrame) -> pd.Series:

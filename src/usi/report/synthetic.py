@@ -82,7 +82,9 @@ def _survey(rng: random.Random, style: UserStyle, success: bool, bias: float) ->
         k = len(item.options)
         centre = (0.65 if success else 0.45) * (k - 1) + (style.leniency + bias) * (k - 1)
         position = round(rng.gauss(centre, 0.8))
-        answers[item.id] = item.options[max(0, min(k - 1, position))]
+        # Leniency moves answers up the goodness scale (spec §5), not along the form.
+        ranked = sorted(item.options, key=item.ordinal)
+        answers[item.id] = ranked[max(0, min(k - 1, position))]
     return answers
 
 

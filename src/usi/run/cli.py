@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -92,6 +92,52 @@ def check_run_flags(
         check_ray(ray_address)
 
 
+PROTOCOL_HELP = (
+    "tau2 (τ²'s scenario and user guidelines) or tau-usi (the paper's: the instruction the "
+    "study's participants saw, its user rules, greeting, limits and survey)."
+)
+
+
+def check_protocol_flags(
+    *,
+    protocol: str,
+    instructions: Path | None,
+    user_prompt: Path | None,
+    persona: Path | None,
+    split: str | None,
+    max_steps: int | None,
+    max_errors: int | None,
+) -> None:
+    """``--protocol tau-usi`` needs ``--instructions`` and fixes the simulator's prompt and the
+    limits; ``--instructions`` means nothing to the tau2 protocol."""
+    from usi.run.paper import PROTOCOLS, TAU_USI
+
+    if protocol not in PROTOCOLS:
+        raise UsiInputError(
+            f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})", where="--protocol"
+        )
+    if protocol != TAU_USI:
+        if instructions is not None:
+            raise UsiInputError("has no effect without --protocol tau-usi", where="--instructions")
+        return
+    if instructions is None:
+        raise UsiInputError(
+            "--protocol tau-usi needs --instructions HUMAN_FILE (the study's data: the "
+            "instruction each task's participants saw)",
+            where="--protocol",
+        )
+    fixed = (
+        ("--user-prompt", user_prompt, "the paper's user rules are the prompt"),
+        ("--persona", persona, "the study's instruction is the whole scenario"),
+        ("--split", split, "the study file decides the tasks; give --tasks to run fewer"),
+        ("--max-steps", max_steps, "the paper's limits are 80 user turns and 64 tool rounds"),
+        ("--max-errors", max_errors, "the paper's protocol has no error limit"),
+    )
+    for flag, value, why in fixed:
+        if value is not None:
+            raise UsiInputError(f"has no effect with --protocol tau-usi ({why})", where=flag)
+
+
 def _configure_offline(latency_ms: float | None, faults: str | None) -> None:
     """Shape the offline server (before it starts) and pass the shape on to Ray workers."""
     from usi.run.offline.server import parse_faults
@@ -160,8 +206,12 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(
             None, "--name", help="Simulator name recorded as the episodes' source."
         ),
-        max_steps: int = typer.Option(100, "--max-steps"),
-        max_errors: int = typer.Option(10, "--max-errors"),
+        max_steps: int | None = typer.Option(
+            None, "--max-steps", help="τ²'s step limit (default 100; protocol tau2)."
+        ),
+        max_errors: int | None = typer.Option(
+            None, "--max-errors", help="τ²'s tool-error limit (default 10; protocol tau2)."
+        ),
         retries: int = typer.Option(
             5, "--retries", help="Retries (with backoff) on 429/5xx/timeouts."
         ),
@@ -184,9 +234,27 @@ def register(app: typer.Typer) -> None:
             None, "--offline-faults", help="e.g. 429:0.1,500@3"
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+        protocol: Annotated[str, typer.Option("--protocol", help=PROTOCOL_HELP)] = "tau2",
+        instructions: Annotated[
+            Path | None,
+            typer.Option(
+                "--instructions",
+                help="The study's data (any format usi reads, e.g. the cache of usi data "
+                "fetch): the instruction each task's participants saw. --protocol tau-usi only.",
+            ),
+        ] = None,
     ) -> None:
         """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey."""
         # Arguments and paths first: τ² and litellm take seconds to import.
+        check_protocol_flags(
+            protocol=protocol,
+            instructions=instructions,
+            user_prompt=user_prompt,
+            persona=persona,
+            split=split,
+            max_steps=max_steps,
+            max_errors=max_errors,
+        )
         check_run_flags(
             user_kind=user_kind,
             user_plugin=user_plugin,
@@ -194,7 +262,11 @@ def register(app: typer.Typer) -> None:
             ray_address=ray_address,
             workers=workers,
         )
-        for path, what in ((user_prompt, "user prompt file"), (persona, "persona file")):
+        for path, what in (
+            (user_prompt, "user prompt file"),
+            (persona, "persona file"),
+            (instructions, "study file"),
+        ):
             if path is not None:
                 check_input_file(path, what=what)
         check_output_file(out, overwrite=overwrite, resume=resume)
@@ -222,6 +294,15 @@ def register(app: typer.Typer) -> None:
         if tasks is not None and split is not None:
             raise UsiInputError("give --tasks or --split, not both")
         select_tasks(domain, _task_list(tasks), split)
+        study = None
+        if instructions is not None:
+            from usi.run.instructions import load_study_instructions
+
+            study = load_study_instructions(instructions, domain)
+            for task_id in _task_list(tasks) or []:
+                study.task(task_id)  # each task asked for has a study instruction
+            for line in study.warnings():
+                typer.echo(f"usi: warning: {line}", err=True)
         user_model_used: str | None = user_model
         if user_kind == "plugin":
             if not user_plugin:
@@ -247,11 +328,13 @@ def register(app: typer.Typer) -> None:
             simulator=SimulatorSpec(user_kind, prompt_text, persona_text, user_plugin),
             name=name,
             seed=seed,
-            max_steps=max_steps,
-            max_errors=max_errors,
+            max_steps=100 if max_steps is None else max_steps,
+            max_errors=10 if max_errors is None else max_errors,
             num_retries=retries,
             timeout_s=timeout,
             survey=survey,
+            protocol=protocol,
+            study=study,
         )
         try:
             summary = run_episodes(

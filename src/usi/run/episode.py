@@ -13,13 +13,16 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from functools import cache
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+from usi.data.align import GOLD_ACTIONS_CHANGED, tau_usi_key
 from usi.data.episode import Episode
 from usi.errors import UsiInputError
+from usi.run import paper
+from usi.run.instructions import StudyInstructions, StudyTask
 from usi.run.models import completion_kwargs, is_offline
 from usi.run.offline.flaky import episode_metadata as flaky_metadata
 from usi.run.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
@@ -27,7 +30,15 @@ from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_pro
 from usi.tau.messages import ENDED_BY, from_tau
 from usi.tau.tasks import SPLITS, check_domain, domain_tasks, scenario_text, task_splits
 
-__all__ = ["RoleSettings", "RunSettings", "domain_tasks", "run_episode", "select_tasks"]
+__all__ = [
+    "RoleSettings",
+    "RunSettings",
+    "domain_tasks",
+    "provenance",
+    "run_episode",
+    "run_tasks",
+    "select_tasks",
+]
 
 DEFAULT_SEED = 300  # τ²'s default, so trial seeds match `tau2 run`
 
@@ -67,6 +78,21 @@ class RunSettings:
     timeout_s: float = 120.0
     survey: bool = True
     survey_retries: int = SURVEY_RETRIES
+    protocol: str = paper.TAU2  # or paper.TAU_USI: the study's instructions, rules and limits
+    study: StudyInstructions | None = None  # the study's instructions (protocol tau-usi)
+
+    def __post_init__(self) -> None:
+        if self.protocol not in paper.PROTOCOLS:
+            raise UsiInputError(
+                f"unknown protocol {self.protocol!r} (known: {', '.join(paper.PROTOCOLS)})",
+                where="--protocol",
+            )
+        if (self.protocol == paper.TAU_USI) != (self.study is not None):
+            raise UsiInputError(
+                "--protocol tau-usi needs the study's instructions (--instructions), and only "
+                "it uses them",
+                where="--protocol",
+            )
 
     @property
     def source(self) -> str:
@@ -79,7 +105,21 @@ class RunSettings:
 
     def recorded(self) -> dict[str, Any]:
         """Settings as stored in metadata: prompt texts are summarised by hash and size."""
-        data = asdict(self)
+        study = self.study
+        data: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name != "study":
+                data[item.name] = asdict(value) if is_dataclass(value) else value  # type: ignore[arg-type]
+        data["instructions"] = (
+            {"source": study.source, "sha256": study.sha256} if study is not None else None
+        )
+        if self.protocol == paper.TAU_USI:  # τ²'s step budget is not used: the paper's limits are
+            data["max_steps"] = data["max_errors"] = None
+            data["limits"] = {
+                "max_user_turns": paper.MAX_USER_TURNS,
+                "max_tool_rounds": paper.MAX_TOOL_ROUNDS,
+            }
         sim = data["simulator"]
         for key in ("user_prompt", "persona"):
             text = sim.pop(key)
@@ -109,6 +149,20 @@ def select_tasks(domain: str, task_ids: list[str] | None, split: str | None) -> 
             raise UsiInputError(f"{domain} has no split {split!r}", where="split")
         return [t for t in splits[split] if t in tasks]
     return sorted(tasks, key=_num)
+
+
+def run_tasks(settings: RunSettings, task_ids: list[str] | None, split: str | None) -> list[str]:
+    """The τ² tasks a run plays: :func:`select_tasks`, and under protocol tau-usi only the
+    tasks the study file gives an instruction for (a task asked for by id must have one)."""
+    selected = select_tasks(settings.domain, task_ids, split)
+    if settings.study is None:
+        return selected
+    if task_ids:
+        for task_id in selected:
+            study_task(settings, task_id)
+        return selected
+    studied = {task.task_id for task in settings.study.tasks}
+    return [task_id for task_id in selected if task_id in studied]
 
 
 def _num(task_id: str) -> tuple[int, str]:
@@ -215,6 +269,40 @@ def _failure(exc: BaseException, stage: str | None = None) -> str:
     return f"{origin}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
 
 
+def study_task(settings: RunSettings, task_id: str) -> StudyTask | None:
+    """The study's task run on τ² task ``task_id`` (protocol tau-usi), else None."""
+    return None if settings.study is None else settings.study.task(task_id)
+
+
+def simulator_instruction(settings: RunSettings, task_id: str) -> str:
+    """The instruction text the simulator is given: the study's card, or τ²'s scenario."""
+    study = study_task(settings, task_id)
+    if study is not None:
+        return study.instruction
+    task = domain_tasks(settings.domain)[task_id]
+    return scenario_text(task) if settings.simulator.kind == "roleflip" else str(task.user_scenario)
+
+
+def provenance(settings: RunSettings, task_id: str) -> dict[str, Any]:
+    """Where an episode's instruction came from, under which protocol, for which study task.
+
+    Keys read by scoring: ``protocol``, ``instruction`` (the exact text given to the
+    simulator as its instruction), ``instruction_sha256``, ``instruction_source`` (the
+    ``--instructions`` file, or ``"tau2"`` for τ²'s scenario) and ``tau_usi_key``
+    (``{domain}_{index}``, None for a τ² task the study does not have).
+    """
+    instruction = simulator_instruction(settings, task_id)
+    return {
+        "protocol": settings.protocol,
+        "instruction": instruction,
+        "instruction_sha256": hashlib.sha256(instruction.encode()).hexdigest(),
+        "instruction_source": settings.study.source if settings.study is not None else "tau2",
+        "tau_usi_key": tau_usi_key(settings.domain, task_id),
+        "tau2_gold_actions_changed": task_id
+        in GOLD_ACTIONS_CHANGED.get(settings.domain, frozenset()),
+    }
+
+
 def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> Episode:
     """Run one conversation on one τ² task and return it as a canonical episode.
 
@@ -239,6 +327,7 @@ def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> E
             messages=[],
             reward=None,
             metadata={
+                **provenance(settings, task_id),
                 "trial": trial,
                 "seed": seed,
                 "termination_reason": termination,
@@ -263,6 +352,7 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
 
     from usi.run.cpu import database_work, evaluation_domain, schema_cached_tools
     from usi.run.cpu import environment as build_environment
+    from usi.tau.limits import TurnLimitedOrchestrator
 
     domain = settings.domain
     task = domain_tasks(domain)[task_id]
@@ -281,31 +371,53 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
         user_tools = environment.get_user_tools()
     except Exception:
         user_tools = None
-    instructions = str(task.user_scenario)
+    tau_usi = settings.protocol == paper.TAU_USI
+    given = provenance(settings, task_id)
+    spec = settings.simulator
+    if tau_usi:  # the study's card, then the paper's rules (a plugin gets the card alone)
+        instructions = given["instruction"]
+        intent = paper.user_system_prompt(instructions)
+        if spec.kind == "prompt":
+            spec = replace(spec, user_prompt=paper.user_system_prompt("{instructions}"))
+    else:
+        instructions, intent = str(task.user_scenario), scenario_text(task)
     try:
         user = build_user(
-            settings.simulator,
+            spec,
             instructions=instructions,
             llm=user_llm,
             llm_args=user_args,
             tools=user_tools or None,
-            intent=scenario_text(task),
+            intent=intent,
         )
     except UsiInputError:
         raise
     except Exception as exc:  # a plugin that cannot even be built is the simulator's crash
         exc.usi_origin = "user"  # type: ignore[attr-defined]
         raise
-    orchestrator = Orchestrator(
-        domain=domain,
-        agent=agent,
-        user=user,
-        environment=environment,
-        task=task,
-        max_steps=settings.max_steps,
-        max_errors=settings.max_errors,
-        seed=seed,
-    )
+    orchestrator: Orchestrator
+    if tau_usi:
+        orchestrator = TurnLimitedOrchestrator(
+            domain=domain,
+            agent=agent,
+            user=user,
+            environment=environment,
+            task=task,
+            seed=seed,
+            max_user_turns=paper.MAX_USER_TURNS,
+            max_tool_rounds=paper.MAX_TOOL_ROUNDS,
+        )
+    else:
+        orchestrator = Orchestrator(
+            domain=domain,
+            agent=agent,
+            user=user,
+            environment=environment,
+            task=task,
+            max_steps=settings.max_steps,
+            max_errors=settings.max_errors,
+            seed=seed,
+        )
     _origin_tagger(agent, "agent")
     _origin_tagger(user, "user")
     agent_seed = _pin_seed(agent, settings.agent.seed, trial, seed)
@@ -373,13 +485,22 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             kwargs.update(settings.user.sampling())
             kwargs.update(num_retries=settings.num_retries, timeout=settings.timeout_s)
             asker = litellm_asker(kwargs, survey_usage)
-        if asker is not None:
+        if asker is not None and tau_usi:  # in the simulator's own chat, as the rollout asks
+            outcome = ask_survey(
+                asker,
+                user_system_prompt(user),
+                paper.survey_prompt(),
+                retries=settings.survey_retries,
+                history=paper.simulator_chat(messages, converted.ended_by),
+            )
+        elif asker is not None:
             outcome = ask_survey(
                 asker,
                 user_system_prompt(user),
                 survey_prompt(transcript(messages)),
                 retries=settings.survey_retries,
             )
+        if asker is not None:
             answers = outcome.answers or None
             survey_meta = outcome.metadata()
 
@@ -398,6 +519,8 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
         reward=None if error or evaluation_error else float(reward_info.reward),
         survey=answers,
         metadata={
+            **given,
+            "limit": getattr(orchestrator, "limit", None),
             "trial": trial,
             "seed": seed,
             "agent_seed": agent_seed,

@@ -26,7 +26,7 @@ from usi.data.io import append_line, episode_line
 from usi.data.readers import read_episodes
 from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.errors import UsiInputError
-from usi.outputs import check_output_file
+from usi.outputs import check_output_file, output_lock
 from usi.run.episode import package_versions
 from usi.run.models import completion_kwargs
 from usi.run.runner import RunInterrupted, _finished_lines, _rewrite, _whole_lines
@@ -132,6 +132,24 @@ def judge_file(
         raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
     if concurrency < 1:
         raise UsiInputError("--concurrency must be at least 1")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_path):  # one writer per OUT, as for usi run
+        return _judge_locked(
+            episodes, out_path, settings, concurrency, resume, overwrite, progress, on_episode
+        )
+
+
+def _judge_locked(
+    episodes: list[Episode],
+    out_path: Path,
+    settings: JudgeSettings,
+    concurrency: int,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    on_episode: Callable[[Episode], None] | None,
+) -> JudgeSummary:
+    """:func:`judge_file` once OUT is this command's alone."""
     records, torn = _finished_lines(out_path) if resume else ([], False)
     for done_episode, _ in records:
         judge = done_episode.metadata.get("judge")

@@ -32,9 +32,9 @@ from pydantic import ValidationError
 from usi.data.episode import Episode
 from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
-from usi.outputs import check_output_file
+from usi.outputs import check_output_file, output_lock
 from usi.run.cpu import tuned_gc, warm_up
-from usi.run.episode import RunSettings, run_episode, select_tasks, trial_seeds
+from usi.run.episode import RunSettings, run_episode, run_tasks, trial_seeds
 from usi.run.models import is_offline
 
 BACKENDS = ("auto", "thread", "process", "ray")
@@ -184,7 +184,11 @@ RESUME_SETTINGS: tuple[tuple[str, ...], ...] = (
     ("simulator", "plugin"),
     ("simulator", "user_prompt_sha256"),
     ("simulator", "persona_sha256"),
+    ("protocol",),
+    ("instructions", "sha256"),
 )
+# What a file written before a setting existed means by its absence.
+_RESUME_DEFAULTS: dict[tuple[str, ...], Any] = {("protocol",): "tau2"}
 
 
 def _setting(recorded: Any, path: tuple[str, ...]) -> Any:
@@ -217,6 +221,8 @@ def check_resumable(settings: RunSettings, episodes: list[Episode], out: Path) -
             )
         for path in RESUME_SETTINGS:
             then, wanted = _setting(recorded, path), _setting(now, path)
+            if then is None:
+                then = _RESUME_DEFAULTS.get(path)
             if then != wanted:
                 name = ".".join(path).replace("_sha256", " file")
                 raise UsiInputError(
@@ -274,11 +280,44 @@ def run_episodes(
         raise UsiInputError("--trials and --concurrency must be at least 1")
     if workers is not None and workers < 1:
         raise UsiInputError("--workers must be at least 1")
-    selected = select_tasks(settings.domain, task_ids, split)
+    selected = run_tasks(settings, task_ids, split)
     if resume and overwrite:
         raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
     check_output_file(out_path, overwrite=overwrite, resume=resume, create_parent=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_path):
+        return _run_locked(
+            settings,
+            out_path,
+            selected,
+            trials=trials,
+            concurrency=concurrency,
+            resume=resume,
+            overwrite=overwrite,
+            backend=backend,
+            ray_address=ray_address,
+            workers=workers,
+            on_episode=on_episode,
+            progress=progress,
+        )
+
+
+def _run_locked(
+    settings: RunSettings,
+    out_path: Path,
+    selected: list[str],
+    *,
+    trials: int,
+    concurrency: int,
+    resume: bool,
+    overwrite: bool,
+    backend: str,
+    ray_address: str | None,
+    workers: int | None,
+    on_episode: Callable[[Episode], None] | None,
+    progress: bool,
+) -> RunSummary:
+    """:func:`run_episodes` once OUT is this run's alone (read for resume, then appended)."""
     records, torn = _finished_lines(out_path) if resume else ([], False)
     check_resumable(settings, [episode for episode, _ in records], out_path)
     good = [(e, line) for e, line in records if e.infrastructure_error is None]

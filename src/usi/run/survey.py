@@ -8,7 +8,7 @@ as missing, with the raw text kept in the episode's metadata.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,12 +149,18 @@ def ask_survey(
     system_prompt: str | None,
     prompt: str,
     retries: int = SURVEY_RETRIES,
+    history: Sequence[dict[str, str]] = (),
 ) -> SurveyOutcome:
-    """Put the survey to a model (``ask``: chat → reply text), re-asking for invalid items."""
+    """Put the survey to a model (``ask``: chat → reply text), re-asking for invalid items.
+
+    ``history``: chat messages between the system prompt and the survey request (the
+    conversation itself, when the survey is asked in the simulator's own chat).
+    """
     outcome = SurveyOutcome()
     chat: list[dict[str, str]] = []
     if system_prompt:
         chat.append({"role": "system", "content": system_prompt})
+    chat.extend(history)
     chat.append({"role": "user", "content": prompt})
     missing = [item.id for item in SURVEY_ITEMS]
     for _attempt in range(retries + 1):

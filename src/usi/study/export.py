@@ -10,6 +10,12 @@ An export must not look more complete than the study was: every failed agent tur
 ``metadata``, and ``metadata.incomplete`` names what is missing (``no_agent_reply``,
 ``no_participant_message``). ``--kept-only`` leaves incomplete and discarded sessions
 out, and :class:`ExportReport` says why each left-out session was left out.
+
+A session in which the agent never answered (its provider was down, or the participant
+stopped before the first reply) holds no behaviour towards an agent: it is exported with
+``metadata.error`` saying so and no reward, the mark every reader of usi takes for "the
+run failed, not the person" — ``usi score`` leaves it out with a warning instead of
+counting a person who could not succeed as a human failure.
 """
 
 from __future__ import annotations
@@ -62,6 +68,20 @@ def incomplete_reasons(messages: list[StoredMessage]) -> list[str]:
     return reasons
 
 
+def outage_error(messages: list[StoredMessage], agent_errors: list[AgentErrorRow]) -> str | None:
+    """``metadata.error`` of a session the agent never answered, None if it answered."""
+    if NO_AGENT_REPLY not in incomplete_reasons(messages):
+        return None
+    failed = [e for e in agent_errors if e.kind != "cancelled"]
+    if not failed:
+        return "the agent never answered (the participant stopped before its first reply)"
+    first = failed[0]
+    return (
+        f"the agent never answered: {len(failed)} failed turn(s), first: "
+        f"{first.kind}: {first.error}"
+    )
+
+
 def session_episode(
     session: StudySession,
     messages: list[Any],
@@ -102,6 +122,9 @@ def session_episode(
         ],
         "incomplete": incomplete_reasons(messages),
     }
+    error = outage_error(messages, agent_errors or [])
+    if error is not None:
+        metadata["error"] = error
     if include_recruiter_ids:
         metadata.update(
             prolific_pid=session.prolific_pid,
@@ -115,7 +138,7 @@ def session_episode(
         domain=str(session.domain),
         task_id=session.task_id,
         messages=to_canonical(messages),
-        reward=session.reward,
+        reward=None if error is not None else session.reward,
         survey=dict(session.survey or {}) or None,
         metadata=metadata,
     )
@@ -128,6 +151,7 @@ class ExportReport:
     finished: int = 0
     written: int = 0
     incomplete: int = 0  # written or not, sessions flagged incomplete
+    outages: int = 0  # written with metadata.error: the agent never answered
     left_out: Counter[str] = field(default_factory=Counter)
     judged: int = 0
 
@@ -138,6 +162,11 @@ class ExportReport:
             out.append(
                 f"{self.incomplete} finished sessions are incomplete (metadata.incomplete: "
                 "no agent reply or no participant message)"
+            )
+        if self.outages:
+            out.append(
+                f"{self.outages} written sessions had no agent reply: exported with "
+                "metadata.error, so usi score leaves them out (they are not behaviour)"
             )
         for reason, count in sorted(self.left_out.items()):
             out.append(f"left out {count}: {reason}")
@@ -190,15 +219,15 @@ def export_study(
                 if reason is not None:
                     report.left_out[reason] += 1
                     continue
-            episodes.append(
-                session_episode(
-                    session,
-                    rows,
-                    threshold=threshold,
-                    include_recruiter_ids=include_recruiter_ids,
-                    agent_errors=service.agent_errors_of(factory, session.id),
-                )
+            episode = session_episode(
+                session,
+                rows,
+                threshold=threshold,
+                include_recruiter_ids=include_recruiter_ids,
+                agent_errors=service.agent_errors_of(factory, session.id),
             )
+            report.outages += episode.infrastructure_error is not None
+            episodes.append(episode)
         report.written = write_episodes(output, episodes)
         return report
     finally:

@@ -78,22 +78,23 @@ class _Participant:
         self.turns = turns
         self.csrf = ""
 
-    async def request(self, kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One timed request, counted under its page (``GET /task``, ``POST /task``, …)."""
         start = time.perf_counter()
         response = await self.client.request(method, url, **kwargs)
-        self.result.latencies[kind].append(time.perf_counter() - start)
+        self.result.latencies[f"{method} {url}"].append(time.perf_counter() - start)
         return response
 
-    async def page(self, kind: str, url: str, expect: str | None = None) -> str:
-        response = await self.request(kind, "GET", url)
+    async def page(self, url: str, expect: str | None = None) -> str:
+        response = await self.request("GET", url)
         if response.status_code != 200:
             raise ParticipantError(f"GET {url}: HTTP {response.status_code}")
         if expect and expect not in response.text:
             raise ParticipantError(f"GET {url}: page lacks {expect!r}")
         return response.text
 
-    async def form(self, kind: str, url: str, data: dict[str, str], expect_location: str) -> None:
-        response = await self.request(kind, "POST", url, data={"csrf": self.csrf, **data})
+    async def form(self, url: str, data: dict[str, str], expect_location: str) -> None:
+        response = await self.request("POST", url, data={"csrf": self.csrf, **data})
         location = response.headers.get("location", "")
         if response.status_code != 303 or location != expect_location:
             raise ParticipantError(
@@ -103,7 +104,6 @@ class _Participant:
     async def run(self) -> None:
         r = self.result
         entry = await self.request(
-            "entry",
             "GET",
             "/start",
             params={"PROLIFIC_PID": self.pid, "STUDY_ID": "loadtest", "SESSION_ID": self.pid},
@@ -115,17 +115,17 @@ class _Participant:
             )
         if entry.status_code != 303 or entry.headers.get("location") != "/consent":
             raise ParticipantError(f"entry: HTTP {entry.status_code}")
-        consent = await self.page("consent", "/consent", "Consent")
+        consent = await self.page("/consent", "Consent")
         found = _CSRF.search(consent)
         if found is None:
             raise ParticipantError("consent page has no CSRF token")
         self.csrf = found.group(1)
-        await self.form("consent", "/consent", {"choice": "agree"}, "/task")
-        card = await self.page("task", "/task", "You may start with")
+        await self.form("/consent", {"choice": "agree"}, "/task")
+        card = await self.page("/task", "You may start with")
         suggested = _SUGGESTED.search(card)
         known = _KNOWN.search(card)
-        await self.form("task", "/task", {}, "/chat")
-        await self.page("chat", "/chat", 'id="composer"')
+        await self.form("/task", {}, "/chat")
+        await self.page("/chat", 'id="composer"')
         texts = [html.unescape(suggested.group(1)) if suggested else "Hi!"]
         if known:
             texts.append(" ".join(html.unescape(known.group(1)).split()))
@@ -138,7 +138,6 @@ class _Participant:
             sent.append(text)
             if turn == 0:  # a network retry: same client id, must not be stored twice
                 response = await self.request(
-                    "message",
                     "POST",
                     "/chat/message",
                     data={"csrf": self.csrf, "text": text, "client_id": client_id},
@@ -147,16 +146,16 @@ class _Participant:
                     raise ParticipantError(f"resent message not recognised: {response.text}")
                 r.idempotency_checks += 1
             last = await self.wait_for_agent(last)
-        await self.form("stop", "/chat/stop", {"client_id": secrets.token_hex(16)}, "/survey")
-        await self.page("survey", "/survey", "About the agent")
+        await self.form("/chat/stop", {"client_id": secrets.token_hex(16)}, "/survey")
+        await self.page("/survey", "About the agent")
         answers = {item.id: random.choice(item.options) for item in SURVEY_ITEMS}
         answers.update({item.id: f"scripted answer from {self.pid}" for item in FREE_TEXT_ITEMS})
-        await self.form("survey", "/survey", answers, "/done")
-        again = await self.request("survey", "POST", "/survey", data={"csrf": self.csrf, **answers})
+        await self.form("/survey", answers, "/done")
+        again = await self.request("POST", "/survey", data={"csrf": self.csrf, **answers})
         if again.status_code != 409:
             raise ParticipantError(f"double survey submission: HTTP {again.status_code}")
         r.double_survey_rejected += 1
-        done = await self.page("done", "/done")
+        done = await self.page("/done")
         if not _CODE.search(done):
             raise ParticipantError("no completion code")
         await self.check_transcript(sent)
@@ -164,7 +163,6 @@ class _Participant:
 
     async def send(self, text: str, client_id: str) -> None:
         response = await self.request(
-            "message",
             "POST",
             "/chat/message",
             data={"csrf": self.csrf, "text": text, "client_id": client_id},
@@ -176,7 +174,7 @@ class _Participant:
     async def wait_for_agent(self, after: int) -> int:
         start = time.perf_counter()
         while time.perf_counter() - start < AGENT_WAIT_S:
-            response = await self.request("poll", "GET", "/chat/messages", params={"after": after})
+            response = await self.request("GET", "/chat/messages", params={"after": after})
             data = response.json()
             if data.get("agent_status") == "idle":
                 self.result.agent_waits.append(time.perf_counter() - start)
@@ -188,7 +186,7 @@ class _Participant:
         raise ParticipantError(f"no agent reply within {AGENT_WAIT_S:.0f} s")
 
     async def check_transcript(self, sent: list[str]) -> None:
-        response = await self.request("poll", "GET", "/chat/messages", params={"after": 0})
+        response = await self.request("GET", "/chat/messages", params={"after": 0})
         mine = [m["text"] for m in response.json().get("messages", []) if m["role"] == "user"]
         for text in sent:
             count = mine.count(text)

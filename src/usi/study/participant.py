@@ -217,13 +217,16 @@ def new_session(study: StudyApp, request: Request, entry: Entry) -> Response:
         )
     study.starts_by_address.take(address)
     study.starts.take("all")
-    created = service.create_session(
-        study.factory,
-        pid=entry.pid,
-        study_id=entry.study_id,
-        recruiter_session_id=entry.recruiter_session,
-        agent_model=study.config.agent_model,
-    )
+    try:
+        created = service.create_session(
+            study.factory,
+            pid=entry.pid,
+            study_id=entry.study_id,
+            recruiter_session_id=entry.recruiter_session,
+            agent_model=study.config.agent_model,
+        )
+    except service.AlreadyLive:  # another entry with this id won the race: resume it
+        return study.render(request, "resume.html", 409, entry=entry.as_fields(), error=None)
     response = redirect("/consent")
     set_session_cookie(study, response, created.token)
     return response
@@ -367,7 +370,7 @@ def task_page(request: Request, study: Study, session: InTask) -> Response:
 
 @router.post("/task")
 def task_start(study: Study, posted: TaskForm) -> Response:
-    service.start_chat(study.factory, posted.session.id, study.agent.greeting())
+    service.start_chat(study.factory, posted.session.id, study.greeting)
     return redirect("/chat")
 
 
@@ -518,8 +521,30 @@ def survey_page(request: Request, study: Study, session: InSurvey) -> Response:
     return _survey_form(request, study, session, {}, [])
 
 
+def survey_form(
+    request: Request,
+    study: Study,
+    form: PostedForm,
+    current: Annotated[StudySession | None, Depends(current_session)],
+) -> SessionForm:
+    """The survey form and its session: the cookie's, or the stopped session whose CSRF
+    token the form carries (a late survey from a browser whose cookie moved on)."""
+    given = form.get("csrf") or ""
+    if current is not None and same_secret(given, current.csrf_token):
+        return SessionForm(current, form)
+    owner = service.stopped_session_of_form(study.factory, given)
+    if owner is not None and same_secret(given, owner.csrf_token):
+        return SessionForm(owner, form)
+    if current is None:
+        raise WrongPage("/missing")
+    raise Refused(403, "Expired form", "Please reload the page.")
+
+
+SurveyForm = Annotated[SessionForm, Depends(survey_form)]
+
+
 @router.post("/survey")
-def survey_submit(request: Request, study: Study, posted: AnyForm) -> Response:
+def survey_submit(request: Request, study: Study, posted: SurveyForm) -> Response:
     session = posted.session
     late = session.state == s.EXPIRED and session.stopped_at is not None
     if session.state == s.DONE:
@@ -547,11 +572,23 @@ def survey_submit(request: Request, study: Study, posted: AnyForm) -> Response:
     study.worker.submit_reward(session.id)
     if study.config.auto_judge and study.config.judge_model:
         study.worker.submit_judge(session.id)
+    current = current_session(request, study)
+    if current is None or current.id != session.id:
+        # The cookie names another session: /done would show that one's page, so the
+        # completion code of this one is shown here.
+        finished = service.get_session(study.factory, session.id)
+        assert finished is not None
+        return done_response(request, study, finished)
     return redirect("/done")
 
 
 @router.get("/done", response_class=HTMLResponse)
 def done_page(request: Request, study: Study, session: InDone) -> Response:
+    return done_response(request, study, session)
+
+
+def done_response(request: Request, study: StudyApp, session: StudySession) -> Response:
+    """The completion page of a finished session: its code and the recruiter's link."""
     assert session.completion_code
     return study.render(
         request,

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -41,6 +42,8 @@ DONE = "done"
 EXPIRED = "expired"
 DECLINED = "declined"
 ACTIVE_STATES: tuple[str, ...] = (CONSENT, TASK, CHAT, SURVEY)
+# The same, as the condition of the partial unique index on a participant's live session.
+LIVE_SESSION = text("state IN ('consent', 'task', 'chat', 'survey')")
 
 # Slot states.
 SLOT_OPEN = "open"
@@ -80,6 +83,15 @@ class StudySession(Base):
         Index("ix_sessions_pid", "prolific_pid"),
         Index("ix_sessions_state_active", "state", "last_active_at"),
         Index("ix_sessions_agent", "agent_status"),
+        # One live session per participant id, enforced by the database: simultaneous
+        # cookie-less entries with one id all passed a check-then-create (issue 18).
+        Index(
+            "uq_sessions_live_pid",
+            "prolific_pid",
+            unique=True,
+            sqlite_where=LIVE_SESSION,
+            postgresql_where=LIVE_SESSION,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

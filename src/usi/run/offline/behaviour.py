@@ -406,8 +406,17 @@ def survey_answers(style: str, transcript: str) -> dict[str, str]:
 
 
 def survey_reply(style: str, messages: list[dict[str, Any]]) -> str:
-    """Answer a survey prompt as JSON (the format :mod:`usi.run.survey` asks for)."""
-    transcript = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user")
+    """Answer a survey prompt as JSON (the format :mod:`usi.run.survey` asks for).
+
+    The prompt either holds the conversation (``<conversation>``: usi's survey, the judge) or
+    follows it in the simulator's own chat (the paper's protocol), where the agent's turns
+    are the chat's ``user`` messages before the prompt.
+    """
+    asked = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
+    if any("<conversation>" in text for text in asked) or len(asked) < 2:
+        transcript = "\n".join(asked)
+    else:
+        transcript = "\n".join(f"AGENT: {text}" for text in asked[:-1])
     return json.dumps(survey_answers(style, transcript), ensure_ascii=False)
 
 

@@ -42,10 +42,12 @@ from usi.study.service.chat import (
     resume_with_code,
     retry_agent,
     start_chat,
+    stopped_session_of_form,
     stored_client_id,
     touch,
 )
 from usi.study.service.common import (
+    AlreadyLive,
     Conflict,
     NothingToStop,
     SessionExpired,
@@ -58,6 +60,7 @@ from usi.study.service.survey import submit_survey, validate_survey
 
 __all__ = [
     "SESSIONS_PER_PAGE",
+    "AlreadyLive",
     "Conflict",
     "NewSession",
     "NothingToStop",
@@ -93,6 +96,7 @@ __all__ = [
     "seed_slots",
     "set_keep",
     "start_chat",
+    "stopped_session_of_form",
     "stored_client_id",
     "submit_survey",
     "touch",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -20,7 +20,13 @@ from usi.study import schema as s
 from usi.study.db import writing
 from usi.study.schema import AgentErrorRow, StoredMessage, StudySession
 from usi.study.security import new_token, normalise_resume_code, resume_code, token_digest
-from usi.study.service.common import Conflict, NothingToStop, rows_matched, utcnow
+from usi.study.service.common import (
+    AlreadyLive,
+    Conflict,
+    NothingToStop,
+    rows_matched,
+    utcnow,
+)
 from usi.study.service.slots import _expire
 
 
@@ -53,6 +59,24 @@ def find_session(factory: sessionmaker[Session], token: str | None) -> StudySess
         return db.scalar(select(StudySession).where(StudySession.token_hash == token_digest(token)))
 
 
+def stopped_session_of_form(factory: sessionmaker[Session], csrf: str) -> StudySession | None:
+    """The session that stopped its chat and whose survey form carries ``csrf``, if any.
+
+    A survey form proves whose it is by its CSRF token (256 bits, only ever shown on that
+    session's pages), so a late survey is matched to its session even when the browser's
+    cookie now names another one (the participant opened the study link again after the
+    hold ran out); without this it was refused as an "Expired form".
+    """
+    if not csrf:
+        return None
+    with factory() as db:
+        return db.scalar(
+            select(StudySession).where(
+                StudySession.csrf_token == csrf, StudySession.stopped_at.is_not(None)
+            )
+        )
+
+
 def active_session_of(factory: sessionmaker[Session], pid: str) -> StudySession | None:
     """The participant's unfinished session, if any."""
     with factory() as db:
@@ -71,26 +95,45 @@ def create_session(
     recruiter_session_id: str | None,
     agent_model: str,
 ) -> NewSession:
-    """A new session at the consent page, with its token and resume code (never stored)."""
+    """A new session at the consent page, with its token and resume code (never stored).
+
+    :class:`AlreadyLive` if the id has a live session: the partial unique index
+    ``uq_sessions_live_pid`` decides, so simultaneous entries with one id make one session.
+    """
     token = new_token()
     code = resume_code(token)
     now = utcnow()
-    with writing(factory) as db:
-        row = StudySession(
-            token_hash=token_digest(token),
-            resume_hash=token_digest(normalise_resume_code(code)),
-            csrf_token=new_token(),
-            prolific_pid=pid,
-            study_id=study_id,
-            recruiter_session_id=recruiter_session_id,
-            state=s.CONSENT,
-            agent_model=agent_model,
-            agent_status=s.AGENT_IDLE,
-            created_at=now,
-            last_active_at=now,
-        )
-        db.add(row)
+    try:
+        with writing(factory) as db:
+            row = _new_row(token, code, pid, study_id, recruiter_session_id, agent_model, now)
+            db.add(row)
+    except IntegrityError:
+        raise AlreadyLive(f"participant {pid!r} already has a live session") from None
     return NewSession(row, token, code)
+
+
+def _new_row(
+    token: str,
+    code: str,
+    pid: str,
+    study_id: str | None,
+    recruiter_session_id: str | None,
+    agent_model: str,
+    now: datetime,
+) -> StudySession:
+    return StudySession(
+        token_hash=token_digest(token),
+        resume_hash=token_digest(normalise_resume_code(code)),
+        csrf_token=new_token(),
+        prolific_pid=pid,
+        study_id=study_id,
+        recruiter_session_id=recruiter_session_id,
+        state=s.CONSENT,
+        agent_model=agent_model,
+        agent_status=s.AGENT_IDLE,
+        created_at=now,
+        last_active_at=now,
+    )
 
 
 def resume_with_code(factory: sessionmaker[Session], pid: str, code: str) -> NewSession | None:
@@ -334,10 +377,29 @@ def pending_sessions(factory: sessionmaker[Session]) -> list[int]:
         )
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL character removed, strings inside lists and dicts included.
+
+    PostgreSQL refuses NUL in text (and in JSON), so a model reply holding one was never
+    stored: the turn failed, the reaper resubmitted it, and the participant waited out the
+    deadline again and again. Participant text is refused at the form
+    (:mod:`usi.study.forms`); the agent's output is not the participant's to fix, so it is
+    stored without the NUL, which no one can see anyway.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
 def record_agent_reply(
     factory: sessionmaker[Session], session_id: int, last_seq: int, rows: Sequence[dict[str, Any]]
 ) -> bool:
     """Append the agent's messages if the session still waits for exactly this reply."""
+    rows = [without_nul(fields) for fields in rows]
     now = utcnow()
     try:
         with writing(factory) as db:

@@ -48,5 +48,9 @@ class SessionExpired(Conflict):
     """The survey came after the hold and the session's slot went to someone else."""
 
 
+class AlreadyLive(Conflict):
+    """The participant id already has a live session (the database's unique index said so)."""
+
+
 class StudyFull(Exception):
     """No open slot this participant may take."""
