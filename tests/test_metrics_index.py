@@ -22,8 +22,10 @@ from usi.metrics import (
     usi_of,
     usi_value,
 )
+from usi.metrics.alignment import dice
 from usi.metrics.bootstrap import bootstrap_usi
 from usi.metrics.components import point_support
+from usi.report.scores import from_ceiling
 
 D2_SIM = {"front_loading_ratio": 0.6, "identifiers_per_turn": 0.5, "opening_length": 10.0}
 D2_HUM = {"front_loading_ratio": 0.6, "identifiers_per_turn": 1.5, "opening_length": 30.0}
@@ -231,11 +233,9 @@ def test_ceiling_with_three_batches_is_leave_one_batch_out() -> None:
         assert getattr(ceiling.components, c) == pytest.approx(expected)
     present = [getattr(ceiling.components, c) for c in ceiling.usi.components_used]
     assert ceiling.value == ceiling.usi.value == pytest.approx(100 * np.mean(present))
-    assert ceiling.std == pytest.approx(np.std(ceiling.per_fold, ddof=1))
+    assert ceiling.fold_std == pytest.approx(np.std(ceiling.per_fold, ddof=1))
+    assert ceiling.uncertainty.fold_std == ceiling.fold_std
     assert ceiling.uncertainty.method == "folds" and len(ceiling.folds) == 3
-    assert {u.feature for u in ceiling.unsupported} == {
-        f for f, c in ceiling.features.items() if not c.supported
-    }
     for fold in ceiling.folds:
         _check_invariants(fold)
     assert ceiling.n_episodes == len(humans)
@@ -248,7 +248,7 @@ def test_two_batches_are_one_fold_with_a_bootstrap_not_a_zero_std() -> None:
     one, two = humans[humans["batch"] == 1], humans[humans["batch"] == 2]
     direct = score_pair(one, two, "f", n_bootstrap=0).usi.value
     mirror = score_pair(two, one, "f", n_bootstrap=0).usi.value
-    assert ceiling.value == pytest.approx(direct) and direct == pytest.approx(mirror)
+    assert ceiling.value == pytest.approx(direct) and direct == pytest.approx(mirror, abs=1e-9)
     assert ceiling.uncertainty.method == "bootstrap"
     assert ceiling.std is not None and ceiling.std > 0
     _check_invariants(ceiling.folds[0])
@@ -358,3 +358,64 @@ def test_per_batch_scores_use_the_headline_features_and_components() -> None:
     assert values["D4"][0] < own_rule["D4"][0]  # pivot counted, at Dice 0
     defined = [v for v in u.per_batch.values() if v is not None]
     assert u.batch_std == pytest.approx(np.std(defined, ddof=1))
+
+
+def test_leave_one_batch_out_ceiling_output_follows_from_itself() -> None:
+    # Batch 1: tasks 0–11, batch 2: tasks 0–5, batch 3: tasks 20–23. Tasks in two batches:
+    # 0–5 → 6 paired; per fold: batch 1 vs 2+3 → 6, batch 2 vs 1+3 → 6, batch 3 vs 1+2 → 0.
+    one = random_table(11, "human", batch=1)
+    two = random_table(12, "human", n_tasks=6, batch=2)
+    three = random_table(13, "human", n_tasks=4, batch=3)
+    three["task_id"] = (three["task_id"].astype(int) + 20).astype(str)
+    humans = pd.concat([one, two, three], ignore_index=True)
+    ceiling = human_ceiling(humans, n_bootstrap=100)
+    assert ceiling.n_tasks_paired == 6
+    assert ceiling.per_fold_tasks_paired == [6, 6, 0]
+    # the fold spread is named as such, never in the bootstrap's fields
+    assert ceiling.usi.ci_low is None and ceiling.usi.ci_high is None
+    assert ceiling.std is None and ceiling.uncertainty.std is None
+    defined = [v for v in ceiling.per_fold if v is not None]
+    assert ceiling.fold_std == pytest.approx(np.std(defined, ddof=1))
+    # no pooled feature block whose Dice would not follow from its sides: each fold has its own
+    assert ceiling.features == {} and ceiling.unsupported == []
+    for fold in ceiling.folds:
+        _check_invariants(fold)
+        for c in fold.features.values():
+            if c.dice is not None and c.simulator is not None and c.human is not None:
+                assert c.dice == pytest.approx(dice(c.simulator, c.human), abs=1e-12)
+    # the report's ceiling row counts the paired tasks and shows the fold spread
+    row = from_ceiling(ceiling)
+    assert row.n_tasks_paired == 6 and row.usi_std == ceiling.fold_std
+    assert row.ci_low is None and row.ci_high is None
+
+
+def test_one_fold_ceiling_counts_its_paired_tasks() -> None:
+    humans = _batched_humans((11, 12))
+    ceiling = human_ceiling(humans, n_bootstrap=0)
+    assert ceiling.n_tasks_paired == ceiling.folds[0].n_tasks_paired == 12
+    assert ceiling.per_fold_tasks_paired == [12]
+    assert from_ceiling(ceiling).n_tasks_paired == 12
+
+
+def test_the_ceiling_is_worded_as_people_against_people_that_a_simulator_can_exceed() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from usi.metrics.render import render_ceiling
+    from usi.report.sections.leaderboard import GUIDE
+
+    humans = _batched_humans()
+    ceiling = human_ceiling(humans, n_bootstrap=0)
+    clone = score_pair(humans.assign(source="clone"), humans, "clone", n_bootstrap=0)
+    assert ceiling.value is not None and clone.usi.value == pytest.approx(100.0)
+    assert clone.usi.value > ceiling.value  # what the wording says
+    out = StringIO()
+    render_ceiling(ceiling, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "how well one group of people matches another" in text
+    assert "a simulator can exceed it" in text
+    assert "tasks paired: 12 (per fold 12/12/12)" in text
+    assert "fold spread" in text and "95%" not in text
+    assert "how well one group of people matches another" in GUIDE
+    assert "best a simulator" not in GUIDE

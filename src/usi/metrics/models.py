@@ -49,8 +49,8 @@ class Components(_Model):
     """The six components in [0, 1]; ``missing`` gives the reason for each null.
 
     usi-v2: the point estimate against all human episodes pooled (every batch together), so
-    ``usi.value`` = 100 · the mean of the non-null ones. For the human ceiling: the mean of
-    each component over the folds.
+    ``usi.value`` = 100 · the mean of the non-null ones. For the human ceiling with ≥ 3
+    batches: the mean of each component over the folds that define it.
     """
 
     D1: float | None
@@ -290,21 +290,28 @@ class ScoreResult(_Model):
 
 
 class CeilingResult(_Model):
-    """The humans scored as if they were a simulator against other humans (paper: 92.9).
+    """The human ceiling: how well one group of people matches another (paper: 92.9).
 
-    The same shape as a simulator's score (``usi``, ``components``, ``features``,
-    ``uncertainty``) plus its ``folds``, each a full score. ``leave-one-batch-out`` (≥ 3
-    batches): each batch against the others; components, features and USI are fold means,
-    ``uncertainty.std`` the std over folds. ``batch-vs-batch`` (2 batches): the two
-    leave-one-out folds are mirror images (every v2 component is symmetric), so there is one
-    fold and a task-bootstrap interval. ``split-half`` (1 batch): half of each task's
+    People scored as if they were a simulator against other people. It is a reference, not
+    an upper bound: two groups of people differ by sampling, so a simulator can exceed it
+    (an exact copy of the people scores 100). The same shape as a simulator's score
+    (``usi``, ``components``, ``features``, ``uncertainty``) plus its ``folds``, each a full
+    score. ``leave-one-batch-out`` (≥ 3 batches): each batch against the others; components
+    and USI are fold means, ``fold_std`` the spread of the folds' USI (no bootstrap: ``std``
+    and ``usi.ci_low/ci_high`` are null), and ``features``/``unsupported`` are empty: each
+    fold's own block, in ``folds``, is the one its D1–D4 follow from. ``batch-vs-batch``
+    (2 batches): one batch against the other (the two folds differ only by the support
+    rule), with a task-bootstrap interval. ``split-half`` (1 batch): half of each task's
     sessions against the other half, with a task-bootstrap interval.
     """
 
     definitions: Definitions = DEFINITIONS
     simulator: str = "humans (ceiling)"
     value: float | None = Field(description="= usi.value")
-    std: float | None = Field(description="std over folds, or of the bootstrap replicates")
+    std: float | None = Field(description="std of the bootstrap replicates (one fold only)")
+    fold_std: float | None = Field(
+        default=None, description="leave-one-batch-out: sample std of the folds' USI"
+    )
     method: Literal["leave-one-batch-out", "batch-vs-batch", "split-half"]
     n_batches: int
     per_fold: list[float | None]
@@ -315,6 +322,12 @@ class CeilingResult(_Model):
     uncertainty: Uncertainty
     folds: list[ScoreResult] = Field(default_factory=list)
     n_episodes: int
+    n_tasks_paired: int = Field(
+        default=0, description="tasks with sessions on both sides of at least one fold"
+    )
+    per_fold_tasks_paired: list[int] = Field(
+        default_factory=list, description="each fold's n_tasks_paired"
+    )
     reason: str | None = None
 
 

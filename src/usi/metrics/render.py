@@ -19,6 +19,12 @@ from usi.metrics.models import (
 )
 from usi.metrics.significance import LARGE_EFFECT, SIGNIFICANCE_LEVEL
 
+CEILING_MEANING = (
+    "The ceiling is how well one group of people matches another: a reference, not an upper "
+    "bound — a simulator can exceed it (an exact copy of the people scores 100)."
+)
+"""What the human ceiling is, in the terminal view (the report's guide says the same)."""
+
 NARROW_DISPERSION = 0.5
 """Dispersion ratios below this are called out: less than half the human spread."""
 
@@ -48,11 +54,12 @@ def _components_table(components: Components, title: str) -> Table:
 
 def _interval_note(u: Uncertainty) -> str:
     if u.method == "folds":
-        return f"mean ± std over {u.n_batches} leave-one-batch-out folds"
+        spread = "" if u.fold_std is None else f", fold spread (std) {u.fold_std:.1f}"
+        return f"mean over {u.n_batches} leave-one-batch-out folds{spread}; no interval"
     if u.method == "bootstrap":
         return (
-            f"{u.confidence or 0.95:.0%} task-bootstrap interval, {u.n_bootstrap} replicates "
-            f"over {u.n_tasks_resampled} tasks"
+            f"{u.confidence or 0.95:.0%} task-bootstrap interval ({u.interval}), "
+            f"{u.n_bootstrap} replicates over {u.n_tasks_resampled} tasks"
         )
     return "no interval"
 
@@ -64,7 +71,8 @@ def _per_batch_line(u: Uncertainty) -> str | None:
         f"batch {b} {'n/a' if v is None else f'{v:.1f}'}" for b, v in u.per_batch.items()
     )
     spread = "" if u.batch_std is None else f" (std {u.batch_std:.1f})"
-    return f"robustness: against each human batch alone: {scores}{spread}"
+    why = "" if u.per_batch_note is None else f"; {u.per_batch_note}"
+    return f"robustness: against each human batch alone: {scores}{spread}{why}"
 
 
 def _unsupported_line(unsupported: list[UnsupportedFeature]) -> str | None:
@@ -74,8 +82,8 @@ def _unsupported_line(unsupported: list[UnsupportedFeature]) -> str | None:
         f"{u.feature} ({u.simulator_cue_turns} vs {u.human_cue_turns})" for u in unsupported
     )
     return (
-        f"unsupported (fewer than {MIN_CUE_TURNS} cue turns on both sides together, left out "
-        f"of their dimension; simulator vs human cue turns): {items}"
+        f"unsupported (fewer than {MIN_CUE_TURNS} cue turns on the human side, left out of "
+        f"their dimension; simulator vs human cue turns): {items}"
     )
 
 
@@ -182,9 +190,17 @@ def render_ceiling(result: CeilingResult, console: Console) -> None:
         f"({how}; {result.n_episodes} sessions; {_interval_note(result.uncertainty)})  "
         f"definitions {result.definitions}"
     )
+    console.print(CEILING_MEANING)
+    paired = "/".join(str(n) for n in result.per_fold_tasks_paired)
+    console.print(
+        f"tasks paired: {result.n_tasks_paired}"
+        + (f" (per fold {paired})" if len(result.per_fold_tasks_paired) > 1 else "")
+    )
     if result.method == "leave-one-batch-out":
         console.print(
-            "folds: " + ", ".join("n/a" if v is None else f"{v:.1f}" for v in result.per_fold)
+            "folds: "
+            + ", ".join("n/a" if v is None else f"{v:.1f}" for v in result.per_fold)
+            + " (each fold's features: usi score --ceiling --json, folds[i].features)"
         )
     if result.reason:
         console.print(result.reason)
