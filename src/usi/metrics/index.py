@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from usi.data.survey import SURVEY_ITEM_IDS
+from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.fingerprint.features import DIMENSIONS, FEATURE_DIMENSION, FEATURES
 from usi.metrics.bootstrap import (
     BOOTSTRAP_CONFIDENCE,
@@ -36,12 +36,15 @@ from usi.metrics.components import (
     point_support,
     usi_of,
 )
+from usi.metrics.divergences import DivergenceRow, build_divergences
 from usi.metrics.models import (
     COMPONENT_NAMES,
     MIN_PAIRED_TASKS,
     CeilingResult,
     Components,
     DimensionGap,
+    Divergence,
+    DivergenceUnit,
     DomainOutcome,
     EpisodeCounts,
     EvaluationDetail,
@@ -64,6 +67,29 @@ MIN_BATCHES_FOR_LEAVE_ONE_OUT = 3
 symmetric in its two sides once the feature set is fixed; only the support rule, which reads
 the reference side, tells them apart), so their spread would measure the support rule, not
 agreement between people."""
+
+FEATURE_PHRASES: dict[str, tuple[str, DivergenceUnit]] = {
+    "words_per_turn": ("words per turn", "number"),
+    "short_utterance_rate": ("short (≤ 3 words)", "% of turns"),
+    "politeness_rate": ("polite", "% of turns"),
+    "formality_rate": ("formal", "% of turns"),
+    "acknowledgment_rate": ("only acknowledges", "% of turns"),
+    "verbosity_cv": ("turn-length variation (CV)", "number"),
+    "repetition_rate": ("repeats itself", "% of turns"),
+    "identity_confusion_rate": ("talks like the agent", "% of turns"),
+    "front_loading_ratio": ("puts in its first two turns", "% of words"),
+    "identifiers_per_turn": ("identifiers per turn", "number"),
+    "opening_length": ("words in the opening turn", "number"),
+    "uncertainty_rate": ("hedges", "% of turns"),
+    "certainty_rate": ("sounds certain", "% of turns"),
+    "pushback_rate": ("pushes back", "% of turns"),
+    "clarification_question_rate": ("asks what the agent means", "% of turns"),
+    "info_seeking_rate": ("asks for information", "% of turns"),
+    "emotional_expression_rate": ("shows frustration", "% of turns"),
+    "accusatory_rate": ("blames the agent", "% of turns"),
+    "strategy_pivot_rate": ("changes course", "% of turns"),
+}
+"""usi-v2's 19 features in words, for the divergences ("polite in 49% of turns vs 15%")."""
 
 MIN_BOOTSTRAP_REPLICATES = 2
 """Fewer defined replicates than this (``--bootstrap 1``) give no interval, not a NaN one."""
@@ -232,6 +258,42 @@ def _evaluation_detail(
     )
 
 
+def divergences(
+    features: dict[str, FeatureComparison],
+    outcome: OutcomeDetail,
+    evaluation: EvaluationDetail | None,
+) -> list[Divergence]:
+    """usi-v2's divergences: every feature, the success rate and each survey dimension.
+
+    Read off the reported values (a feature's two sides, ŝ and ĥ, S̄_sim and S̄_hum), so each
+    sentence shows numbers the same output holds. Unsupported features are included: a
+    simulator overdoing a cue people rarely show is not scored, but it is named here.
+    """
+    rows: list[DivergenceRow] = []
+    for name, c in features.items():
+        if c.simulator is not None and c.human is not None:
+            phrase, unit = FEATURE_PHRASES.get(name, (name.replace("_", " "), "number"))
+            rows.append(DivergenceRow(name, phrase, c.simulator, c.human, unit))
+    if outcome.simulator_success is not None and outcome.human_success is not None:
+        rows.append(
+            DivergenceRow(
+                "task_success",
+                "succeeds",
+                outcome.simulator_success,
+                outcome.human_success,
+                "% of tasks",
+                "outcome",
+            )
+        )
+    if evaluation is not None:
+        for item, gap in evaluation.dimensions.items():
+            phrase = f"rates {ITEMS_BY_ID[item].dimension.lower()}"
+            rows.append(
+                DivergenceRow(item, phrase, gap.simulator, gap.human, "score", "evaluation")
+            )
+    return build_divergences(rows)
+
+
 def noise_floors(human: pd.DataFrame) -> tuple[float | None, float | None]:
     """The v1 per-task ECE and MAE between two halves of the humans (their noise floor)."""
     first, second = split_half(human)
@@ -348,6 +410,8 @@ def score_pair(
     )
     ece_floor, mae_floor = floors if floors is not None else noise_floors(human)
     features, unsupported = _features(arrays, simulator, human)
+    outcome_detail = _outcome_detail(paired, arrays, ece_floor)
+    evaluation_detail = _evaluation_detail(paired, arrays, mae_floor)
     return ScoreResult(
         simulator=name,
         usi=UsiValue(value=value, ci_low=low, ci_high=high, components_used=used),
@@ -357,10 +421,11 @@ def score_pair(
         n_episodes=EpisodeCounts(human=len(human), simulator=len(simulator)),
         n_tasks_paired=n_paired,
         uncertainty=uncertainty,
-        outcome_detail=_outcome_detail(paired, arrays, ece_floor),
-        evaluation_detail=_evaluation_detail(paired, arrays, mae_floor),
+        outcome_detail=outcome_detail,
+        evaluation_detail=evaluation_detail,
         fidelity=None,
         judge=None,
+        divergences=divergences(features, outcome_detail, evaluation_detail),
     )
 
 

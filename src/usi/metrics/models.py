@@ -271,6 +271,29 @@ class JudgeDetail(_Model):
     simulator: JudgeAgreement | None
 
 
+DivergenceUnit = Literal["% of turns", "% of tasks", "% of words", "score", "number"]
+"""How a divergence's two values read: shares (0–1, printed as %), a 0–1 score, a number."""
+
+
+class Divergence(_Model):
+    """One behaviour where the simulator differs from people, in words (ranked by ``gap``).
+
+    Built by :func:`usi.metrics.divergences.build_divergences` from the same values the
+    score reports (a feature's two sides, ŝ and ĥ, a survey dimension's S̄_sim and S̄_hum).
+    """
+
+    behaviour: str = Field(description="the feature, 'task_success', or the survey item id")
+    kind: str = Field(description="'behaviour' (a feature), 'outcome' or 'evaluation'")
+    simulator: float
+    human: float
+    unit: DivergenceUnit
+    text: str = Field(description='e.g. "polite in 49% of turns vs 15% for people"')
+    gap: float = Field(
+        description="|simulator − human| / max(|simulator|, |human|, the unit's floor): the "
+        "relative gap the list is ranked by, largest first"
+    )
+
+
 class ScoreResult(_Model):
     """Everything ``usi score`` says about one simulator against the humans."""
 
@@ -287,6 +310,10 @@ class ScoreResult(_Model):
     evaluation_detail: EvaluationDetail | None
     fidelity: Fidelity | None
     judge: JudgeDetail | None
+    divergences: list[Divergence] = Field(
+        default_factory=list,
+        description="where the simulator differs most from people, in words, largest first",
+    )
 
 
 class CeilingResult(_Model):

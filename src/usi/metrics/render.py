@@ -25,6 +25,9 @@ CEILING_MEANING = (
 )
 """What the human ceiling is, in the terminal view (the report's guide says the same)."""
 
+TOP_DIVERGENCES = 5
+"""How many divergences the terminal view names (the JSON has them all, ranked)."""
+
 NARROW_DISPERSION = 0.5
 """Dispersion ratios below this are called out: less than half the human spread."""
 
@@ -93,6 +96,16 @@ def _header_lines(u: Uncertainty, unsupported: list[UnsupportedFeature], console
             console.print(line)
 
 
+def _divergence_lines(result: ScoreResult, console: Console) -> None:
+    """The behaviours where the simulator differs most from people, top first, in words."""
+    top = result.divergences[:TOP_DIVERGENCES]
+    if not top:
+        return
+    console.print("Where the simulator differs most from people (largest relative gap first):")
+    for rank, d in enumerate(top, start=1):
+        console.print(f"  {rank}. {d.text}")
+
+
 def render_score(result: ScoreResult, console: Console) -> None:
     """One simulator: USI ± interval, components, flagged features, evaluation, fidelity."""
     console.print(
@@ -107,6 +120,7 @@ def render_score(result: ScoreResult, console: Console) -> None:
     )
     _header_lines(result.uncertainty, result.unsupported, console)
     console.print(_components_table(result.components, "Components"))
+    _divergence_lines(result, console)
     outcome = result.outcome_detail
     if outcome.delta is not None:
         domains = "".join(

@@ -80,6 +80,8 @@ class SimScore:
     fidelity: dict[str, float | None] = field(default_factory=dict)
     n_episodes: int = 0
     n_tasks_paired: int = 0
+    #: Where the simulator differs most from people: (sentence, relative gap), top first.
+    divergences: list[tuple[str, float]] = field(default_factory=list)
 
 
 def _features_frame(result: ScoreResult) -> pd.DataFrame:
@@ -160,6 +162,7 @@ def from_result(name: str, result: ScoreResult) -> SimScore:
         fidelity=fidelity,
         n_episodes=result.n_episodes.simulator,
         n_tasks_paired=result.n_tasks_paired,
+        divergences=[(d.text, d.gap) for d in result.divergences],
     )
 
 

@@ -37,7 +37,10 @@ GUIDE = (
     "columns go beyond USI: the dispersion ratio (simulator spread of the features over the human "
     "spread; 1 is ideal, below 1 means too uniform users), coverage (share of the human behaviour "
     "range the simulator reaches; higher is better) and the AUC of a classifier telling simulator "
-    "from human episodes (0.5 = indistinguishable, 1 = trivially told apart)."
+    "from human episodes (0.5 = indistinguishable, 1 = trivially told apart). The last table "
+    "names, per simulator, the behaviours where it differs most from people, in words, ranked "
+    "by the relative gap |simulator − people| / the larger of the two (shares below 5 points "
+    "count as 5): what to fix first."
 )
 
 
@@ -142,6 +145,24 @@ def _component_figure(frame: pd.DataFrame) -> Figure:
     return fig
 
 
+REPORT_DIVERGENCES = 3
+"""Divergences per simulator in the report's table (``usi score --json`` has them all)."""
+
+
+def divergence_frame(data: ReportData) -> pd.DataFrame:
+    """Per simulator (ranked as the leaderboard), its top divergences from people in words."""
+    rows = [
+        {"simulator": name, "rank": rank, "divergence": text, "relative_gap": gap}
+        for name in data.ranked()
+        for rank, (text, gap) in enumerate(
+            data.scores[name].divergences[:REPORT_DIVERGENCES], start=1
+        )
+    ]
+    frame = pd.DataFrame(rows, columns=["simulator", "rank", "divergence", "relative_gap"])
+    frame["relative_gap"] = frame["relative_gap"].astype("float64")
+    return frame
+
+
 def missing_notes(data: ReportData) -> list[str]:
     """One note per (component, reason), naming the simulators it applies to."""
     grouped: dict[tuple[str, str], list[str]] = {}
@@ -189,4 +210,14 @@ def build(data: ReportData) -> Section:
             column_digits={"batch_std": 2, **dict.fromkeys(FIDELITY, 2)},
         )
     )
+    divergences = divergence_frame(data)
+    if len(divergences):
+        section.tables.append(
+            Table(
+                "divergences",
+                "Where each simulator differs most from people",
+                divergences,
+                digits=2,
+            )
+        )
     return section
