@@ -29,9 +29,10 @@ def test_sentences_and_gaps_by_hand() -> None:
         "rates human-likeness 0.90 vs 0.60 for people",
         "words per turn 21.0 vs 8.40 for people",
     ]
-    # gaps: .34/.49, .28/.92, .3/.9, 12.6/21 = .6, .003/.05 (the floor) = .06, 0
+    # gaps: .34/.49, .28/.92, .3/.9, 12.6/21 = .6, .003/.1 (the floor) = .03, 0
     assert relative_gap(0.49, 0.15, "% of turns") == pytest.approx(0.34 / 0.49)
-    assert relative_gap(0.003, 0.0, "% of turns") == pytest.approx(0.06)
+    assert relative_gap(0.003, 0.0, "% of turns") == pytest.approx(0.03)
+    assert relative_gap(0.02, 0.04, "% of turns") == pytest.approx(0.2)
     assert relative_gap(0.0, 0.0, "number") == 0.0
     ranked = build_divergences(rows)
     assert [d.behaviour for d in ranked] == [

@@ -9,7 +9,8 @@ its features, outcome and survey, and another set can pass its own.
 Ranking is by the *relative gap* |sim − human| / max(|sim|, |human|, floor): scale-free, so
 words per turn and a share of turns rank on one list, and 1.0 when one side never shows a
 behaviour the other does. The floor (per unit) keeps a rare cue from topping the list on
-noise: 0.3% of turns vs 0 is a gap of 0.06 on the 5-point floor, not 1.0.
+noise: 0.3% of turns vs 0 is a gap of 0.03 on the 10-point floor, not 1.0, and repeating
+oneself in 2% of turns vs 4% (0.2) ranks below succeeding on 100% of tasks vs 63% (0.37).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from typing import NamedTuple
 from usi.metrics.models import Divergence, DivergenceUnit
 
 UNIT_FLOOR: dict[DivergenceUnit, float] = {
-    "% of turns": 0.05,
-    "% of tasks": 0.05,
-    "% of words": 0.05,
+    "% of turns": 0.10,
+    "% of tasks": 0.10,
+    "% of words": 0.10,
     "score": 0.1,
     "number": 0.0,
 }
-"""The smallest denominator of the relative gap per unit: 5 percentage points for shares,
+"""The smallest denominator of the relative gap per unit: 10 percentage points for shares,
 0.1 for a 0–1 survey score, none for a plain number (words per turn, a ratio)."""
 
 

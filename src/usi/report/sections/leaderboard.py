@@ -39,8 +39,8 @@ GUIDE = (
     "range the simulator reaches; higher is better) and the AUC of a classifier telling simulator "
     "from human episodes (0.5 = indistinguishable, 1 = trivially told apart). The last table "
     "names, per simulator, the behaviours where it differs most from people, in words, ranked "
-    "by the relative gap |simulator − people| / the larger of the two (shares below 5 points "
-    "count as 5): what to fix first."
+    "by the relative gap |simulator − people| / the larger of the two (shares below 10 points "
+    "count as 10): what to fix first."
 )
 
 
