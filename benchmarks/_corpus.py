@@ -224,7 +224,8 @@ def write_corpus(path: str | Path, n_episodes: int, seed: int = 0) -> Path:
                 "messages": _messages(rng, turns, human),
                 "reward": 1.0 if rng.random() < p_success else 0.0,
                 "survey": _survey(rng),
-                "metadata": {"synthetic": True},
+                # the tau-usi task key (spec §10.1), so both definition sets score the corpus
+                "metadata": {"synthetic": True, "tau_usi_key": f"{domain}_{task}"},
             }
             handle.write(json.dumps(record, ensure_ascii=False))
             handle.write("\n")

@@ -184,7 +184,8 @@ def test_the_papers_results_format_round_trips(tmp_path, capsys) -> None:  # typ
             ],
             "survey": {
                 "reuse": {
-                    "question": "If you encounter similar problems in life, would you like to reuse this agent?",
+                    "question": "If you encounter similar problems in life, "
+                    "would you like to reuse this agent?",
                     "answer": "Yes",
                 }
             },

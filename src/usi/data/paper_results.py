@@ -68,7 +68,7 @@ def is_ratings_document(document: Any) -> bool:
 
 def _entries(document: Any, path: Path) -> list[tuple[str, Mapping[str, Any]]]:
     if isinstance(document, dict) and isinstance(document.get("results"), list):
-        out = []
+        out: list[tuple[str, Mapping[str, Any]]] = []
         for n, record in enumerate(document["results"]):
             if not isinstance(record, dict):
                 raise UsiInputError("result is not a JSON object", path, f"results[{n}]")
@@ -217,7 +217,8 @@ class ResultsWriter:
         from usi.data.paper import paper_conversation
         from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
 
-        questions = {i.id: i.question for i in (*SURVEY_ITEMS, *FREE_TEXT_ITEMS)}
+        questions = {i.id: i.question for i in SURVEY_ITEMS}
+        questions.update({i.id: i.question for i in FREE_TEXT_ITEMS})
         multirun = self._multirun()
         out: dict[str, dict[str, Any]] = {}
         for episode, key in self._pending:

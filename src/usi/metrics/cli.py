@@ -228,6 +228,7 @@ def register(app: typer.Typer) -> None:
                     read=lambda sims, hum: _sides(
                         sims, hum, Console(stderr=True), workers or None, "tau-usi"
                     ),
+                    with_audit=audit,
                 )
                 return
             if ratings or difficulty is not None:

@@ -31,6 +31,7 @@ def run_tau_usi(
     seed: int,
     workers: int | None,
     read: Callable[[list[Path], Path], Sides],
+    with_audit: bool = True,
 ) -> None:
     """Score with the paper's definitions; print the table or one JSON object."""
     from usi.metrics.tau_usi.ratings import load_ratings
@@ -63,7 +64,7 @@ def run_tau_usi(
             n_bootstrap=n_bootstrap,
             seed=seed,
         )
-        _emit([result], None, as_json, out)
+        _emit([result], None, as_json, out, None, ceiling_only=True)
         return
     assert human is not None
     sides = read(simulators, human)
@@ -92,7 +93,12 @@ def run_tau_usi(
         ceiling_row = human_ceiling(sides.human, difficulty=difficulty, n_bootstrap=0, seed=seed)
     except UsiInputError:
         ceiling_row = None
-    _emit(results, ceiling_row, as_json, out)
+    audits = None
+    if as_json and with_audit:  # beside USI, never in it (the same block as usi-v2's)
+        from usi.audit.summary import score_audit
+
+        audits = score_audit(sides, human)
+    _emit(results, ceiling_row, as_json, out, audits)
 
 
 def _origin(sides: Sides, name: str) -> Path | None:
@@ -101,35 +107,38 @@ def _origin(sides: Sides, name: str) -> Path | None:
 
 
 def _emit(
-    results: list[TauUsiResult], ceiling: TauUsiResult | None, as_json: bool, out: Console
+    results: list[TauUsiResult],
+    ceiling: TauUsiResult | None,
+    as_json: bool,
+    out: Console,
+    audits: dict[str, dict[str, object]] | None,
+    *,
+    ceiling_only: bool = False,
 ) -> None:
-    if as_json:  # the terminal view prints the notes under its table
-        for result in results:
-            for note in result.notes:
-                typer.echo(f"usi: note: {result.simulator}: {note}", err=True)
-        if len(results) == 1 and ceiling is None:
-            typer.echo(json.dumps(results[0].model_dump(mode="json")))
-        elif len(results) == 1:
-            typer.echo(
-                json.dumps(
-                    {
-                        **results[0].model_dump(mode="json"),
-                        "ceiling": ceiling.model_dump(mode="json"),
-                    }
-                )
-            )
-        else:
-            typer.echo(
-                json.dumps(
-                    {
-                        "definitions": "tau-usi",
-                        "ceiling": None if ceiling is None else ceiling.model_dump(mode="json"),
-                        "leaderboard": [r.model_dump(mode="json") for r in results],
-                    }
-                )
-            )
+    if not as_json:  # the terminal view prints the notes under its table
+        render(results, ceiling, out)
         return
-    render(results, ceiling, out)
+    for result in results:
+        for note in result.notes:
+            typer.echo(f"usi: note: {result.simulator}: {note}", err=True)
+    ceiling_json = None if ceiling is None else ceiling.model_dump(mode="json")
+    if ceiling_only:  # usi score --ceiling
+        document: dict[str, object] = results[0].model_dump(mode="json")
+    elif len(results) == 1:
+        single = results[0]
+        document = {
+            **single.model_dump(mode="json"),
+            "ceiling": ceiling_json,
+            "audit": None if audits is None else audits.get(single.simulator),
+        }
+    else:
+        document = {
+            "definitions": "tau-usi",
+            "ceiling": ceiling_json,
+            "leaderboard": [r.model_dump(mode="json") for r in results],
+            "audit": audits,
+        }
+    typer.echo(json.dumps(document))
 
 
 def _fmt(cell: tuple[float, float] | None, scale: float = 1.0, digits: int = 1) -> str:
@@ -167,7 +176,7 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
             ci,
         ]
         rows.append((r.usi.value if r.usi.value is not None else -1.0, cells, "bold"))
-    for row in [published["human"], *published["simulators"]]:  # type: ignore[index]
+    for row in [published["human"], *published["simulators"]]:
         cells = [f"{row['name']} (published)"]
         for key in ("D1_conv", "D2_info", "D3_clarif", "D4_react", "eval_agree"):
             cells.append(_published(row[key]))
@@ -219,7 +228,7 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
 def _published(cell: list[float | None] | None, scale: float = 1.0, digits: int = 1) -> str:
     if cell is None or cell[0] is None:
         return "—"
-    mean, std = cell
+    mean, std = cell[0], cell[1]
     if std is None:
         return f"{mean * scale:.{digits}f}"
     return f"{mean * scale:.{digits}f}±{std * scale:.{digits}f}"

@@ -159,7 +159,7 @@ def simulator_cells(
             )
         keys = sorted(union)
         human_row = weighted_row(tables, [union[k] for k in keys], keys)
-        any_run = mask.any(axis=1)
+        any_run: npt.NDArray[np.bool_] = np.asarray(mask.any(axis=1))
         dims[:, j] = np.where(any_run[:, None], dice_dimensions(human_row, pooled), np.nan)
         run_eces = (
             np.stack(

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import NamedTuple
 
 from usi.metrics.tau_usi.patterns import (
     ACCUSATION_RE,
@@ -142,17 +144,59 @@ def _share(flags: Sequence[bool]) -> float:
     return _mean([1.0 if flag else 0.0 for flag in flags])
 
 
+class _Cues(NamedTuple):
+    """What the patterns find in one lower-cased turn (the em dash is tested apart)."""
+
+    polite: bool
+    ack: bool
+    id_confuse: bool
+    ids: int
+    uncertainty: bool
+    certainty: bool
+    question: int  # 1 pushback, 2 clarification, 3 information, 0 none (exclusive, in order)
+    emotion: bool
+    accusation: bool
+    pivot: bool
+
+
+@lru_cache(maxsize=2**16)
+def _cues(lowered: str) -> _Cues:
+    """Cues of one turn. Cached: people and simulators repeat turns ("yes", "ok", "thanks"),
+    and a turn's cues depend on its text only."""
+    question = 0
+    if PUSHBACK_Q_RE.search(lowered):
+        question = 1
+    elif CLARIFY_Q_RE.search(lowered):
+        question = 2
+    elif INFO_Q_RE.search(lowered):
+        question = 3
+    return _Cues(
+        polite=POLITE_PATTERNS.search(lowered) is not None,
+        ack=ACK_ONLY_RE.match(lowered.strip()) is not None,
+        id_confuse=ID_CONFUSE_RE.search(lowered) is not None,
+        ids=len(ID_DENSITY_RE.findall(lowered)),
+        uncertainty=UNCERTAINTY_RE.search(lowered) is not None,
+        certainty=CERTAINTY_RE.search(lowered) is not None,
+        question=question,
+        emotion=EMOTION_PATTERNS.search(lowered) is not None,
+        accusation=ACCUSATION_RE.search(lowered) is not None,
+        pivot=PIVOT_RE.search(lowered) is not None,
+    )
+
+
 def conversation_features(user_turns: Sequence[str], n_turns: int) -> dict[str, float] | None:
     """The 20 features of one conversation from its user turns (meta messages already out).
 
-    ``n_turns`` is the number of non-meta messages of both roles (:mod:`.conversation`).
+    ``n_turns`` is the number of non-meta messages of both roles (:mod:`usi.data.paper`).
     None when there is no user turn.
     """
     if not user_turns:
         return None
-    cleaned = [AGENT_MARKUP_RE.sub("", text) for text in user_turns]
+    cleaned = [AGENT_MARKUP_RE.sub("", text) if "<" in text else text for text in user_turns]
     word_counts = [len(text.split()) for text in cleaned]
     lowered = [text.lower() for text in cleaned]
+    cues = [_cues(text) for text in lowered]
+    n_user = len(cleaned)
     total_words = sum(word_counts)
     words_per_turn = _mean([float(c) for c in word_counts])
 
@@ -166,35 +210,26 @@ def conversation_features(user_turns: Sequence[str], n_turns: int) -> dict[str, 
         for i in range(len(words) - 2):
             trigrams[tuple(words[i : i + 3])] += 1
 
-    pushback = clarify = info = 0
-    for text in lowered:
-        if PUSHBACK_Q_RE.search(text):
-            pushback += 1
-        elif CLARIFY_Q_RE.search(text):
-            clarify += 1
-        elif INFO_Q_RE.search(text):
-            info += 1
-    n_user = len(cleaned)
-
+    questions = Counter(c.question for c in cues)
     return {
         "n_turns": float(n_turns),
         "user_words_per_turn": float(words_per_turn),
-        "politeness_rate": _share([bool(POLITE_PATTERNS.search(t)) for t in lowered]),
+        "politeness_rate": _share([c.polite for c in cues]),
         "short_msg_rate": _share([c <= SHORT_WORDS for c in word_counts]),
         "formality_rate": _share([bool(EMDASH_RE.search(t)) for t in cleaned]),
-        "ack_only_rate": _share([bool(ACK_ONLY_RE.match(t.strip())) for t in lowered]),
+        "ack_only_rate": _share([c.ack for c in cues]),
         "verbosity_cv": float(verbosity_cv),
         "repeat_rate": float(any(n > TRIGRAM_REPEAT_LIMIT for n in trigrams.values())),
-        "id_confuse_rate": float(any(ID_CONFUSE_RE.search(t) for t in lowered)),
+        "id_confuse_rate": float(any(c.id_confuse for c in cues)),
         "info_frontload": sum(word_counts[:2]) / total_words if total_words > 0 else 0.0,
-        "id_density": _mean([float(len(ID_DENSITY_RE.findall(t))) for t in lowered]),
+        "id_density": _mean([float(c.ids) for c in cues]),
         "opening_words": float(word_counts[0]),
-        "uncertainty_rate": _share([bool(UNCERTAINTY_RE.search(t)) for t in lowered]),
-        "certainty_rate": _share([bool(CERTAINTY_RE.search(t)) for t in lowered]),
-        "pushback_q_rate": pushback / n_user,
-        "clarify_q_rate": clarify / n_user,
-        "info_q_rate": info / n_user,
-        "emotion_rate": _share([bool(EMOTION_PATTERNS.search(t)) for t in lowered]),
-        "accusation_rate": _share([bool(ACCUSATION_RE.search(t)) for t in lowered]),
-        "pivot_rate": _share([bool(PIVOT_RE.search(t)) for t in lowered]),
+        "uncertainty_rate": _share([c.uncertainty for c in cues]),
+        "certainty_rate": _share([c.certainty for c in cues]),
+        "pushback_q_rate": questions[1] / n_user,
+        "clarify_q_rate": questions[2] / n_user,
+        "info_q_rate": questions[3] / n_user,
+        "emotion_rate": _share([c.emotion for c in cues]),
+        "accusation_rate": _share([c.accusation for c in cues]),
+        "pivot_rate": _share([c.pivot for c in cues]),
     }

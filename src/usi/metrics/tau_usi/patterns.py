@@ -75,7 +75,7 @@ CLARIFY_Q_RE = re.compile(
     r"i don'?t understand|i dont understand|"
     r"what'?s the difference|whats the difference|"
     r"what exactly|what specifically|"
-    r"which (one|reservation|order|flight|option|plan|account|item|product) (is|was|do|should|did|would)|"
+    r"which (one|reservation|order|flight|option|plan|account|item|product) (is|was|do|should|did|would)|"  # noqa: E501 (verbatim)
     r"i'?m not sure which|im not sure which|which is which|"
     r"you (said|mentioned|told me|wrote|indicated) .{0,30}\?|"
     r"that mean|what does that (involve|include|entail|look like)|"
