@@ -13,13 +13,13 @@ replicate is shifted by the replicates' mean bias (mean replicate − estimate) 
 and 97.5th percentiles are read. Why: Dice only falls when resampling adds noise to sides that
 agree, so the replicates sit *below* the estimate (−2.7 USI on the real sample's ceiling
 fold) and the plain percentile interval put the estimate 0.72 of the way up. Is the estimate
-itself that biased? No: on 80 subsamples of 40% of the tasks the estimates average 84.5
-against 84.4 on the full sample. The shortfall is the resampling's own, so it is removed.
+itself that biased? No: on 80 subsamples of 40% of the tasks the estimates average 84.4
+against 84.3 on the full sample. The shortfall is the resampling's own, so it is removed.
 BCa was measured too (:func:`bca_interval`, by hand over these weight blocks with a jackknife
 over units, since ``scipy.stats.bootstrap`` draws its own resamples of a data array and would
 not share the seeded weights with the headline): it reads the shortfall as estimator bias
-and moves the interval *up* by about twice it, putting the estimate at 0.36 and covering the
-full-sample value on 64 of 80 subsamples, against 76/80 for the centred interval (estimate at
+and moves the interval *up* by about twice it, putting the estimate at 0.38 and covering the
+full-sample value on 63 of 80 subsamples, against 78/80 for the centred interval (estimate at
 0.54). ``benchmarks/bench_interval.py`` prints the three side by side.
 """
 
