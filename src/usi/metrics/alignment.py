@@ -30,8 +30,11 @@ MIN_CUE_TURNS = 5
 """A rate feature needs at least this many cue turns *on the human side* to be scored; below
 it the feature is *unsupported* and listed with both sides' counts (spec §3, amended). It is
 half the former both-sides threshold of 10: a simulator that behaves like the people, on as
-many turns, brings the other half, so the ceiling keeps the features it had (see
-``benchmarks/bench_stability.py``)."""
+many turns, brings the other half. Measured on the 89-session sample
+(``benchmarks/bench_stability.py``, the ceiling on 20 draws of k sessions per batch): with 5
+the ceiling is steadiest across sizes (84.7, 84.6, 84.3 at k = 16, 24, 32; 84.3 on all),
+where 3 keeps D4 in more draws (11, 19, 20 of 20 against 0, 4, 13) but pulls the
+small-sample ceiling down (82.4, 81.7, 83.0) with Dice of a handful of cue turns."""
 
 _COUNT_TOLERANCE = 1e-9
 """Cue turns are float sums of rate × turns: a count of 5 may come out 4.999999999999999."""
