@@ -337,7 +337,9 @@ class CeilingResult(_Model):
     value: float | None = Field(description="= usi.value")
     std: float | None = Field(description="std of the bootstrap replicates (one fold only)")
     fold_std: float | None = Field(
-        default=None, description="leave-one-batch-out: sample std of the folds' USI"
+        default=None,
+        description="leave-one-batch-out: sample std of the folds' USI; null when the folds "
+        "use different components (their USIs are then not one spread)",
     )
     method: Literal["leave-one-batch-out", "batch-vs-batch", "split-half"]
     n_batches: int
