@@ -345,6 +345,20 @@ def leaderboard_renderable(board: Leaderboard, width: int) -> RenderableType:
     )
 
 
+LEADERBOARD_DIVERGENCES = 3
+"""Divergences per simulator under the leaderboard (one line each)."""
+
+
 def render_leaderboard(board: Leaderboard, console: Console) -> None:
-    """Simulators by USI, with the human ceiling as the reference row on top."""
+    """Simulators by USI, with the human ceiling as the reference row on top; then, per
+    simulator, where it differs most from people."""
     console.print(leaderboard_renderable(board, console.width))
+    lines = [
+        f"  {r.simulator}: " + "; ".join(d.text for d in r.divergences[:LEADERBOARD_DIVERGENCES])
+        for r in board.leaderboard
+        if r.divergences
+    ]
+    if lines:
+        console.print("Where each simulator differs most from people:")
+        for line in lines:
+            console.print(line)
