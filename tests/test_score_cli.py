@@ -193,6 +193,7 @@ def test_leaderboard_table_has_the_ceiling_on_top(human_file: Path, two_sims_fil
     assert code == 0
     assert out.index("humans (ceiling)") < out.index("humanlike") < out.index("terse")
     assert "definitions usi-v2" in out
+    assert "how well one group of people matches another" in out
     assert "Where each simulator differs most from people:" in out
     assert "  polite-llm: " in out and "for people" in out
 

@@ -334,7 +334,10 @@ class CeilingResult(_Model):
 
     definitions: Definitions = DEFINITIONS
     simulator: str = "humans (ceiling)"
-    value: float | None = Field(description="= usi.value")
+    value: float | None = Field(
+        description="= usi.value: how well one group of people matches another; a simulator "
+        "can exceed it"
+    )
     std: float | None = Field(description="std of the bootstrap replicates (one fold only)")
     fold_std: float | None = Field(
         default=None,

@@ -353,6 +353,7 @@ def render_leaderboard(board: Leaderboard, console: Console) -> None:
     """Simulators by USI, with the human ceiling as the reference row on top; then, per
     simulator, where it differs most from people."""
     console.print(leaderboard_renderable(board, console.width))
+    console.print(CEILING_MEANING)
     lines = [
         f"  {r.simulator}: " + "; ".join(d.text for d in r.divergences[:LEADERBOARD_DIVERGENCES])
         for r in board.leaderboard
