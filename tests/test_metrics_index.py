@@ -421,3 +421,33 @@ def test_the_ceiling_is_worded_as_people_against_people_that_a_simulator_can_exc
     assert "fold spread" in text and "95%" not in text
     assert "how well one group of people matches another" in GUIDE
     assert "best a simulator" not in GUIDE
+
+
+def test_bca_is_the_percentile_interval_when_unbiased_and_moves_up_when_replicates_fall_short() -> (
+    None
+):
+    from usi.metrics.bootstrap import bca_interval, percentile_interval
+
+    replicates = np.linspace(80.0, 90.0, 201)  # centred on 85, symmetric jackknife: a = 0
+    jackknife = np.array([84.0, 85.0, 86.0])
+    assert bca_interval(replicates, 85.0, jackknife) == pytest.approx(
+        percentile_interval(replicates)
+    )
+    low, high = bca_interval(replicates - 2.0, 85.0, jackknife)  # replicates 2 below
+    plain = percentile_interval(replicates - 2.0)
+    assert low > plain[0] and high > plain[1]
+
+
+def test_a_jackknife_value_is_the_score_without_that_task() -> None:
+    from usi.metrics.bootstrap import jackknife_usi
+
+    sim = random_table(3, "sim", n_tasks=6, shift=0.2)
+    hum = random_table(4, "human", n_tasks=6)
+    paired = summarize(sim, hum)
+    used = list(COMPONENT_NAMES)
+    support = point_support(paired)
+    values = jackknife_usi(paired, used, support)
+    assert len(values) == paired.n_units == 6
+    i = paired.units.index("retail/2")
+    direct = score_pair(sim[sim["task_id"] != "2"], hum[hum["task_id"] != "2"], "s", n_bootstrap=0)
+    assert values[i] == pytest.approx(direct.usi.value, abs=1e-9)
