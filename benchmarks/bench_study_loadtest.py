@@ -106,6 +106,8 @@ def main() -> None:
                 "0",
                 "--starts-per-minute",
                 "0",
+                "--connections-per-address",
+                "0",
             ],
             env={**env, "USI_STUDY_ADMIN_TOKEN": "bench-admin-token-" + os.urandom(16).hex()},
             stdout=subprocess.DEVNULL,

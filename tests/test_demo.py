@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from usi.cli import app
 from usi.data import read_episodes
+from usi.data.align import tau2_task_id, tau_usi_key
 from usi.demo.corpus import HUMAN_BATCHES, SIM_TRIALS, demo_tasks, generate_corpus
 
 
@@ -40,9 +41,55 @@ def test_corpus_differs_between_human_and_cooperative_users() -> None:
     assert mean_turn_words("sim/cooperative") > 2 * mean_turn_words("human")
 
 
-def test_demo_without_live_runs_prints_a_leaderboard(tmp_path: Path) -> None:
+def test_corpus_names_the_study_task_of_every_episode() -> None:
+    """People carry tau_index and a batch, simulators tau_usi_key and a 0-based trial; each
+    maps back to its τ² task (usi.data.align), so tau-usi scores every episode."""
+    episodes = generate_corpus()
+    for episode in episodes:
+        if episode.source == "human":
+            index = episode.metadata["tau_index"]
+            assert episode.batch in (1, 2, 3)
+        else:
+            domain, _, number = episode.metadata["tau_usi_key"].rpartition("_")
+            assert domain == episode.domain
+            index = int(number)
+            assert episode.metadata["trial"] in range(SIM_TRIALS)
+        assert tau2_task_id(episode.domain, index) == episode.task_id
+    assert tau_usi_key("retail", "5") == "retail_5"
+    assert tau_usi_key("airline", "2") == "airline_46"  # the alignment, inverted
+
+
+def test_demo_prints_the_tau_usi_leaderboard_by_default(tmp_path: Path) -> None:
+    from usi.demo.corpus import write_demo_corpus
+    from usi.demo.pipeline import simulator_tables
+    from usi.metrics.tau_usi.score import score_tables
+
     result = CliRunner().invoke(
         app, ["demo", "--out", str(tmp_path), "--no-run", "--no-report"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "definitions tau-usi" in result.output
+    human, sims = simulator_tables(write_demo_corpus(tmp_path / "again"), {}, "tau-usi")
+    results, ceiling, _ = score_tables(sims, human)
+    assert ceiling is not None and ceiling.usi.value is not None
+    assert ceiling.usi.value > max(r.usi.value or 0.0 for r in results)
+    persona, cooperative = results  # the in-between simulator is the more human-like
+    assert (persona.simulator, cooperative.simulator) == ("sim/persona", "sim/cooperative")
+    assert persona.usi.value is not None and cooperative.usi.value is not None
+    assert persona.usi.value > cooperative.usi.value
+    for row in (ceiling, persona, cooperative):
+        assert row.usi.value is not None and row.usi.std is not None
+        assert f"{row.usi.value:.2f}±{row.usi.std:.2f}" in result.output
+        assert row.tasks.left_out == {}
+    assert persona.tasks.counted == {"1": 20, "2": 20, "3": 20}
+    assert "signature: defs:tau-usi|map:frozen-31:" in result.output
+
+
+def test_demo_without_live_runs_prints_a_leaderboard(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--out", str(tmp_path), "--no-run", "--no-report", "--definitions", "usi-v2"],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     assert "humans (ceiling)" in result.output

@@ -56,7 +56,7 @@ def test_json_lines_contract(episodes_file: tuple[Path, list[Episode]]) -> None:
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == len(episodes)
     for record, episode in zip(records, episodes, strict=True):
-        assert list(record) == ["episode_id", "source", "task_id", "features"]
+        assert list(record) == ["episode_id", "source", "task_id", "definitions", "features"]
         assert record["episode_id"] == episode.episode_id
         assert record["source"] == episode.source
         assert record["task_id"] == episode.task_id

@@ -80,6 +80,8 @@ def report_dir(corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
             *sim_args(corpus),
             "--capability",
             str(corpus["capability"]),
+            "--definitions",
+            "usi-v2",
             "-o",
             str(out),
         ]
@@ -263,7 +265,7 @@ def test_small_family_gets_points_only(
     )
     human = load_table(corpus["human"])
     sims = {n: load_table(corpus[n]) for n in SIM_STYLES}
-    result = build_report(human, sims, tmp_path / "out", capability)
+    result = build_report(human, sims, tmp_path / "out", capability, definitions="usi-v2")
     section = next(s for s in result.sections if s.key == "capability")
     assert any("acme: 2 simulator(s), fewer than 3" in n for n in section.notes)
     assert len(section.figures) == 1
@@ -275,7 +277,7 @@ def test_missing_inputs_degrade_gracefully(tmp_path: Path) -> None:
     silent = UserStyle(answers_survey=0.0)
     human = load_table(generate("human", 60, 5, silent, n_tasks=10))
     sim = load_table(generate("sim", 60, 6, silent, n_tasks=10))
-    path = write_report(human, {"sim": sim}, tmp_path / "out")
+    path = write_report(human, {"sim": sim}, tmp_path / "out", definitions="usi-v2")
     html = path.read_text(encoding="utf-8")
     assert "No capability file given" in html
     assert "No survey answers in the human episodes: the evaluative gap cannot be shown." in html
@@ -290,7 +292,9 @@ def test_missing_inputs_degrade_gracefully(tmp_path: Path) -> None:
 def test_names_are_escaped_in_html(corpus: dict[str, Path], tmp_path: Path) -> None:
     human = load_table(corpus["human"])
     name = '<script>alert("x")</script>'
-    path = write_report(human, {name: load_table(corpus["polite-llm"])}, tmp_path / "out")
+    path = write_report(
+        human, {name: load_table(corpus["polite-llm"])}, tmp_path / "out", definitions="usi-v2"
+    )
     html = path.read_text(encoding="utf-8")
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
@@ -372,7 +376,7 @@ def test_failure_midway_keeps_the_previous_report(
     human = load_table(corpus["human"])
     sims = {"mimic": load_table(corpus["mimic"])}
     out = tmp_path / "out"
-    first = write_report(human, sims, out)
+    first = write_report(human, sims, out, definitions="usi-v2")
     before = first.read_bytes()
 
     import usi.report.render as render
@@ -382,7 +386,7 @@ def test_failure_midway_keeps_the_previous_report(
 
     monkeypatch.setattr(render, "_write_files", explode)
     with pytest.raises(OSError, match="disk full"):
-        write_report(human, sims, out)
+        write_report(human, sims, out, definitions="usi-v2")
     assert first.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -404,6 +408,8 @@ def test_cli_prints_the_report_path(
             f"mimic={corpus['mimic']}",
             "--focus",
             "mimic",
+            "--definitions",
+            "usi-v2",
             "-o",
             str(out),
         ],
@@ -453,7 +459,7 @@ def test_no_rewards_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     only_sections(monkeypatch, "easy_mode", "reward", "leaderboard")
     human = load_table(generate("human", 60, 5, n_tasks=10)).assign(reward=np.nan)
     sim = load_table(generate("sim", 60, 6, n_tasks=10)).assign(reward=np.nan)
-    result = build_report(human, {"sim": sim}, tmp_path / "out")
+    result = build_report(human, {"sim": sim}, tmp_path / "out", definitions="usi-v2")
     notes = {s.key: s.notes for s in result.sections}
     assert notes["easy_mode"] == [
         "No rewards in the human episodes: success rates cannot be compared."
@@ -474,7 +480,7 @@ def test_one_sided_rewards_and_unpaired_tasks(
     human = load_table(generate("human", 60, 5, n_tasks=10)).assign(reward=1.0)
     sim = load_table(generate("sim", 60, 6, n_tasks=10))
     sim["task_id"] = "other-" + sim["task_id"].astype(str)
-    result = build_report(human, {"sim": sim}, tmp_path / "out")
+    result = build_report(human, {"sim": sim}, tmp_path / "out", definitions="usi-v2")
     notes = {s.key: s.notes for s in result.sections}
     assert notes["reward"] == [
         "Every human episode with a reward succeeded: no split, no association to measure."

@@ -130,3 +130,35 @@ def test_the_cli_prints_the_same_number(golden: dict, capsys: pytest.CaptureFixt
         golden["results_with_eval"][1]["eval_agree"][0], abs=1e-9
     )
     assert "defs:tau-usi" in out["signature"] and "eval:yes" in out["signature"]
+
+
+def test_the_terminal_view_prints_the_same_number(
+    golden: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from usi.cli import main
+
+    argv = sys.argv
+    sys.argv = [
+        "usi",
+        "score",
+        str(REFERENCE / "eval_results_synthetic-sim.json"),
+        "--human",
+        str(SAMPLE),
+        "--ratings",
+        str(REFERENCE / "survey_comparable_synthetic-sim.json"),
+        "--bootstrap",
+        "0",
+    ]
+    try:
+        with pytest.raises(SystemExit) as info:
+            main()
+    finally:
+        sys.argv = argv
+    assert info.value.code in (0, None)
+    out = capsys.readouterr().out
+    value = golden["results_with_eval"][1]["usi"][0]
+    assert f"synthetic-sim: USI {value:.1f}," in out
+    assert f"{value:.2f}±" in out  # the table's cell
+    assert "signature: defs:tau-usi|" in out

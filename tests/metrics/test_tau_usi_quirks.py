@@ -219,3 +219,49 @@ def test_the_papers_results_format_round_trips(tmp_path, capsys) -> None:  # typ
     capsys.readouterr()
     back = json.loads((tmp_path / "back.json").read_text())
     assert back == document
+
+
+def test_a_score_is_placed_among_the_published_rows() -> None:
+    from usi.metrics.tau_usi.score import _placement
+
+    middle = _placement(72.0, True, None)
+    assert middle is not None
+    assert (middle.above, middle.below, middle.rank, middle.of) == (
+        "Gemini-2.0-Flash",
+        "OSim-8B (v6, 5 terms, no Eval)",
+        3,
+        8,
+    )
+    last = _placement(50.0, False, "small")
+    assert last is not None
+    assert (last.above, last.below, last.rank, last.of) == ("GPT-4o", None, 8, 8)
+
+
+def test_a_task_outside_the_difficulty_map_is_out_of_the_ece_and_counted() -> None:
+    human = _table(
+        [_episode("human", "retail_1", "hello there"), _episode("human", "retail_2", "hi")]
+    )
+    sim = _table(
+        [
+            _episode("sim", "retail_1", "hello there", reward=0.0),
+            _episode("sim", "retail_2", "hi", reward=0.0),
+        ]
+    )
+    difficulty = ({"retail_1": 0.5}, "test:0")  # retail_2 is not in the map
+    result = score_simulator(sim, human, "sim", difficulty=difficulty, n_bootstrap=0)
+    assert result.paper_row.ece == (1.0, 0.0)  # retail_1 alone: |0 − 1|
+    assert result.tasks.not_in_map == 1
+    assert result.paper_row.D1_conv == (100.0, 0.0)  # the rows still use both tasks
+
+
+def test_an_old_run_without_a_key_is_keyed_by_its_tau2_task() -> None:
+    from usi.data.paper import tau_key
+
+    episode = Episode(
+        episode_id="e",
+        source="sim",
+        domain="retail",
+        task_id="96",  # τ² dropped τ-bench retail 95: τ² 96 is the study's 97
+        messages=[],
+    )
+    assert tau_key(episode) == "retail_97"

@@ -204,3 +204,57 @@ def test_try_again_shows_only_after_a_failed_turn(browser: Any, flaky_server: st
     expect(retry).to_be_hidden()
     assert page.locator("#messages li.assistant .text").nth(1).inner_text() == "ok 2"
     context.close()
+
+
+def test_a_page_on_another_site_cannot_log_the_participant_into_its_session(
+    browser: Any, live_server: LiveServer
+) -> None:
+    """Login CSRF (issue 18): a page elsewhere auto-posts /start/resume with the attacker's
+    id and resume code. Before, Chromium took the response's cookie and the participant's
+    next click landed in the attacker's session; now the post is refused and the
+    participant's own session stays in their browser."""
+    import re
+
+    import httpx
+
+    from usi.study import service
+    from usi.study.db import make_engine, session_factory
+
+    with httpx.Client(base_url=live_server.url, follow_redirects=True, timeout=30) as attacker:
+        attacker.get("/start", params={"PROLIFIC_PID": "attacker01"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', attacker.get("/consent").text)
+        assert csrf is not None
+        task = attacker.post("/consent", data={"csrf": csrf.group(1), "choice": "agree"})
+        code = re.search(r'id="resume-code-shown">([A-Z0-9-]+)<', task.text)
+        assert code is not None
+    evil = (
+        "<!doctype html><html><body>"
+        f'<form id="f" method="post" action="{live_server.url}/start/resume">'
+        '<input type="hidden" name="PROLIFIC_PID" value="attacker01">'
+        f'<input type="hidden" name="code" value="{code.group(1)}">'
+        '<input type="hidden" name="choice" value="resume">'
+        "</form><script>document.getElementById('f').submit()</script></body></html>"
+    )
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route(
+        "http://attacker.test/**",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=evil),
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/start?PROLIFIC_PID=victim0001&STUDY_ID=s1&SESSION_ID=x1")
+    page.click("#agree")
+    page.wait_for_url("**/task")
+    page.goto("http://attacker.test/win-a-prize")
+    page.wait_for_url(re.compile(re.escape(live_server.url) + "/.+"))  # the form posted
+    assert (page.url, page.title()) == (f"{live_server.url}/start/resume", "Expired form")
+    page.goto(f"{live_server.url}/task")  # the participant's next click
+    assert page.url == f"{live_server.url}/task"
+    (cookie,) = [c for c in context.cookies() if c["name"] == "usi_session"]
+    engine = make_engine(live_server.db_url)
+    try:
+        session = service.find_session(session_factory(engine), cookie["value"])
+    finally:
+        engine.dispose()
+    assert session is not None and session.prolific_pid == "victim0001"
+    context.close()

@@ -28,6 +28,7 @@ from .conftest import ADMIN_TOKEN, Participant, participant_of
 from .test_study_api import OkAgent, study_of
 
 RESUME_RE = re.compile(r'id="resume-code-shown">([A-Z0-9-]+)<')
+ENTRY_CSRF_RE = re.compile(r'name="entry_csrf" value="([^"]+)"')
 
 
 class HangingAgent:
@@ -286,7 +287,8 @@ def test_a_lost_cookie_is_recovered_with_the_resume_code_not_the_recruiter_id(
     other = participant_of(app_client).client
     blocked = other.get("/start", params={"PROLIFIC_PID": "lostcookie1"})
     assert blocked.status_code == 409 and "resume code" in blocked.text
-    fields = {"PROLIFIC_PID": "lostcookie1", "choice": "resume"}
+    entry_csrf = ENTRY_CSRF_RE.search(blocked.text).group(1)  # type: ignore[union-attr]
+    fields = {"PROLIFIC_PID": "lostcookie1", "choice": "resume", "entry_csrf": entry_csrf}
     wrong = other.post("/start/resume", data={**fields, "code": "AAAA-AAAA"})
     assert wrong.status_code == 403 and other.get("/chat").url.path == "/missing"
     back = other.post("/start/resume", data={**fields, "code": code.lower().replace("-", " ")})
@@ -296,12 +298,17 @@ def test_a_lost_cookie_is_recovered_with_the_resume_code_not_the_recruiter_id(
     # Restart: a new session, the old one ends and its slot returns.
     new_code = RESUME_RE.search(other.get("/chat").text).group(1)  # type: ignore[union-attr]
     third = participant_of(app_client).client
+    shown = third.get("/start", params={"PROLIFIC_PID": "lostcookie1"}).text
+    fields["entry_csrf"] = ENTRY_CSRF_RE.search(shown).group(1)  # type: ignore[union-attr]
     again = third.post("/start/resume", data={**fields, "choice": "restart", "code": new_code})
     assert again.url.path == "/consent"
     assert service.get_session(study_of(app_client).factory, original.id).state == "expired"
-    # Guessing is throttled per recruiter id.
+    # Guessing is throttled per recruiter id (from a browser without a session of its own).
+    fourth = participant_of(app_client).client
+    shown = fourth.get("/start", params={"PROLIFIC_PID": "lostcookie1"}).text
+    fields["entry_csrf"] = ENTRY_CSRF_RE.search(shown).group(1)  # type: ignore[union-attr]
     statuses = [
-        third.post(
+        fourth.post(
             "/start/resume", data={**fields, "PROLIFIC_PID": "lostcookie1", "code": "ZZZZ-ZZZZ"}
         ).status_code
         for _ in range(6)

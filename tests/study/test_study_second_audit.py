@@ -6,13 +6,19 @@ server (``live_server`` of conftest) or Chromium; each says which failure it gua
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from typer.testing import CliRunner
@@ -21,12 +27,13 @@ from usi.cli import app as cli_app
 from usi.data.readers import read_episodes
 from usi.data.sides import human_side, read_input
 from usi.data.survey import SURVEY_ITEMS
+from usi.errors import UsiInputError
 from usi.study import service
 from usi.study.agent import AgentFailure
 from usi.study.db import make_engine, migrate
 from usi.study.schema import ACTIVE_STATES, StudySession
 
-from .conftest import LiveServer, Participant, participant_of
+from .conftest import LiveServer, Participant, free_port, participant_of, wait_ready
 from .test_study_api import study_of
 
 
@@ -229,3 +236,147 @@ def test_an_outage_session_is_exported_as_a_failed_run_and_score_leaves_it_out(
     assert human_side(source)["episode_id"].tolist() == [answered.episode_id]
     (note,) = source.screening.notes()
     assert note.startswith(f"{out}: left out 1 episode(s) that failed for infrastructure")
+
+
+def _shard_pids(server_pid: int) -> list[int]:
+    """The live agent shard processes of a server (spawned children running spawn_main)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
+        state = next(line for line in status.splitlines() if line.startswith("State:"))
+        if (
+            int(parent.split()[1]) == server_pid
+            and b"spawn_main" in cmdline
+            and "zombie" not in state
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_agent_shard_is_started_again_and_answers_the_waiting_turn(
+    live_server: LiveServer,
+) -> None:
+    """kill -9 of the agent shard (as the OOM killer would): before, every later turn
+    failed at the deadline and nothing restarted it."""
+    with httpx.Client(base_url=live_server.url, follow_redirects=True, timeout=60) as client:
+        p = Participant(client)  # type: ignore[arg-type]
+        p.to_chat("shardkill1")
+        assert p.send("Hi, I need help.", "shard-kill-msg-01").json()["ok"]
+        assert p.wait_agent()["agent_status"] == "idle"  # the shard is up and answering
+        (shard,) = _shard_pids(live_server.process.pid)
+        os.kill(shard, signal.SIGKILL)
+        assert p.send("Are you still there?", "shard-kill-msg-02").json()["ok"]
+        data = p.wait_agent(timeout=90)
+        assert data["agent_status"] == "idle"
+        assert [m["role"] for m in data["messages"]] == ["assistant", "user"] * 2 + ["assistant"]
+        (again,) = _shard_pids(live_server.process.pid)
+        assert again != shard
+
+
+def test_a_restart_with_another_agent_model_is_refused_while_chats_are_live(
+    make_app: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """Before: the new model answered live chats and the export labelled the mixed
+    transcript with the old model. Now: refused, in one line, while a chat is live; a
+    session not yet chatting takes the new model."""
+    client = make_app(CountingAgent(), judge_model=None)
+    chatting = participant_of(client)
+    chatting.to_chat("model0001")
+    waiting = participant_of(client)
+    waiting.enter("model0002")  # at the consent page
+    db_url = study_of(client).config.db_url
+    message = (
+        "--agent-model: 1 live chat(s) are being answered by another model (1 with "
+        "offline/oracle); serve with that --agent-model until they finish, or end them in "
+        "the admin first"
+    )
+    command = [sys.executable, "-m", "usi", "study", "serve", "--db", db_url]
+    command += ["--agent-model", "offline/cooperative", "--port", str(free_port())]
+    serve = subprocess.run(
+        command,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (serve.returncode, serve.stderr.splitlines()) == (2, [f"usi: error: {message}"])
+    with pytest.raises(UsiInputError) as caught:
+        make_app(CountingAgent(), agent_model="offline/cooperative", judge_model=None)
+    assert caught.value.one_line() == message
+    chatting.stop("model")
+    assert chatting.survey().url.path == "/done"
+    make_app(CountingAgent(), agent_model="offline/cooperative", judge_model=None)
+    factory = study_of(client).factory
+    models = {row.prolific_pid: row.agent_model for row in service.list_sessions(factory)}
+    assert models == {"model0001": "offline/oracle", "model0002": "offline/cooperative"}
+
+
+def _limit_fds() -> None:
+    """In the server's process before exec: 256 descriptors, and no raising them."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def test_one_client_holding_hundreds_of_connections_cannot_lock_participants_out(
+    tmp_path: Path,
+) -> None:
+    """300 idle connections from 127.0.0.1 to a server with 256 descriptors: before, they
+    used them all and a participant's requests hung in the backlog. Now that address gets
+    64 (the default cap), every connection over it a 503 at once, and a participant from
+    another address is served."""
+    import selectors
+    import socket
+
+    port = free_port()
+    command = [sys.executable, "-m", "usi", "study", "serve", "--port", str(port)]
+    command += ["--db", f"sqlite:///{tmp_path / 'fd.db'}", "--agent-model", "offline/oracle"]
+    command += ["--domains", "retail"]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1"}
+    env["USI_STUDY_ADMIN_TOKEN"] = "test-admin-token-0123456789abcdef"
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_limit_fds,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", "", process, command, env)
+    held: list[socket.socket] = []
+    try:
+        wait_ready(server)
+        selector = selectors.DefaultSelector()
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+            held.append(sock)
+        refused = 0
+        answered: set[int] = set()
+        deadline = time.monotonic() + 30  # a bound on the wait, not a measurement
+        while len(answered) < 236 and time.monotonic() < deadline:
+            for key, _ in selector.select(0.5):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                data = sock.recv(4096)
+                selector.unregister(sock)
+                answered.add(sock.fileno())
+                refused += data.startswith(b"HTTP/1.1 503 Service Unavailable")
+        assert refused == 236
+        other = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(base_url=server.url, transport=other, timeout=8) as participant:
+            statuses = [participant.get("/").status_code for _ in range(5)]
+            entry = participant.get("/start", params={"PROLIFIC_PID": "fdparticipant1"})
+        assert statuses == [200] * 5
+        assert (entry.status_code, entry.headers["location"]) == (303, "/consent")
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()

@@ -138,7 +138,9 @@ def report_audit(human: object, sims: Mapping[str, object]) -> ReportAudit:
     """The audit of the report's inputs; inputs given as tables (no messages) are noted."""
     files = {name: Path(s) for name, s in sims.items() if isinstance(s, str | Path)}
     notes = [
-        f"{name}: given as a table without conversations, not audited"
+        f"{name}: given as several files, not audited"
+        if isinstance(sims[name], tuple)
+        else f"{name}: given as a table without conversations, not audited"
         for name in sims
         if name not in files
     ]

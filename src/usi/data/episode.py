@@ -58,11 +58,14 @@ class Episode(BaseModel):
 
     episode_id: str
     source: str = Field(description='"human" or the simulator\'s name')
-    batch: int | None = None
+    # Bounded to what a table column (int64) holds: 10**40 was an OverflowError in score.
+    batch: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     domain: str
     task_id: str | None = Field(default=None, description="τ² task id; null if unaligned")
     messages: list[Message]
-    reward: float | None = None
+    # Finite only: Infinity, NaN and 1e999 are no reward, and no JSON either (they were
+    # printed bare by ``audit --json`` and silently written as null by ``data convert``).
+    reward: float | None = Field(default=None, allow_inf_nan=False)
     survey: dict[str, str] | None = Field(
         default=None, description="survey item id → chosen option label (spec §5)"
     )

@@ -119,11 +119,15 @@ def episode_turns(episode: Episode) -> tuple[list[str], int]:
 
 
 def tau_key(episode: Episode) -> str | None:
-    """``{domain}_{index}`` from what the episode records (None: no tau-usi index known)."""
+    """``{domain}_{index}``: recorded by a usi run or a study reader, else from the τ² task id
+    (:func:`usi.data.align.tau_usi_index`); None when the task has no tau-usi index."""
     key = episode.metadata.get(TAU_KEY)
     if isinstance(key, str) and key:
         return key
     index = episode.metadata.get("tau_index")
     if isinstance(index, int) and not isinstance(index, bool):
         return f"{episode.domain}_{index}"
-    return None
+    # A run written before usi recorded the key: its τ² task, mapped to the study's index.
+    from usi.data.align import tau_usi_key
+
+    return tau_usi_key(episode.domain, episode.task_id)

@@ -45,6 +45,10 @@ def is_results_document(document: Any) -> bool:
     values = list(document.values())
     if not all(isinstance(v, dict) and isinstance(v.get("conversation"), list) for v in values):
         return False
+    # A results entry carries its own id or reward and none of the study's session fields;
+    # anything else with conversations is read as the human study's format (spec §8).
+    if not all("instance_id" in v or "reward" in v for v in values):
+        return False
     return not any(_is_study_session(v) for v in values)
 
 

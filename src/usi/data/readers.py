@@ -47,6 +47,9 @@ ACCEPTED_SHAPES = (
 """The one list of file shapes usi reads, quoted by every wrong-shape message."""
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 class EpisodeFormat(StrEnum):
     CANONICAL = "canonical"
     TAU_USI = "tau-usi"
@@ -102,7 +105,10 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
         raise UsiInputError("no such file", p)
     if p.is_dir():
         raise UsiInputError("is a directory, expected an episodes file", p)
+    if not p.is_file():  # /dev/zero would be read without end, a pipe cannot be read twice
+        raise UsiInputError("not a regular file (a device or a pipe), expected an episodes file", p)
     first, more = _first_line(p)
+    first = first.removeprefix(BOM)  # a UTF-8 byte-order mark is not part of the record
     if not _is_text(first[:4096]):
         raise UsiInputError("not a text file (expected JSON or JSON Lines)", p)
     if not first:
@@ -115,7 +121,7 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
                 record = json.loads(first)
             except UnicodeDecodeError:
                 raise UsiInputError("not a text file (expected JSON or JSON Lines)", p) from None
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # nested deeper than json goes
                 record = None
         else:  # the whole file is one line: decode it once, whatever it is
             record = document = load_json(p)
@@ -157,10 +163,15 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
 def read_canonical(path: str | Path) -> Iterator[Episode]:
     """Canonical JSON Lines, validated line by line."""
     p = Path(path)
-    with p.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with p.open("rb") as handle:  # decoded line by line: a bad byte names its line
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
+            try:
+                line = (raw.removeprefix(BOM) if number == 1 else raw).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                message = f"not valid UTF-8 (byte {exc.start + 1} of the line)"
+                raise UsiInputError(message, p, f"line {number}") from None
             try:
                 yield Episode.model_validate_json(line)
             except ValidationError as exc:

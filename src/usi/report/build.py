@@ -18,11 +18,13 @@ import pandas as pd
 from usi.audit.summary import report_audit
 from usi.data.sides import human_side
 from usi.errors import UsiInputError
+from usi.metrics.definitions import DEFAULT as DEFAULT_DEFINITIONS
+from usi.metrics.definitions import get_definitions
 from usi.report.context import ReportData, choose_focus
-from usi.report.inputs import TableInput, load_capability, load_input
+from usi.report.inputs import TableInput, load_capability, load_input, source_files
 from usi.report.model import Section
 from usi.report.render import render_html, write_tree
-from usi.report.scores import Warn, score_all
+from usi.report.scores import Warn, score_all, score_all_tau_usi
 from usi.report.sections import (
     audit,
     capability,
@@ -77,14 +79,32 @@ def draw_section(key: str, data: ReportData) -> Section:
     return section
 
 
-def _check_sources(human: TableInput, sims: Mapping[str, TableInput]) -> None:
-    """Fail on a missing file before spending time on the others."""
-    for source in (human, *sims.values()):
+def _check_sources(
+    human: TableInput,
+    sims: Mapping[str, TableInput],
+    definitions: str,
+    ratings: Mapping[str, Path],
+) -> None:
+    """Fail on a missing file, or a table a definition set cannot use, before any work."""
+    get_definitions(definitions)
+    for source in (human, *sims.values(), *ratings.values()):
         if isinstance(source, pd.DataFrame):
+            if definitions != "usi-v2":
+                raise UsiInputError(
+                    f"a table given as is holds one definition set's features: definitions "
+                    f"{definitions} needs the episode files (or definitions usi-v2)"
+                )
             continue
-        path = Path(source)
-        if not path.is_file():
-            raise UsiInputError("no such file" if not path.exists() else "not a file", path)
+        for path in source_files(source):
+            if not path.is_file():
+                raise UsiInputError("no such file" if not path.exists() else "not a file", path)
+    if ratings and definitions != "tau-usi":
+        raise UsiInputError(
+            "RATINGS belong to --definitions tau-usi (the Eval term)", where="--sim"
+        )
+    for name in ratings:
+        if name not in sims:
+            raise UsiInputError(f"ratings for {name!r}, which is not a --sim NAME", where="--sim")
 
 
 def _repeated_files(sims: Mapping[str, TableInput]) -> list[str]:
@@ -92,7 +112,7 @@ def _repeated_files(sims: Mapping[str, TableInput]) -> list[str]:
     names: dict[Path, list[str]] = {}
     labels: dict[Path, str] = {}
     for name, source in sims.items():
-        if not isinstance(source, pd.DataFrame):
+        if isinstance(source, str | Path):
             key = Path(source).resolve()
             names.setdefault(key, []).append(name)
             labels.setdefault(key, str(source))
@@ -112,6 +132,8 @@ def build_report(
     progress: Progress | None = None,
     workers: int | None = None,
     warn: Warn | None = None,
+    definitions: str = DEFAULT_DEFINITIONS,
+    ratings: Mapping[str, Path] | None = None,
 ) -> ReportResult:
     """Write ``out_dir``/report.html plus figures (PNG, SVG) and tables (CSV, Markdown).
 
@@ -123,6 +145,10 @@ def build_report(
 
     ``workers``: processes that load and score simulators and draw sections (default: one
     per core from 4 simulators on, see :func:`usi.report.workers.default_workers`).
+
+    ``definitions``: the set behind the leaderboard, the capability figure and the header
+    (``tau-usi``, the paper's, by default); the per-feature, survey and fidelity analyses
+    are usi-v2's and say so. ``ratings``: simulator name → its tau-usi Eval ratings file.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -146,7 +172,8 @@ def build_report(
             raise UsiInputError(
                 f"{name!r} is not a --sim NAME (known: {', '.join(sims)})", where="--focus"
             )
-    _check_sources(human, sims)
+    ratings = dict(ratings or {})
+    _check_sources(human, sims, definitions, ratings)
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise UsiInputError("exists and is not a folder", out_dir, None)
     capability_frame = load_capability(capability_csv, sims) if capability_csv is not None else None
@@ -172,6 +199,12 @@ def build_report(
             human_input=human,
             warn=note,
         )
+        v2_scores = scores
+        if definitions == "tau-usi":
+            tau_human = human_side(load_input(human, "--human", "tau-usi"))
+            scores, ceiling, ceiling_note = score_all_tau_usi(
+                tau_human, sims, ratings, lambda name: tick("scored (tau-usi)", name), pool
+            )
         timings["load + score simulators"] = time.perf_counter() - t
 
         data = ReportData(
@@ -182,6 +215,8 @@ def build_report(
             capability=capability_frame,
             ceiling_note=ceiling_note,
             notes=notes,
+            definitions=definitions,
+            v2_scores=v2_scores,
         )
         data.focus = choose_focus(data, list(focus) if focus else None)
         t = time.perf_counter()
@@ -216,6 +251,7 @@ def write_report(
     sims: Mapping[str, TableInput],
     out_dir: str | Path,
     capability: str | Path | None = None,
+    definitions: str = DEFAULT_DEFINITIONS,
 ) -> Path:
     """The report for ``usi demo`` and scripts: returns the path of report.html."""
-    return build_report(human, sims, out_dir, capability).path
+    return build_report(human, sims, out_dir, capability, definitions=definitions).path

@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from usi.errors import UsiInputError
+from usi.options import DEFAULT_DEFINITIONS
+from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_input_file, check_output_dir
 
 REPORT_MARKER = "report.html"  # usi.report.build.REPORT_FILE, without importing matplotlib
@@ -23,7 +26,11 @@ def register(app: typer.Typer) -> None:
         sim: Annotated[
             list[str],
             typer.Option(
-                "--sim", help="NAME=FILE: one simulator's episodes; repeat per simulator."
+                "--sim",
+                help="NAME=FILE[:RATINGS]: one simulator's episodes; repeat per simulator. "
+                "RATINGS (tau-usi): that simulator model's ratings of the HUMAN conversations "
+                "(`usi judge --model M HUMAN` output or the paper's survey_comparable JSON), "
+                "the Eval term; without it USI has 5 terms.",
             ),
         ],
         out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
@@ -45,6 +52,15 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--overwrite", help="Replace an existing report folder (whole)."),
         ] = False,
+        definitions: Annotated[
+            Definitions,
+            typer.Option(
+                "--definitions",
+                help="The leaderboard's and capability figure's USI: tau-usi (the paper's, "
+                "placed among the published simulators) or usi-v2. The per-feature, survey "
+                "and fidelity analyses are usi-v2's and say so.",
+            ),
+        ] = DEFAULT_DEFINITIONS,
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report.
 
@@ -55,10 +71,18 @@ def register(app: typer.Typer) -> None:
         # The folder and the inputs first: pandas, matplotlib and scipy take seconds to load.
         check_output_dir(out, overwrite=overwrite, marker=REPORT_MARKER)
         check_input_file(human)
-        for spec in sim:
-            name, sep, file = spec.partition("=")
-            if sep and name.strip() and file.strip():
-                check_input_file(Path(file.strip()))
+        from usi.report.specs import parse_sim_specs
+
+        sims = parse_sim_specs(sim)
+        for spec in sims.values():
+            check_input_file(spec.path)
+            if spec.ratings is not None:
+                check_input_file(spec.ratings)
+        ratings = {name: s.ratings for name, s in sims.items() if s.ratings is not None}
+        if ratings and definitions is not Definitions.TAU_USI:
+            raise UsiInputError(
+                "RATINGS belong to --definitions tau-usi (the Eval term)", where="--sim"
+            )
         if capability is not None:
             check_input_file(capability)
         from rich.console import Console
@@ -67,12 +91,10 @@ def register(app: typer.Typer) -> None:
         from usi.data.sides import WARNING_PREFIX
         from usi.layout import progress_columns
         from usi.report.build import SECTIONS, build_report
-        from usi.report.inputs import parse_sim_specs
 
-        sims = parse_sim_specs(sim)
         console = Console(stderr=True)
         # One step per table loaded (simulators: and scored), section drawn, and the write.
-        total = 1 + len(sims) + len(SECTIONS) + 1
+        total = 1 + len(sims) * (2 if definitions is Definitions.TAU_USI else 1) + len(SECTIONS) + 1
         with Progress(
             *progress_columns(console.width, stats=False),
             console=console,
@@ -87,7 +109,17 @@ def register(app: typer.Typer) -> None:
             def warn(note: str) -> None:
                 console.print(WARNING_PREFIX + note, markup=False, highlight=False, soft_wrap=True)
 
-            result = build_report(human, sims, out, capability, focus or None, progress, warn=warn)
+            result = build_report(
+                human,
+                {name: spec.path for name, spec in sims.items()},
+                out,
+                capability,
+                focus or None,
+                progress,
+                warn=warn,
+                definitions=definitions.value,
+                ratings=ratings,
+            )
         console.print(
             f"report: {len(sims)} simulator(s), {len(result.sections)} sections, "
             f"{result.timings['total']:.1f} s"

@@ -34,6 +34,27 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     #: The simulators' own mistakes beside the human baseline (usi.audit), shown beside USI.
     audit: ReportAudit | None = None
+    #: The definition set of ``scores`` and ``ceiling``: the leaderboard, capability figure
+    #: and header (:mod:`usi.metrics.definitions`).
+    definitions: str = "usi-v2"
+    #: The usi-v2 scores behind the per-feature, survey and fidelity analyses (taxonomy,
+    #: evaluative gap, fidelity): ``scores`` itself when ``definitions`` is usi-v2.
+    v2_scores: dict[str, SimScore] = field(default_factory=dict)
+
+    @property
+    def analyses(self) -> dict[str, SimScore]:
+        """The usi-v2 scores the per-feature and survey analyses draw from."""
+        return self.v2_scores or self.scores
+
+    def v2_label(self) -> str | None:
+        """The note a usi-v2 analysis carries in a report headed by another definition set."""
+        if self.definitions == "usi-v2":
+            return None
+        return (
+            f"Definitions usi-v2: the numbers of this section are usi-v2's (`usi score "
+            f"--definitions usi-v2`), not the {self.definitions} leaderboard's; they show "
+            "where behaviours differ, not the headline USI."
+        )
 
     def ranked(self) -> list[str]:
         """Simulator names by USI, best first (unscored last, then by name)."""
@@ -43,6 +64,11 @@ class ReportData:
             return (usi is None, -(usi if usi is not None else 0.0), name)
 
         return sorted(self.sims, key=key)
+
+
+def v2_title(title: str, data: ReportData) -> str:
+    """A usi-v2 analysis's title, marked as such when the report is headed by another set."""
+    return title if data.definitions == "usi-v2" else f"{title} (usi-v2)"
 
 
 def choose_focus(data: ReportData, requested: list[str] | None) -> list[str]:

@@ -21,29 +21,9 @@ CAPABILITY_COLUMNS: tuple[str, ...] = ("model", "family", "score")
 #: for the rules of :mod:`usi.data.sides` (who, which task, which episode).
 REQUIRED_TABLE_COLUMNS: tuple[str, ...] = ("episode_id", "source", "domain", "task_id", "reward")
 
-TableInput = str | Path | pd.DataFrame
-
-
-def parse_sim_spec(spec: str) -> tuple[str, Path]:
-    """``NAME=FILE`` → (name, path); anything else is bad input."""
-    name, sep, file = spec.partition("=")
-    name, file = name.strip(), file.strip()
-    if not sep or not name or not file:
-        raise UsiInputError(f"expected NAME=FILE, got {spec!r}", where="--sim")
-    return name, Path(file)
-
-
-def parse_sim_specs(specs: list[str]) -> dict[str, Path]:
-    """All ``--sim`` options, names unique, in the order given."""
-    sims: dict[str, Path] = {}
-    for spec in specs:
-        name, path = parse_sim_spec(spec)
-        if name in sims:
-            raise UsiInputError(f"simulator name {name!r} given twice", where="--sim")
-        sims[name] = path
-    if not sims:
-        raise UsiInputError("at least one --sim NAME=FILE is required", where="--sim")
-    return sims
+TableInput = str | Path | pd.DataFrame | tuple[Path, ...]
+"""A file, several files pooled as one input (``usi demo``'s runs, one per domain), or a
+table given as is (``usi.metrics.load_table``'s shape; usi-v2 reports only)."""
 
 
 def check_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -56,22 +36,41 @@ def check_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame
 
 
-def load_input(source: TableInput, label: str) -> Input:
+def load_input(source: TableInput, label: str, definitions: str = "usi-v2") -> Input:
     """An input read by the rules every scoring command shares (:mod:`usi.data.sides`).
 
-    ``source`` is a file (any format ``usi`` reads) or a DataFrame given as is; errors and
-    warnings name the file, or ``label`` for a DataFrame.
+    ``source`` is a file (any format ``usi`` reads), several files pooled, or a DataFrame
+    given as is (already a table of one definition set); errors and warnings name the file,
+    or ``label`` for a DataFrame.
     """
     if isinstance(source, pd.DataFrame):
         return screen_table(check_table(source, label).reset_index(drop=True), label)
-    return read_input(Path(source))
+    if isinstance(source, tuple):
+        from itertools import chain
+
+        from usi.data.readers import iter_episodes
+        from usi.metrics.table import load_table
+
+        episodes = chain.from_iterable(iter_episodes(p) for p in source)
+        table = load_table(episodes, definitions=definitions)
+        return screen_table(table, " + ".join(str(p) for p in source))
+    return read_input(Path(source), definitions=definitions)
+
+
+def source_files(source: TableInput) -> tuple[Path, ...]:
+    """The files of an input (none for a DataFrame)."""
+    if isinstance(source, pd.DataFrame):
+        return ()
+    if isinstance(source, tuple):
+        return source
+    return (Path(source),)
 
 
 def same_input(a: TableInput, b: TableInput) -> bool:
-    """True when both name the same file (or are the same DataFrame object)."""
+    """True when both name the same file(s) (or are the same DataFrame object)."""
     if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
         return a is b
-    return Path(a).resolve() == Path(b).resolve()
+    return [p.resolve() for p in source_files(a)] == [p.resolve() for p in source_files(b)]
 
 
 def load_capability(path: str | Path, sim_names: Mapping[str, object]) -> pd.DataFrame:

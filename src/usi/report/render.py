@@ -12,7 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from usi import __version__
-from usi.metrics.models import DEFINITIONS
+from usi.metrics.definitions import get_definitions
 from usi.outputs import replace_dir
 from usi.report.context import ReportData
 from usi.report.model import Section
@@ -32,18 +32,40 @@ def _environment() -> Environment:
     )
 
 
+def header_notes(data: ReportData) -> list[str]:
+    """The signatures and notes of the tau-usi results, each once, naming who they concern."""
+    results = [data.scores[n].tau for n in data.ranked()]
+    if data.ceiling is not None:
+        results.append(data.ceiling.tau)
+    grouped: dict[str, list[str]] = {}
+    for result in results:
+        if result is None:
+            continue
+        for line in [f"signature: {result.signature}", *result.notes]:
+            grouped.setdefault(line, []).append(result.simulator)
+    everyone = len([r for r in results if r is not None])
+    return [
+        line if len(names) == everyone else f"{', '.join(names)}: {line}"
+        for line, names in grouped.items()
+    ]
+
+
 def _inputs_summary(data: ReportData) -> list[tuple[str, str]]:
     human = data.human
     batches = human["batch"].dropna().nunique() if "batch" in human.columns else 0
     tasks = human["task_id"].dropna().nunique()
     sims = ", ".join(f"{n} ({len(t)})" for n, t in data.sims.items())
     rows = [
-        ("Definitions", DEFINITIONS),
+        ("Definitions", f"{data.definitions}: {get_definitions(data.definitions).description}"),
         ("Human episodes", f"{len(human)} on {tasks} tasks, {batches} batch(es)"),
         ("Simulators (episodes)", sims),
         ("Simulators in focus", ", ".join(data.focus)),
         ("Capability file", "given" if data.capability is not None else "not given"),
     ]
+    if data.definitions != "usi-v2":
+        rows.extend(("tau-usi", line) for line in header_notes(data))
+        if data.ceiling is None:
+            rows.append(("tau-usi", f"no human ceiling: {data.ceiling_note}"))
     if data.notes:
         rows.append(("Input warnings", "; ".join(data.notes)))
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = ["COMPONENTS", "COMPONENT_LABELS", "DEFINITIONS", "SimScore", "score_a
 
 if TYPE_CHECKING:
     from usi.metrics.models import CeilingResult, ScoreResult
+    from usi.metrics.tau_usi.models import TauUsiResult
 
 #: Component keys in the order the leaderboard shows them, and their labels: usi.metrics' own.
 COMPONENTS: tuple[str, ...] = COMPONENT_NAMES
@@ -80,7 +82,9 @@ class SimScore:
     fidelity: dict[str, float | None] = field(default_factory=dict)
     n_episodes: int = 0
     n_tasks_paired: int = 0
-    #: Where the simulator differs most from people: (sentence, relative gap), top first.
+    #: definitions tau-usi: the whole result (paper row, signature, notes, placement).
+    tau: TauUsiResult | None = None
+    #: usi-v2: where the simulator differs most from people: (sentence, relative gap), top first.
     divergences: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -192,6 +196,36 @@ def from_ceiling(ceiling: CeilingResult) -> SimScore:
     )
 
 
+#: How the report labels each definition set's spread of USI (the capability figure's bars).
+TAU_STD_METHOD = "std over human batches (tau-usi)"
+
+
+def from_tau_usi(result: TauUsiResult, n_episodes: int = 0) -> SimScore:
+    """Copy one ``tau_usi.score`` result into the report's flat record (no number recomputed).
+
+    Components are the paper row's means in [0, 1] (D/100, 1 − ECE, Eval/100), as
+    ``usi score --definitions tau-usi --json`` prints them.
+    """
+    components = result.components
+    values = {c: getattr(components, c) for c in COMPONENTS}
+    return SimScore(
+        name=result.simulator,
+        usi=result.usi.value,
+        ci_low=result.usi.ci_low,
+        ci_high=result.usi.ci_high,
+        usi_std=result.usi.std,
+        per_batch={b.batch: b.usi for b in result.per_batch},
+        definitions=result.definitions,
+        uncertainty_method=TAU_STD_METHOD,
+        components=values,
+        missing=dict(components.missing),
+        components_used=[c for c, v in values.items() if v is not None],
+        n_episodes=n_episodes,
+        n_tasks_paired=max(result.tasks.counted.values(), default=0),
+        tau=result,
+    )
+
+
 ScoreProgress = Callable[[str], None]
 #: Called with each warning line of :mod:`usi.data.sides` (no prefix).
 Warn = Callable[[str], None]
@@ -260,3 +294,48 @@ def score_all(
     if ceiling.value is None:
         return tables, scores, None, ceiling.reason or "not computable"
     return tables, scores, from_ceiling(ceiling), ""
+
+
+def _load_and_score_tau(
+    args: tuple[str, TableInput, pd.DataFrame, Path | None],
+) -> tuple[TauUsiResult, int]:
+    from usi.data.sides import only_simulator
+    from usi.metrics.tau_usi.ratings import load_ratings
+    from usi.metrics.tau_usi.score import score_simulator as score_tau_usi
+
+    name, source, human, ratings = args
+    table = only_simulator(load_input(source, name, "tau-usi"), name)
+    loaded = None if ratings is None else load_ratings(ratings)
+    return score_tau_usi(table, human, name, ratings=loaded), len(table)
+
+
+def score_all_tau_usi(
+    human: pd.DataFrame,
+    sims: Mapping[str, TableInput],
+    ratings: Mapping[str, Path],
+    progress: ScoreProgress | None = None,
+    pool: Executor | None = None,
+) -> tuple[dict[str, SimScore], SimScore | None, str]:
+    """Every simulator and the ceiling by definitions tau-usi (``usi.metrics.tau_usi``).
+
+    ``human``: the people's tau-usi table; ``ratings``: simulator name → its Eval ratings
+    file. The defaults (bootstrap, seed, difficulty map) are ``usi score``'s, so each number
+    is the one ``usi score --definitions tau-usi --json`` prints for the same files; the
+    ceiling carries its interval, as ``usi score --ceiling`` does. Warnings of the input rules
+    were given by :func:`score_all` (same files, same rules).
+    """
+    from usi.metrics.tau_usi.score import ceiling_or_reason
+
+    jobs = [(name, source, human, ratings.get(name)) for name, source in sims.items()]
+    outputs: Iterator[tuple[TauUsiResult, int]] = (
+        map(_load_and_score_tau, jobs) if pool is None else pool.map(_load_and_score_tau, jobs)
+    )
+    scores: dict[str, SimScore] = {}
+    for name, (result, n_episodes) in zip(sims, outputs, strict=True):
+        scores[name] = from_tau_usi(result, n_episodes)
+        if progress is not None:
+            progress(name)
+    ceiling, reason = ceiling_or_reason(human)
+    if ceiling is None or ceiling.usi.value is None:
+        return scores, None, reason or "not computable"
+    return scores, from_tau_usi(ceiling, len(human)), ""

@@ -277,7 +277,13 @@ def register(app: typer.Typer) -> None:
             validate_model(user_model)
 
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
-        from usi.run.runner import RunInterrupted, failure_line, run_episodes, summary_line
+        from usi.run.runner import (
+            RunInterrupted,
+            RunStopped,
+            failure_line,
+            run_episodes,
+            summary_line,
+        )
         from usi.run.simulators import (
             SIMULATOR_KINDS,
             SimulatorSpec,
@@ -353,6 +359,14 @@ def register(app: typer.Typer) -> None:
             )
         except RunInterrupted as exc:
             interrupted(exc)
+        except RunStopped as exc:
+            also = f" (τ² results: {exc.tau2_results})" if exc.tau2_results else ""
+            typer.echo(
+                f"usi: error: {exc.reason}; {exc.written} episode(s) safely written to "
+                f"{exc.out}{also}; continue with: {resume_command(sys.argv)}",
+                err=True,
+            )
+            raise typer.Exit(1) from None
         if summary.all_failed:
             typer.echo(f"usi: error: {failure_line(summary)}", err=True)
             raise typer.Exit(1)

@@ -20,6 +20,7 @@ from typing import Any
 
 from usi.data.align import GOLD_ACTIONS_CHANGED, tau_usi_key
 from usi.data.episode import Episode
+from usi.data.paper import TAU_KEY
 from usi.errors import UsiInputError
 from usi.run import paper
 from usi.run.instructions import StudyInstructions, StudyTask
@@ -297,7 +298,7 @@ def provenance(settings: RunSettings, task_id: str) -> dict[str, Any]:
         "instruction": instruction,
         "instruction_sha256": hashlib.sha256(instruction.encode()).hexdigest(),
         "instruction_source": settings.study.source if settings.study is not None else "tau2",
-        "tau_usi_key": tau_usi_key(settings.domain, task_id),
+        TAU_KEY: tau_usi_key(settings.domain, task_id),
         "tau2_gold_actions_changed": task_id
         in GOLD_ACTIONS_CHANGED.get(settings.domain, frozenset()),
     }

@@ -74,6 +74,21 @@ class RunInterrupted(KeyboardInterrupt):
         self.tau2_results = tau2_results
 
 
+class WorkersLost(Exception):
+    """Worker processes died (killed, out of memory) with episodes unfinished."""
+
+
+class RunStopped(Exception):
+    """The run could not go on (its workers died): what OUT safely holds, for one line."""
+
+    def __init__(self, reason: str, written: int, out: Path, tau2_results: Path | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.written = written
+        self.out = out
+        self.tau2_results = tau2_results
+
+
 def _whole_lines(out: Path) -> int:
     """Newline-terminated lines of OUT: the episodes it safely holds."""
     return out.read_bytes().count(b"\n") if out.exists() else 0
@@ -368,7 +383,15 @@ def _run_locked(
         if summary.backend == "ray":
             _run_ray(settings, jobs, concurrency, ray_address, finished)
         elif summary.backend == "process":
-            _run_processes(settings, jobs, concurrency, finished, workers)
+            try:
+                _run_processes(settings, jobs, concurrency, finished, workers)
+            except WorkersLost as exc:
+                # Every finished episode is a whole line of OUT: say so, write the τ² file
+                # of those, and let --resume run the rest (was: a RuntimeError traceback).
+                with lock:
+                    safe = _whole_lines(out_path)
+                write_tau2_results(settings, out_path, summary.tau2_results)
+                raise RunStopped(str(exc), safe, out_path, summary.tau2_results) from None
         else:
             warm_up(settings.domain)
             with tuned_gc():
@@ -463,17 +486,21 @@ def _run_processes(
             try:
                 message = results.get(timeout=0.5)
             except queue.Empty:
-                if not any(p.is_alive() for p in processes):
-                    raise RuntimeError(
-                        f"worker processes exited with {len(jobs) - received} episode(s) "
-                        "unfinished (rerun with --resume)"
+                # A worker killed (OOM, kill -9) may have died holding the job queue's
+                # lock, so the others can hang: the run stops as soon as one is lost.
+                lost = [p for p in processes if not p.is_alive() and p.exitcode != 0]
+                if lost or not any(p.is_alive() for p in processes):
+                    codes = ", ".join(str(p.exitcode) for p in lost) or "0"
+                    raise WorkersLost(
+                        f"a worker process died (exit code {codes}) with "
+                        f"{len(jobs) - received} episode(s) unfinished"
                     ) from None
                 continue
             received += 1
             if message[0] == "input_error":
                 raise UsiInputError(message[1], message[2], message[3])
             if message[0] == "crash":
-                raise RuntimeError(f"episode worker crashed: {message[1]}")
+                raise WorkersLost(f"episode worker crashed: {message[1]}")
             finished(Episode.model_validate_json(message[1]), message[1])
         for process in processes:
             process.join(timeout=30)

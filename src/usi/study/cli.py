@@ -135,6 +135,15 @@ def serve(
         int,
         typer.Option("--starts-per-minute", min=0, help="New sessions per minute (0: off)."),
     ] = 300,
+    connections_per_address: Annotated[
+        int,
+        typer.Option(
+            "--connections-per-address",
+            min=0,
+            help="Open connections one client address may hold (0: no cap; a load test "
+            "from one machine needs 0).",
+        ),
+    ] = 64,
 ) -> None:
     """Serve the study (SQLite WAL by default, PostgreSQL by URL)."""
     # Everything a mistake can be in is checked before the banner and the admin token.
@@ -208,6 +217,7 @@ def serve(
         starts_per_address=starts_per_address,
         starts_per_minute=starts_per_minute,
     )
+    _check_live_chats(db, agent_model)
     slots = sum(len(ids) for ids in config.tasks.values()) * batches
     base = f"http://{host}:{port}"
     print(f"usi study: {slots} slots, agent {agent_model}, database {db}", file=sys.stderr)
@@ -220,7 +230,23 @@ def serve(
     else:
         print(f"usi study: admin {base}/admin", file=sys.stderr)
     app = create_app(config)
-    run(app, host, port, os.environ.get("USI_STUDY_LOG", "warning"))
+    run(app, host, port, os.environ.get("USI_STUDY_LOG", "warning"), connections_per_address)
+
+
+def _check_live_chats(db_url: str, agent_model: str) -> None:
+    """One line and exit 2, before the server starts, if live chats need another model
+    (the app checks it again at start-up, where uvicorn would print a traceback)."""
+    from sqlalchemy import inspect
+
+    from usi.study.db import make_engine, session_factory
+    from usi.study.state import check_agent_model
+
+    engine = make_engine(db_url)
+    try:
+        if "sessions" in inspect(engine).get_table_names():
+            check_agent_model(session_factory(engine), agent_model)
+    finally:
+        engine.dispose()
 
 
 @study_app.command("export")
@@ -266,7 +292,8 @@ def loadtest(
 ) -> None:
     """Drive scripted participants through the whole flow; print latency and errors.
 
-    All participants come from this machine's address: serve with --starts-per-address 0.
+    All participants come from this machine's address: serve with --starts-per-address 0
+    and --connections-per-address 0.
     """
     import asyncio
 

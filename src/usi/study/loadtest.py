@@ -108,6 +108,11 @@ class _Participant:
             "/start",
             params={"PROLIFIC_PID": self.pid, "STUDY_ID": "loadtest", "SESSION_ID": self.pid},
         )
+        if entry.status_code == 503 and "from your address" in entry.text:
+            raise ParticipantError(
+                "entry: HTTP 503 — the server caps connections per address; serve the load "
+                "test with --connections-per-address 0"
+            )
         if entry.status_code == 429:
             raise ParticipantError(
                 "entry: HTTP 429 — the server throttles new sessions per address; "

@@ -30,12 +30,15 @@ from usi.study import schema as s
 from usi.study import service
 from usi.study.forms import PostedForm
 from usi.study.schema import StudySession
-from usi.study.security import MAX_MESSAGE_CHARS, resume_code, same_secret
+from usi.study.security import MAX_MESSAGE_CHARS, new_token, resume_code, same_secret
 from usi.study.state import StudyApp, study_of
 from usi.study.tasks import task_card
 from usi.study.transcript import is_stop_command
 
 SESSION_COOKIE = "usi_session"
+# The resume form's own CSRF cookie: the form has no session yet to carry a token, so the
+# page that shows it sets this cookie and puts the same value in the form (double submit).
+ENTRY_COOKIE = "usi_entry"
 RECRUITER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 CLIENT_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 MAX_SEQ = 2**31 - 1
@@ -226,7 +229,7 @@ def new_session(study: StudyApp, request: Request, entry: Entry) -> Response:
             agent_model=study.config.agent_model,
         )
     except service.AlreadyLive:  # another entry with this id won the race: resume it
-        return study.render(request, "resume.html", 409, entry=entry.as_fields(), error=None)
+        return resume_page(study, request, entry, 409)
     response = redirect("/consent")
     set_session_cookie(study, response, created.token)
     return response
@@ -235,8 +238,36 @@ def new_session(study: StudyApp, request: Request, entry: Entry) -> Response:
 def enter(study: StudyApp, request: Request, entry: Entry) -> Response:
     """Entry of ``entry.pid`` in a browser with no live session of its own."""
     if service.active_session_of(study.factory, entry.pid) is not None:
-        return study.render(request, "resume.html", 409, entry=entry.as_fields(), error=None)
+        return resume_page(study, request, entry, 409)
     return new_session(study, request, entry)
+
+
+def resume_page(
+    study: StudyApp, request: Request, entry: Entry, status: int, error: str | None = None
+) -> Response:
+    """The resume-code form, with a fresh CSRF value in the form and in a strict cookie.
+
+    ``POST /start/resume`` puts a session into the browser, so a page on another site that
+    posts it would log the participant into a session of the attacker's choosing (login
+    CSRF). A ``SameSite=Strict`` cookie is never sent with a cross-site post, and another
+    site can neither read it nor set it, so only this page can send a matching pair.
+    """
+    token = request.cookies.get(ENTRY_COOKIE) or ""
+    if not CLIENT_ID.fullmatch(token):  # none yet (or not one of ours): a fresh one
+        token = new_token()
+    response = study.render(
+        request, "resume.html", status, entry=entry.as_fields(), error=error, entry_csrf=token
+    )
+    response.set_cookie(
+        ENTRY_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=study.config.secure_cookies,
+        max_age=3600,
+        path="/start",
+    )
+    return response
 
 
 def resume_code_of(request: Request) -> str:
@@ -293,12 +324,31 @@ def start_switch(request: Request, study: Study, posted: AnyForm) -> Response:
 
 
 @router.post("/start/resume")
-def start_resume(request: Request, study: Study, form: PostedForm) -> Response:
+def start_resume(
+    request: Request,
+    study: Study,
+    form: PostedForm,
+    current: Annotated[StudySession | None, Depends(current_session)],
+) -> Response:
     """A participant whose cookie is lost: resume (or restart) with their resume code."""
+    if not same_secret(form.get("entry_csrf"), request.cookies.get(ENTRY_COOKIE)):
+        raise Refused(403, "Expired form", "Please open the study link from your recruiter again.")
     entry = entry_of(study, form)
     choice = form.get("choice")
     if choice not in ("resume", "restart"):
         raise Refused(422, "Please choose", "Please choose one of the two buttons.")
+    if current is not None and current.state in s.ACTIVE_STATES:
+        # This browser has a live session of its own: never replaced without asking.
+        if current.prolific_pid == entry.pid:
+            return redirect(page_of(current))
+        return study.render(
+            request,
+            "switch.html",
+            409,
+            entry=entry.as_fields(),
+            csrf=current.csrf_token,
+            current_page=page_of(current),
+        )
     if service.active_session_of(study.factory, entry.pid) is None:
         return enter(study, request, entry)  # it ended meanwhile: nothing to resume
     if not (
@@ -310,12 +360,8 @@ def start_resume(request: Request, study: Study, form: PostedForm) -> Response:
         )
     found = service.resume_with_code(study.factory, entry.pid, form.get("code") or "")
     if found is None:
-        return study.render(
-            request,
-            "resume.html",
-            403,
-            entry=entry.as_fields(),
-            error="That code does not match your open session.",
+        return resume_page(
+            study, request, entry, 403, "That code does not match your open session."
         )
     if choice == "restart":
         service.end_session(study.factory, found.session.id)

@@ -15,6 +15,11 @@ the shard was descheduled, and every participant's POST waited for it in SQLite'
 back-off. Committed in the web process, the lock is held for a millisecond and only ever
 by one process; the shard still waits for the commit, so a turn is finished only once its
 reply is stored.
+
+A shard that dies (the OOM killer, a ``kill -9``) is started again by a watcher thread of
+the web process within :data:`WATCH_INTERVAL_S`, with a log line, and the turns its
+sessions were waiting for are handed to the new one; otherwise every later turn of its
+sessions failed at the deadline while the server went on admitting people.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ PARENT_CHECK_S = 1.0
 # Agent work is background work: the participant is told the agent is typing, while every
 # page view is on the critical path. Shards run at lower CPU priority than the web process.
 SHARD_NICENESS = 10
+WATCH_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -163,11 +169,15 @@ class ShardedWorker:
 
     def __init__(self, settings: ShardSettings, shards: int, factory: Any) -> None:
         self.factory = factory
-        context = multiprocessing.get_context("spawn")
+        self._settings = settings
+        self._context = multiprocessing.get_context("spawn")
         self._queues: list[Any] = []
         self._answers: list[Any] = []
         self._processes: list[BaseProcess] = []
-        self._writes = context.Queue()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self.restarts = 0
+        self._writes = self._context.Queue()
         self._committer = threading.Thread(
             target=commit_writes,
             args=(self._writes, self._answers, direct_writer(factory)),
@@ -176,21 +186,63 @@ class ShardedWorker:
         )
         self._committer.start()
         for index in range(max(1, shards)):
-            jobs = context.Queue()
-            answers = context.Queue()
-            process = context.Process(
-                target=_shard_main,
-                args=(jobs, self._writes, answers, index, settings, os.getpid()),
-                name=f"usi-study-shard-{index}",
-                daemon=True,
-            )
-            process.start()
+            jobs, answers, process = self._spawn(index)
             self._queues.append(jobs)
             self._answers.append(answers)
             self._processes.append(process)
+        self._watcher = threading.Thread(target=self._watch, daemon=True, name="usi-shard-watch")
+        self._watcher.start()
+
+    def _spawn(self, index: int) -> tuple[Any, Any, BaseProcess]:
+        """A new shard process at ``index``, with queues of its own (a killed process may
+        have died holding the old queue's lock)."""
+        jobs = self._context.Queue()
+        answers = self._context.Queue()
+        process = self._context.Process(
+            target=_shard_main,
+            args=(jobs, self._writes, answers, index, self._settings, os.getpid()),
+            name=f"usi-study-shard-{index}",
+            daemon=True,
+        )
+        process.start()
+        return jobs, answers, process
+
+    def _watch(self) -> None:
+        while not self._closing.wait(WATCH_INTERVAL_S):
+            for index, process in enumerate(list(self._processes)):
+                if process.is_alive() or self._closing.is_set():
+                    continue
+                try:
+                    self._restart(index, process.exitcode)
+                except Exception:
+                    log.exception("restarting agent shard %d failed", index)
+
+    def _restart(self, index: int, exitcode: int | None) -> None:
+        from usi.study import service
+
+        log.warning("agent shard %d died (exit code %s); starting it again", index, exitcode)
+        jobs, answers, process = self._spawn(index)
+        with self._lock:
+            self._queues[index] = jobs
+            self._answers[index] = answers
+            self._processes[index] = process
+            self.restarts += 1
+        shards = len(self._queues)
+        waiting = [sid for sid in service.pending_sessions(self.factory) if sid % shards == index]
+        for session_id in waiting:
+            self.submit_turn(session_id)
+        if waiting:
+            log.warning("handed %d waiting agent turns to the new shard %d", len(waiting), index)
+
+    @property
+    def pids(self) -> list[int | None]:
+        """The shard processes' ids (what an operator, or a test, may kill)."""
+        return [process.pid for process in self._processes]
 
     def _put(self, job: str, session_id: int) -> None:
-        self._queues[session_id % len(self._queues)].put((job, session_id))
+        with self._lock:
+            jobs = self._queues[session_id % len(self._queues)]
+        jobs.put((job, session_id))
 
     def submit_turn(self, session_id: int) -> None:
         self._put("turn", session_id)
@@ -210,6 +262,7 @@ class ShardedWorker:
         return len(pending)
 
     def shutdown(self, wait: bool = True) -> None:
+        self._closing.set()
         for jobs in self._queues:
             with contextlib.suppress(queue.Full, ValueError, OSError):
                 jobs.put_nowait(None)

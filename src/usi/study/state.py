@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+from usi.errors import UsiInputError
 from usi.study import service
 from usi.study.agent import StudyAgent, TauStudyAgent
 from usi.study.config import StudyConfig
@@ -127,8 +128,18 @@ class StudyApp:
         self._reaper: threading.Thread | None = None
 
     def start(self) -> None:
-        """Migrate, seed the design, resume interrupted agent turns, start the reaper."""
+        """Migrate, seed the design, resume interrupted agent turns, start the reaper.
+
+        Refuses (:class:`UsiInputError`) to answer live chats that another agent model has
+        been answering: see :func:`check_agent_model`.
+        """
         migrate(self.engine)
+        check_agent_model(self.factory, self.config.agent_model)
+        adopted = service.adopt_agent_model(self.factory, self.config.agent_model)
+        if adopted:
+            log.info(
+                "%d sessions not yet chatting will talk to %s", adopted, self.config.agent_model
+            )
         for domain in self.config.tasks:  # load τ² once, before the first participant
             load_tasks(domain)
         service.seed_slots(self.factory, self.config.tasks, self.config.batches)
@@ -166,6 +177,24 @@ class StudyApp:
 
     def notice(self, request: Request, title: str, text: str, status: int = 200) -> Response:
         return self.render(request, "notice.html", status, title=title, text=text)
+
+
+def check_agent_model(factory: sessionmaker[Session], model: str) -> None:
+    """Refuse ``model`` while live chats are being answered by another one.
+
+    The operator's choice (README, "Restarting with another agent model"): a transcript
+    half answered by one model and half by another is data the study cannot use and paid
+    for anyway, so the server does not start; it names the model those chats need.
+    """
+    others = service.chats_with_other_models(factory, model)
+    if others:
+        listed = ", ".join(f"{n} with {name}" for name, n in sorted(others.items()))
+        raise UsiInputError(
+            f"{sum(others.values())} live chat(s) are being answered by another model "
+            f"({listed}); serve with that --agent-model until they finish, or end them in "
+            "the admin first",
+            where="--agent-model",
+        )
 
 
 async def study_of(request: Request) -> StudyApp:

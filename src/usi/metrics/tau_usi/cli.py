@@ -16,6 +16,7 @@ from usi.layout import PIPE_WIDTH
 
 if TYPE_CHECKING:
     from usi.data.sides import Sides
+    from usi.metrics.tau_usi.evaluation import Ratings
     from usi.metrics.tau_usi.models import TauUsiResult
 
 
@@ -35,7 +36,7 @@ def run_tau_usi(
 ) -> None:
     """Score with the paper's definitions; print the table or one JSON object."""
     from usi.metrics.tau_usi.ratings import load_ratings
-    from usi.metrics.tau_usi.score import human_ceiling, load_difficulty, score_simulator
+    from usi.metrics.tau_usi.score import human_ceiling, load_difficulty, score_tables
 
     if ceiling is not None and (simulators or human is not None):
         raise UsiInputError("--ceiling HUMAN takes no SIM files and no --human")
@@ -69,30 +70,23 @@ def run_tau_usi(
     assert human is not None
     sides = read(simulators, human)
     by_file = dict(zip(simulators, loaded, strict=False))
-    results = []
-    for name, table in sides.simulators.items():
+    per_sim: dict[str, Ratings | None] = {}
+    for name in sides.simulators:
         file_ratings = None
         if loaded:
             origin = _origin(sides, name)
             file_ratings = by_file.get(origin) if origin is not None else None
             if file_ratings is None and len(loaded) == 1:
                 file_ratings = loaded[0]
-        results.append(
-            score_simulator(
-                table,
-                sides.human,
-                name,
-                ratings=file_ratings,
-                difficulty=difficulty,
-                n_bootstrap=n_bootstrap,
-                seed=seed,
-            )
-        )
-    results.sort(key=lambda r: (r.usi.value is None, -(r.usi.value or 0.0), r.simulator))
-    try:
-        ceiling_row = human_ceiling(sides.human, difficulty=difficulty, n_bootstrap=0, seed=seed)
-    except UsiInputError:
-        ceiling_row = None
+        per_sim[name] = file_ratings
+    results, ceiling_row, _ = score_tables(
+        sides.simulators,
+        sides.human,
+        ratings=per_sim,
+        difficulty=difficulty,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
     audits = None
     if as_json and with_audit:  # beside USI, never in it (the same block as usi-v2's)
         from usi.audit.summary import score_audit
@@ -218,7 +212,7 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
             caveat = "" if r.published.comparable else " — not comparable, see the notes"
             out.print(
                 f"{r.simulator}: USI {r.usi.value:.1f}, {where} "
-                f"(rank {r.published.rank} of {r.published.of} published){caveat}"
+                f"(rank {r.published.rank} of {r.published.of} with the published){caveat}"
             )
         for note in r.notes:
             out.print(f"note: {note}")

@@ -72,8 +72,8 @@ class PublishedPlacement(_Model):
 
     above: str | None
     below: str | None
-    rank: int = Field(description="1-based position among the published simulators")
-    of: int
+    rank: int = Field(description="1-based position among the published simulators and it")
+    of: int = Field(description="the published simulators plus this one")
     comparable: bool
     note: str | None = None
 

@@ -198,7 +198,7 @@ def _placement(usi: float | None, comparable: bool, note: str | None) -> Publish
     above = rows[rank - 2][0] if rank >= 2 else None
     below = rows[rank - 1][0] if rank - 1 < len(rows) else None
     return PublishedPlacement(
-        above=above, below=below, rank=rank, of=len(rows), comparable=comparable, note=note
+        above=above, below=below, rank=rank, of=len(rows) + 1, comparable=comparable, note=note
     )
 
 
@@ -443,3 +443,56 @@ def human_ceiling(
         signature=signature(diff_label, hum, evaluation is not None),
         notes=notes,
     )
+
+
+def ranked(results: Sequence[TauUsiResult]) -> list[TauUsiResult]:
+    """Best USI first, unscored last, ties by name: every tau-usi leaderboard's order."""
+    return sorted(results, key=lambda r: (r.usi.value is None, -(r.usi.value or 0.0), r.simulator))
+
+
+def ceiling_or_reason(
+    human: pd.DataFrame,
+    *,
+    difficulty: tuple[dict[str, float], str] | None = None,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = DEFAULT_SEED,
+) -> tuple[TauUsiResult | None, str]:
+    """The human ceiling, or None and why not (one human batch has no batch pairs)."""
+    try:
+        return human_ceiling(human, difficulty=difficulty, n_bootstrap=n_bootstrap, seed=seed), ""
+    except UsiInputError as exc:
+        return None, exc.message
+
+
+def score_tables(
+    simulators: Mapping[str, pd.DataFrame],
+    human: pd.DataFrame,
+    *,
+    ratings: Mapping[str, Ratings | None] | None = None,
+    difficulty: tuple[dict[str, float], str] | None = None,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = DEFAULT_SEED,
+    ceiling_bootstrap: int = 0,
+) -> tuple[list[TauUsiResult], TauUsiResult | None, str]:
+    """Every simulator against the people, ranked, and the ceiling (or why there is none).
+
+    ``ratings``: simulator name → its Eval ratings (absent: 5 terms). ``ceiling_bootstrap``:
+    replicates of the ceiling's interval (the terminal table shows none, the report does).
+    """
+    diff = difficulty or load_difficulty()
+    results = [
+        score_simulator(
+            table,
+            human,
+            name,
+            ratings=(ratings or {}).get(name),
+            difficulty=diff,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
+        for name, table in simulators.items()
+    ]
+    ceiling, reason = ceiling_or_reason(
+        human, difficulty=diff, n_bootstrap=ceiling_bootstrap, seed=seed
+    )
+    return ranked(results), ceiling, reason

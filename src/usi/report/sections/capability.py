@@ -11,6 +11,7 @@ from scipy import stats
 
 from usi.report.context import ReportData
 from usi.report.model import Section, Table
+from usi.report.scores import TAU_STD_METHOD
 from usi.report.style import new_figure, render, series_colour, series_marker
 
 #: Confidence level of the band around each family's fitted mean (issue: 80%).
@@ -153,6 +154,11 @@ def build(data: ReportData) -> Section:
         section.notes.append(f"Not in the capability file, so not plotted: {', '.join(absent)}.")
     if frame["batch_std"].isna().all():
         section.notes.append("No USI standard deviation available: points carry no error bars.")
+    elif (frame["std_method"] == TAU_STD_METHOD).any():
+        section.notes.append(
+            "Definitions tau-usi: USI is the mean over the human batches and the error bars "
+            "its population std over them (the paper's); with one human batch they are 0."
+        )
     elif (frame["std_method"] == "bootstrap").any():
         section.notes.append(
             "The human data has a single batch, so error bars are the std of the task "

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
-from usi.report.context import ReportData
+from usi.report.context import ReportData, v2_title
 from usi.report.model import Section, Table
 from usi.report.sections.common import (
     draw_shares,
@@ -36,7 +36,7 @@ def evaluation_frame(data: ReportData, names: list[str]) -> pd.DataFrame:
     """Per simulator and survey item: human mean, simulator mean, Δ, relative over-estimation."""
     frames = []
     for name in names:
-        evaluation = data.scores[name].evaluation
+        evaluation = data.analyses[name].evaluation
         if evaluation.empty:
             continue
         part = evaluation.set_index("item").reindex(list(SURVEY_ITEM_IDS)).reset_index()
@@ -120,7 +120,9 @@ def _relative_figure(detail: pd.DataFrame, names: list[str]) -> Figure:
 
 def build(data: ReportData) -> Section:
     """The evaluative-gap section, or a note when survey answers are missing."""
-    section = Section(key="evaluative", title="The evaluative gap", guide=GUIDE)
+    section = Section(key="evaluative", title=v2_title("The evaluative gap", data), guide=GUIDE)
+    if (label := data.v2_label()) is not None:
+        section.notes.append(label)
     if not has_survey(data.human):
         section.notes.append(
             "No survey answers in the human episodes: the evaluative gap cannot be shown."

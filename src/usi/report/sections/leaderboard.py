@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -180,6 +182,8 @@ def missing_notes(data: ReportData) -> list[str]:
 
 def build(data: ReportData) -> Section:
     """The leaderboard section: figure of USI with intervals, component heatmap, table."""
+    if data.definitions == "tau-usi":
+        return build_tau_usi(data)
     frame = leaderboard_frame(data)
     section = Section(key="leaderboard", title="USI leaderboard", guide=GUIDE)
     if data.ceiling is None:
@@ -220,4 +224,210 @@ def build(data: ReportData) -> Section:
                 digits=2,
             )
         )
+    return section
+
+
+# -- definitions tau-usi -------------------------------------------------------------------
+
+TAU_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "simulator",
+    "USI",
+    "usi_std",
+    "ci_low",
+    "ci_high",
+    *COMPONENTS,
+    "ece",
+    "n_terms",
+    "episodes",
+    "tasks_per_batch",
+    "published_rank",
+)
+PUBLISHED_SESSIONS = 495
+"""The paper's human reference: 165 tasks × 3 batches (published rows, §10)."""
+
+TAU_GUIDE = (
+    "Definitions tau-usi: the paper's User-Sim Index, exactly as `usi score --definitions "
+    "tau-usi` computes it (the paper's reference scorer, to 1e-9). Each simulator is scored "
+    "against each human batch; USI is the mean over the batches and usi_std their population "
+    "std (the paper's ± and error bars). ci_low–ci_high is usi's addition: a 95% bootstrap "
+    "over tasks. Components on 0–100: D1–D4 are the paper's dimension scores over its 20 "
+    "per-conversation features, outcome is 100 × (1 − ECE) with ECE the difficulty-binned "
+    "calibration error of success (ece, 0–1), evaluation is Eval, the agreement of the "
+    "simulator model's ratings of the human conversations with the people's own (absent "
+    "without --sim NAME=FILE:RATINGS: USI then has 5 terms, n_terms). The top row is the "
+    "human ceiling, every pair of human batches against each other. The figure also draws "
+    f"the paper's published rows, measured on its {PUBLISHED_SESSIONS} human sessions: "
+    "reference marks, comparable only when the signature shows the same human reference. "
+    "Fidelity beyond USI (dispersion, coverage, discriminator AUC) is usi-v2's and has its "
+    "own table."
+)
+
+
+def _tau_row(label: str, score: SimScore, rank: int | str) -> dict[str, object]:
+    tau = score.tau
+    assert tau is not None
+    row: dict[str, object] = {
+        "rank": rank,
+        "simulator": label,
+        "USI": score.usi,
+        "usi_std": score.usi_std,
+        "ci_low": score.ci_low,
+        "ci_high": score.ci_high,
+    }
+    for key in COMPONENTS:
+        value = score.components.get(key)
+        row[key] = None if value is None else 100.0 * value
+    row["ece"] = None if tau.paper_row.ece is None else tau.paper_row.ece[0]
+    row["n_terms"] = tau.usi.n_terms
+    row["episodes"] = score.n_episodes
+    row["tasks_per_batch"] = " ".join(f"{b}:{n}" for b, n in tau.tasks.counted.items())
+    row["published_rank"] = None if tau.published is None else tau.published.rank
+    return row
+
+
+def tau_usi_frame(data: ReportData) -> pd.DataFrame:
+    """The tau-usi leaderboard: ceiling first, then simulators by USI (leaderboard.csv)."""
+    rows = []
+    if data.ceiling is not None:
+        rows.append(_tau_row(HUMAN_ROW, data.ceiling, "–"))
+    for rank, name in enumerate(data.ranked(), start=1):
+        rows.append(_tau_row(name, data.scores[name], rank))
+    frame = pd.DataFrame(rows, columns=list(TAU_COLUMNS))
+    for col in ("USI", "usi_std", "ci_low", "ci_high", *COMPONENTS, "ece"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    frame["published_rank"] = frame["published_rank"].astype("Int64")
+    return frame
+
+
+def published_frame() -> pd.DataFrame:
+    """The paper's published rows (name, USI mean and std, source), best first."""
+    from usi.metrics.tau_usi.score import published_rows
+
+    rows = cast("list[dict[str, Any]]", published_rows()["simulators"])
+    frame = pd.DataFrame(
+        [
+            {
+                "name": r["name"],
+                "usi": r["usi"][0],
+                "usi_std": r["usi"][1],
+                "source": r["source"],
+            }
+            for r in rows
+        ]
+    )
+    frame["usi_std"] = pd.to_numeric(frame["usi_std"], errors="coerce").astype("float64")
+    return frame.sort_values("usi", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _tau_figure(data: ReportData, frame: pd.DataFrame) -> Figure:
+    sims = frame[frame["simulator"] != HUMAN_ROW]
+    published = published_frame()
+    entries = [
+        (float(v), str(n), float(sd), False)
+        for n, v, sd in zip(sims["simulator"], sims["USI"], sims["usi_std"], strict=True)
+        if not np.isnan(v)
+    ] + [
+        (float(v), f"{n} (published)", float(sd), True)
+        for n, v, sd in zip(published["name"], published["usi"], published["usi_std"], strict=True)
+    ]
+    entries.sort(key=lambda e: e[0])
+    fig = new_figure(height=max(3.0, 0.24 * len(entries) + 2.0))
+    ax = fig.add_subplot()
+    for is_published, colour, marker, label in (
+        (False, OKABE_ITO["blue"], "o", "Simulator USI (± std over human batches)"),
+        (
+            True,
+            "#999999",
+            "D",
+            f"Published (the paper, measured on {PUBLISHED_SESSIONS} human sessions)",
+        ),
+    ):
+        points = [(i, e) for i, e in enumerate(entries) if e[3] is is_published]
+        if not points:
+            continue
+        ax.errorbar(
+            [e[0] for _, e in points],
+            [i for i, _ in points],
+            xerr=[0.0 if np.isnan(e[2]) else e[2] for _, e in points],
+            fmt=marker,
+            color=colour,
+            ecolor=colour,
+            markersize=6 if not is_published else 4,
+            elinewidth=1.2,
+            capsize=2,
+            label=label,
+        )
+    ax.set_yticks(range(len(entries)), [e[1] for e in entries], fontsize=7)
+    for tick, entry in zip(ax.get_yticklabels(), entries, strict=True):
+        tick.set_color("#777777" if entry[3] else "black")
+    if data.ceiling is not None and data.ceiling.usi is not None:
+        ax.axvline(
+            data.ceiling.usi,
+            color=HUMAN_COLOUR,
+            linestyle="--",
+            linewidth=1.5,
+            label=f"Human ceiling, this data ({data.ceiling.usi:.1f})",
+        )
+    ax.set_xlabel("User-Sim Index (tau-usi, 0–100; higher = more human-like)")
+    ax.set_title("USI leaderboard (definitions tau-usi) among the published simulators")
+    ax.grid(axis="y", visible=False)
+    fig.legend(loc="outside lower center", ncol=1)
+    return fig
+
+
+def _fidelity_frame(data: ReportData) -> pd.DataFrame:
+    rows = [
+        {"simulator": name, **{k: data.analyses[name].fidelity.get(k) for k in FIDELITY}}
+        for name in data.ranked()
+    ]
+    frame = pd.DataFrame(rows, columns=["simulator", *FIDELITY])
+    for col in FIDELITY:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
+
+
+def build_tau_usi(data: ReportData) -> Section:
+    """The tau-usi leaderboard: figure among the published rows, components, table."""
+    frame = tau_usi_frame(data)
+    section = Section(key="leaderboard", title="USI leaderboard (tau-usi)", guide=TAU_GUIDE)
+    if data.ceiling is None:
+        section.notes.append(f"No tau-usi human ceiling: {data.ceiling_note or 'not computable'}.")
+    section.notes.extend(missing_notes(data))
+    section.figures.append(
+        render(
+            _tau_figure(data, frame),
+            "leaderboard_usi",
+            "USI among the published simulators",
+            "Dots: this report's simulators, USI ± std over human batches; grey diamonds: the "
+            f"paper's published rows (measured on its {PUBLISHED_SESSIONS} human sessions), "
+            "reference marks only; dashed line: this data's human ceiling.",
+        )
+    )
+    section.figures.append(
+        render(
+            _component_figure(frame),
+            "leaderboard_components",
+            "The six tau-usi components",
+            "D1–D4, 100 × (1 − ECE) and Eval on a 0–100 scale; n/a = not computable "
+            "(Eval needs --sim NAME=FILE:RATINGS).",
+        )
+    )
+    section.tables.append(
+        Table(
+            "leaderboard",
+            "Leaderboard (definitions tau-usi)",
+            frame,
+            digits=1,
+            column_digits={"usi_std": 2, "ece": 3},
+        )
+    )
+    section.tables.append(
+        Table(
+            "fidelity",
+            "Fidelity beyond USI (definitions usi-v2)",
+            _fidelity_frame(data),
+            digits=2,
+        )
+    )
     return section

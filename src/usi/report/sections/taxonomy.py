@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from usi.fingerprint.features import DIMENSION_NAMES, DIMENSIONS, FEATURE_DIMENSION, FEATURES
 from usi.metrics.significance import LARGE_EFFECT, SIGNIFICANCE_LEVEL
-from usi.report.context import ReportData
+from usi.report.context import ReportData, v2_title
 from usi.report.model import Section, Table
 from usi.report.style import HUMAN_COLOUR, new_figure, render, series_colour, series_marker
 
@@ -59,7 +59,7 @@ def taxonomy_frame(data: ReportData, names: list[str]) -> pd.DataFrame:
     """
     frames = []
     for name in names:
-        features = data.scores[name].features
+        features = data.analyses[name].features
         if features.empty:
             continue
         part = features.set_index("feature").reindex(list(FEATURES)).reset_index()
@@ -168,12 +168,12 @@ def _ratio_figure(frame: pd.DataFrame, names: list[str]) -> Figure:
 
 
 def _dice_figure(data: ReportData) -> Figure | None:
-    names = [n for n in data.ranked() if not data.scores[n].features.empty]
+    names = [n for n in data.ranked() if not data.analyses[n].features.empty]
     if not names:
         return None
     matrix = np.array(
         [
-            data.scores[n]
+            data.analyses[n]
             .features.set_index("feature")
             .reindex(list(FEATURES))["dice"]
             .to_numpy(dtype=float)
@@ -198,8 +198,10 @@ def _dice_figure(data: ReportData) -> Figure | None:
 
 def build(data: ReportData) -> Section:
     """The taxonomy section for the simulators in focus."""
-    section = Section(key="taxonomy", title="The taxonomy view", guide=GUIDE)
-    names = [n for n in data.focus if not data.scores[n].features.empty]
+    section = Section(key="taxonomy", title=v2_title("The taxonomy view", data), guide=GUIDE)
+    if (label := data.v2_label()) is not None:
+        section.notes.append(label)
+    names = [n for n in data.focus if not data.analyses[n].features.empty]
     if not names:
         section.notes.append("No per-feature comparison available (no fingerprint features).")
         return section

@@ -125,6 +125,18 @@ def parse_faults(spec: str) -> OfflineConfig:
     return config
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that disconnects mid-request (a killed ``usi run`` worker) is no error worth
+    a traceback on the run's stderr; anything else is still reported."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class OfflineServer:
     """The server running in this process: its URL, its config, and counters tests can read."""
 
@@ -136,7 +148,7 @@ class OfflineServer:
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         handler = type("Handler", (_Handler,), {"server_ref": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, daemon=True, name="usi-offline"

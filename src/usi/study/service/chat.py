@@ -87,6 +87,34 @@ def active_session_of(factory: sessionmaker[Session], pid: str) -> StudySession 
         )
 
 
+def chats_with_other_models(factory: sessionmaker[Session], model: str) -> dict[str, int]:
+    """Live chats that another agent model has been answering: model → sessions.
+
+    A restart with another ``--agent-model`` would let the new model answer them while the
+    export labels the whole transcript with the old one (issue 18). ``usi study serve``
+    refuses to start over them; sessions that have not reached the chat yet just take the
+    new model (:func:`adopt_agent_model`).
+    """
+    with factory() as db:
+        rows = db.execute(
+            select(StudySession.agent_model, func.count())
+            .where(StudySession.state == s.CHAT, StudySession.agent_model != model)
+            .group_by(StudySession.agent_model)
+        ).all()
+    return {str(name): int(count) for name, count in rows}
+
+
+def adopt_agent_model(factory: sessionmaker[Session], model: str) -> int:
+    """Sessions before their chat (consent, task card) are answered by ``model``: say so."""
+    with writing(factory) as db:
+        return rows_matched(
+            db,
+            update(StudySession)
+            .where(StudySession.state.in_((s.CONSENT, s.TASK)), StudySession.agent_model != model)
+            .values(agent_model=model),
+        )
+
+
 def create_session(
     factory: sessionmaker[Session],
     *,
