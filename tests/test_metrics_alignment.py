@@ -88,8 +88,10 @@ def test_rate_features_are_pooled_over_turns_and_the_others_averaged_over_episod
 
 
 def test_support_rule_leaves_rare_features_out_and_lists_them() -> None:
-    # accusatory: 0 vs 3 cue turns → unsupported (v1 scored Dice 0 and dragged D4 to 1/3);
-    # emotional: 12 vs 0 cue turns → supported, Dice 0; strategy_pivot 5 vs 5 → supported, 1.
+    # The rule reads the human side only (MIN_CUE_TURNS = 5 human cue turns):
+    # accusatory: 0 vs 3 cue turns → unsupported; emotional: 12 vs 0 → unsupported (people
+    # never show it: no evidence of how often they would); strategy_pivot 5 vs 5 → supported,
+    # Dice 1. D4 = 1.0 (the old both-sides rule kept emotional at Dice 0: D4 0.5).
     sim = make_table(
         [{"n_user_turns": 20, "emotional_expression_rate": 0.6, "strategy_pivot_rate": 0.25}]
     )
@@ -104,26 +106,109 @@ def test_support_rule_leaves_rare_features_out_and_lists_them() -> None:
         (u.feature, u.simulator_cue_turns, u.human_cue_turns)
         for u in result.unsupported
         if u.dimension == "D4"
-    ] == [("accusatory_rate", 0, 3)]
-    assert pytest.approx((0.0 + 1.0) / 2) == result.components.D4
+    ] == [("emotional_expression_rate", 12, 0), ("accusatory_rate", 0, 3)]
+    assert pytest.approx(1.0) == result.components.D4
     # every D1 rate feature has 0 cue turns: D1 is the mean of its two mean features (0 vs 0 → 1)
     assert pytest.approx(1.0) == result.components.D1
     # D3 has only rate features, none with a cue: missing, with the reason
     assert result.components.D3 is None
-    assert "unsupported" in result.components.missing["D3"]
+    assert "human side" in result.components.missing["D3"]
     assert "D3" not in result.usi.components_used
 
 
-def test_support_threshold_is_inclusive_at_min_cue_turns() -> None:
-    # exactly MIN_CUE_TURNS cue turns in total (4 + 6) → supported
+def test_support_threshold_is_inclusive_and_reads_the_human_side_only() -> None:
+    # humans: exactly MIN_CUE_TURNS = 5 cue turns (10 turns × 0.5) → supported
     sim = make_table([{"n_user_turns": 10, "pushback_rate": 0.4}])
-    hum = make_table([{"n_user_turns": 10, "pushback_rate": 0.6}], source="human")
-    assert MIN_CUE_TURNS == 10
+    hum = make_table([{"n_user_turns": 10, "pushback_rate": 0.5}], source="human")
+    assert MIN_CUE_TURNS == 5
     result = score_pair(sim, hum, "sim", n_bootstrap=0)
     assert result.features["pushback_rate"].supported
-    assert pytest.approx(2 * 0.4 / (0.4 + 0.6)) == result.components.D3
-    fewer = score_pair(sim, hum.assign(pushback_rate=0.5), "sim", n_bootstrap=0)
-    assert not fewer.features["pushback_rate"].supported  # 4 + 5 = 9
+    assert pytest.approx(2 * 0.4 / (0.4 + 0.5)) == result.components.D3
+    # 4 human cue turns: unsupported however many the simulator has (9 + 4 = 13 together)
+    fewer = score_pair(
+        sim.assign(pushback_rate=0.9), hum.assign(pushback_rate=0.4), "s", n_bootstrap=0
+    )
+    assert not fewer.features["pushback_rate"].supported
+
+
+def test_a_simulator_that_stops_a_cue_people_show_scores_lower_not_higher() -> None:
+    # People: strategy pivots in 8 of 20 turns (0.4), emotion in 6 of 20 (0.3).
+    # A: pivots in 2 of 20 turns → Dice 2·0.1/0.5 = 0.4; emotion as people → Dice 1; D4 = 0.7.
+    # B: A without any pivot → Dice 0, and the feature stays (8 human cue turns ≥ 5): D4 = 0.5.
+    # The old rule (10 cue turns on both sides together) dropped pivot for B (0 + 8) and gave
+    # B a D4 of 1.0, above A.
+    hum = make_table(
+        [{"n_user_turns": 20, "strategy_pivot_rate": 0.4, "emotional_expression_rate": 0.3}],
+        source="human",
+    )
+    a = make_table(
+        [{"n_user_turns": 20, "strategy_pivot_rate": 0.1, "emotional_expression_rate": 0.3}]
+    )
+    b = a.assign(strategy_pivot_rate=0.0)
+    with_cue = score_pair(a, hum, "a", n_bootstrap=0)
+    without = score_pair(b, hum, "b", n_bootstrap=0)
+    assert pytest.approx(0.7) == with_cue.components.D4
+    assert pytest.approx(0.5) == without.components.D4
+    assert without.features["strategy_pivot_rate"].supported
+    assert without.features["strategy_pivot_rate"].dice == 0.0
+
+
+small_tables = st.tuples(
+    st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 3), st.integers(1, 6)
+)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    small_tables,
+    st.lists(st.sampled_from(RATE_FEATURES), min_size=1, max_size=4, unique=True),
+    st.floats(0, 1),
+    st.floats(0, 0.6),
+)
+def test_degrading_a_simulator_never_raises_a_component(
+    sizes: tuple[int, int, int, int], features: list[str], keep: float, shift: float
+) -> None:
+    # Degrade: each chosen cue the simulator shows no more often than people (pooled rate)
+    # is kept in only a share `keep` of it (0: it stops). Its Dice can only fall, and since
+    # the feature set is the people's, no dimension, component or USI can rise.
+    seed, n_tasks, per_task, turns = sizes
+    sim = random_table(seed, "sim", n_tasks=n_tasks, per_task=per_task, shift=shift)
+    hum = random_table(seed + 1, "human", n_tasks=n_tasks, per_task=per_task)
+    sim["n_user_turns"] = np.arange(len(sim)) % turns + 1
+    hum["n_user_turns"] = np.arange(len(hum)) % (turns + 1) + 1
+    worse = sim.copy()
+    for f in features:
+        pooled_sim = (sim[f] * sim["n_user_turns"]).sum() / sim["n_user_turns"].sum()
+        pooled_hum = (hum[f] * hum["n_user_turns"]).sum() / hum["n_user_turns"].sum()
+        if pooled_sim <= pooled_hum:
+            worse[f] = sim[f] * keep
+    before = score_pair(sim, hum, "sim", n_bootstrap=0)
+    after = score_pair(worse, hum, "worse", n_bootstrap=0)
+    for c in ("D1", "D2", "D3", "D4"):
+        b, a = getattr(before.components, c), getattr(after.components, c)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a <= b + 1e-12
+    assert after.usi.value is not None and before.usi.value is not None
+    assert after.usi.value <= before.usi.value + 1e-9
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_tables, st.floats(0, 1), st.integers(0, 10_000))
+def test_the_feature_set_does_not_depend_on_the_simulator(
+    sizes: tuple[int, int, int, int], shift: float, other_seed: int
+) -> None:
+    seed, n_tasks, per_task, turns = sizes
+    hum = random_table(seed, "human", n_tasks=n_tasks, per_task=per_task)
+    hum["n_user_turns"] = np.arange(len(hum)) % turns + 1
+    one = random_table(seed + 1, "sim", n_tasks=n_tasks, per_task=per_task, shift=shift)
+    other = random_table(other_seed, "sim", n_tasks=n_tasks, per_task=per_task)
+    silent = one.assign(**{f: 0.0 for f in RATE_FEATURES})
+    flags = [
+        {f: c.supported for f, c in score_pair(s, hum, "s", n_bootstrap=0).features.items()}
+        for s in (one, other, silent)
+    ]
+    assert flags[0] == flags[1] == flags[2]
 
 
 def test_pooled_rates_by_a_second_path() -> None:

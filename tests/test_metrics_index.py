@@ -22,7 +22,10 @@ from usi.metrics import (
     usi_of,
     usi_value,
 )
+from usi.metrics.alignment import dice
 from usi.metrics.bootstrap import bootstrap_usi
+from usi.metrics.components import point_support
+from usi.report.scores import from_ceiling
 
 D2_SIM = {"front_loading_ratio": 0.6, "identifiers_per_turn": 0.5, "opening_length": 10.0}
 D2_HUM = {"front_loading_ratio": 0.6, "identifiers_per_turn": 1.5, "opening_length": 30.0}
@@ -121,8 +124,14 @@ def test_every_output_keeps_the_invariants_and_is_symmetric(args: tuple) -> None
     _check_invariants(forward)
     backward = score_pair(hum, sim, "hum", n_bootstrap=0)
     _check_invariants(backward)
-    # every v2 component is symmetric in its two sides
+    # every v2 component is symmetric in its two sides once the feature set is the same
+    # (the support rule reads the human side only, so swapping the sides may change it)
+    swapped = summarize(hum, sim)
+    same_features = component_arrays(swapped, swapped.ones(), point_support(summarize(sim, hum)))
     for c in COMPONENT_NAMES:
+        a, b = getattr(forward.components, c), same_features.values()[c][0]
+        assert (a is None and np.isnan(b)) or a == pytest.approx(b, abs=1e-12)
+    for c in ("outcome", "evaluation"):
         a, b = getattr(forward.components, c), getattr(backward.components, c)
         assert (a is None and b is None) or a == pytest.approx(b, abs=1e-12)
 
@@ -224,11 +233,9 @@ def test_ceiling_with_three_batches_is_leave_one_batch_out() -> None:
         assert getattr(ceiling.components, c) == pytest.approx(expected)
     present = [getattr(ceiling.components, c) for c in ceiling.usi.components_used]
     assert ceiling.value == ceiling.usi.value == pytest.approx(100 * np.mean(present))
-    assert ceiling.std == pytest.approx(np.std(ceiling.per_fold, ddof=1))
+    assert ceiling.fold_std == pytest.approx(np.std(ceiling.per_fold, ddof=1))
+    assert ceiling.uncertainty.fold_std == ceiling.fold_std
     assert ceiling.uncertainty.method == "folds" and len(ceiling.folds) == 3
-    assert {u.feature for u in ceiling.unsupported} == {
-        f for f, c in ceiling.features.items() if not c.supported
-    }
     for fold in ceiling.folds:
         _check_invariants(fold)
     assert ceiling.n_episodes == len(humans)
@@ -241,7 +248,7 @@ def test_two_batches_are_one_fold_with_a_bootstrap_not_a_zero_std() -> None:
     one, two = humans[humans["batch"] == 1], humans[humans["batch"] == 2]
     direct = score_pair(one, two, "f", n_bootstrap=0).usi.value
     mirror = score_pair(two, one, "f", n_bootstrap=0).usi.value
-    assert ceiling.value == pytest.approx(direct) and direct == pytest.approx(mirror)
+    assert ceiling.value == pytest.approx(direct) and direct == pytest.approx(mirror, abs=1e-9)
     assert ceiling.uncertainty.method == "bootstrap"
     assert ceiling.std is not None and ceiling.std > 0
     _check_invariants(ceiling.folds[0])
@@ -300,3 +307,147 @@ def test_too_few_bootstrap_replicates_give_no_interval_rather_than_nan() -> None
     result = score_pair(sim, hum, "s", n_bootstrap=1)
     assert result.usi.value is not None and result.usi.ci_low is None
     assert result.uncertainty.method == "none" and result.uncertainty.std is None
+
+
+def test_interval_is_the_replicates_percentiles_centred_on_the_estimate() -> None:
+    # Second path: the replicates on the point estimate's feature set, shifted by their mean
+    # bias, then the 2.5th/97.5th percentiles. The plain percentile interval is not it.
+    sim = random_table(5, "sim", n_tasks=30, shift=0.15, success=0.4)
+    hum = random_table(6, "human", n_tasks=30)
+    result = score_pair(sim, hum, "s", n_bootstrap=300, seed=4)
+    paired = summarize(sim, hum)
+    replicates = bootstrap_usi(paired, result.usi.components_used, 300, 4, point_support(paired))
+    value = result.usi.value
+    assert value is not None
+    bias = float(replicates.mean()) - value
+    low, high = np.percentile(replicates - bias, [2.5, 97.5])
+    assert (result.usi.ci_low, result.usi.ci_high) == pytest.approx((low, high), abs=1e-9)
+    assert result.uncertainty.replicate_bias == pytest.approx(bias, abs=1e-9)
+    assert result.uncertainty.interval == "bias-centred percentile"
+    plain = np.percentile(replicates, [2.5, 97.5])
+    assert abs(bias) > 0 and not np.allclose(plain, (low, high))
+
+
+def test_centred_interval_by_hand() -> None:
+    # replicates 1..9 (mean 5), estimate 6: shifted to 2..10; 0%/100% percentiles = ends
+    from usi.metrics.bootstrap import centred_interval
+
+    replicates = np.arange(1.0, 10.0)
+    assert centred_interval(replicates, 6.0, confidence=1.0) == pytest.approx((2.0, 10.0))
+    assert centred_interval(replicates, 5.0, confidence=0.0) == pytest.approx((5.0, 5.0))
+
+
+def test_per_batch_scores_use_the_headline_features_and_components() -> None:
+    # Batch 3 has no reward: its score would average 5 components, the others 6, so it has
+    # none (and says why). Batch 2's people never pivot: against batch 2 alone pivot has 0
+    # human cue turns, but the headline keeps it (pooled ≥ 5), so batch 2's D4 counts it.
+    humans = _batched_humans()
+    humans.loc[humans["batch"] == 3, "reward"] = np.nan
+    humans.loc[humans["batch"] == 2, "strategy_pivot_rate"] = 0.0
+    sim = random_table(7, "sim", shift=0.3)
+    result = score_pair(sim, humans, "sim", n_bootstrap=0)
+    u = result.uncertainty
+    assert u.per_batch["3"] is None
+    assert u.per_batch_note is not None and "batch 3 (outcome)" in u.per_batch_note
+    paired = summarize(sim, humans)
+    part = summarize(sim, humans[humans["batch"] == 2])
+    values = component_arrays(part, part.ones(), point_support(paired)).values()
+    assert result.features["strategy_pivot_rate"].supported
+    assert u.per_batch["2"] == pytest.approx(usi_of(values, result.usi.components_used)[0])
+    own_rule = component_arrays(part, part.ones()).values()  # batch 2 deciding alone
+    assert values["D4"][0] < own_rule["D4"][0]  # pivot counted, at Dice 0
+    defined = [v for v in u.per_batch.values() if v is not None]
+    assert u.batch_std == pytest.approx(np.std(defined, ddof=1))
+
+
+def test_leave_one_batch_out_ceiling_output_follows_from_itself() -> None:
+    # Batch 1: tasks 0–11, batch 2: tasks 0–5, batch 3: tasks 20–23. Tasks in two batches:
+    # 0–5 → 6 paired; per fold: batch 1 vs 2+3 → 6, batch 2 vs 1+3 → 6, batch 3 vs 1+2 → 0.
+    one = random_table(11, "human", batch=1)
+    two = random_table(12, "human", n_tasks=6, batch=2)
+    three = random_table(13, "human", n_tasks=4, batch=3)
+    three["task_id"] = (three["task_id"].astype(int) + 20).astype(str)
+    humans = pd.concat([one, two, three], ignore_index=True)
+    ceiling = human_ceiling(humans, n_bootstrap=100)
+    assert ceiling.n_tasks_paired == 6
+    assert ceiling.per_fold_tasks_paired == [6, 6, 0]
+    # the fold spread is named as such, never in the bootstrap's fields; here batch 3's fold
+    # pairs no task (no outcome, no evaluation): its USI averages fewer components, so the
+    # folds' USIs are not one spread and fold_std is null
+    assert ceiling.usi.ci_low is None and ceiling.usi.ci_high is None
+    assert ceiling.std is None and ceiling.uncertainty.std is None
+    assert ceiling.folds[2].usi.components_used == ["D1", "D2", "D3", "D4"]
+    assert ceiling.fold_std is None
+    # no pooled feature block whose Dice would not follow from its sides: each fold has its own
+    assert ceiling.features == {} and ceiling.unsupported == []
+    for fold in ceiling.folds:
+        _check_invariants(fold)
+        for c in fold.features.values():
+            if c.dice is not None and c.simulator is not None and c.human is not None:
+                assert c.dice == pytest.approx(dice(c.simulator, c.human), abs=1e-12)
+    # the report's ceiling row counts the paired tasks and shows the fold spread
+    row = from_ceiling(ceiling)
+    assert row.n_tasks_paired == 6 and row.usi_std == ceiling.fold_std
+    assert row.ci_low is None and row.ci_high is None
+
+
+def test_one_fold_ceiling_counts_its_paired_tasks() -> None:
+    humans = _batched_humans((11, 12))
+    ceiling = human_ceiling(humans, n_bootstrap=0)
+    assert ceiling.n_tasks_paired == ceiling.folds[0].n_tasks_paired == 12
+    assert ceiling.per_fold_tasks_paired == [12]
+    assert from_ceiling(ceiling).n_tasks_paired == 12
+
+
+def test_the_ceiling_is_worded_as_people_against_people_that_a_simulator_can_exceed() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from usi.metrics.render import render_ceiling
+    from usi.report.sections.leaderboard import GUIDE
+
+    humans = _batched_humans()
+    ceiling = human_ceiling(humans, n_bootstrap=0)
+    clone = score_pair(humans.assign(source="clone"), humans, "clone", n_bootstrap=0)
+    assert ceiling.value is not None and clone.usi.value == pytest.approx(100.0)
+    assert clone.usi.value > ceiling.value  # what the wording says
+    out = StringIO()
+    render_ceiling(ceiling, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "how well one group of people matches another" in text
+    assert "a simulator can exceed it" in text
+    assert "tasks paired: 12 (per fold 12/12/12)" in text
+    assert "fold spread" in text and "95%" not in text
+    assert "how well one group of people matches another" in GUIDE
+    assert "best a simulator" not in GUIDE
+
+
+def test_bca_is_the_percentile_interval_when_unbiased_and_moves_up_when_replicates_fall_short() -> (
+    None
+):
+    from usi.metrics.bootstrap import bca_interval, percentile_interval
+
+    replicates = np.linspace(80.0, 90.0, 201)  # centred on 85, symmetric jackknife: a = 0
+    jackknife = np.array([84.0, 85.0, 86.0])
+    assert bca_interval(replicates, 85.0, jackknife) == pytest.approx(
+        percentile_interval(replicates)
+    )
+    low, high = bca_interval(replicates - 2.0, 85.0, jackknife)  # replicates 2 below
+    plain = percentile_interval(replicates - 2.0)
+    assert low > plain[0] and high > plain[1]
+
+
+def test_a_jackknife_value_is_the_score_without_that_task() -> None:
+    from usi.metrics.bootstrap import jackknife_usi
+
+    sim = random_table(3, "sim", n_tasks=6, shift=0.2)
+    hum = random_table(4, "human", n_tasks=6)
+    paired = summarize(sim, hum)
+    used = list(COMPONENT_NAMES)
+    support = point_support(paired)
+    values = jackknife_usi(paired, used, support)
+    assert len(values) == paired.n_units == 6
+    i = paired.units.index("retail/2")
+    direct = score_pair(sim[sim["task_id"] != "2"], hum[hum["task_id"] != "2"], "s", n_bootstrap=0)
+    assert values[i] == pytest.approx(direct.usi.value, abs=1e-9)

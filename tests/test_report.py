@@ -154,6 +154,25 @@ def test_leaderboard_numbers_are_the_metrics_numbers(
     assert list(sims["USI"]) == sorted(sims["USI"], reverse=True), "not ranked by USI"
 
 
+def test_report_names_each_simulators_divergences_and_the_ceilings_paired_tasks(
+    report_dir: Path, corpus: dict[str, Path]
+) -> None:
+    human = load_table(corpus["human"])
+    board = pd.read_csv(report_dir / "tables" / "leaderboard.csv").set_index("simulator")
+    ceiling = human_ceiling(human)
+    assert ceiling.n_tasks_paired > 0
+    assert board.loc["Humans (ceiling)", "paired_tasks"] == ceiling.n_tasks_paired
+    table = pd.read_csv(report_dir / "tables" / "divergences.csv")
+    html = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert "Where each simulator differs most from people" in html
+    for name in SIM_STYLES:
+        result = score_simulator(load_table(corpus[name]), human, name)
+        rows = table[table["simulator"] == name]
+        assert list(rows["divergence"]) == [d.text for d in result.divergences[:3]]
+        assert list(rows["rank"]) == [1, 2, 3]
+    assert "how well one group of people matches another" in html
+
+
 def test_known_gaps_show_up(report_dir: Path) -> None:
     """The scripted polite, formal, lenient, successful simulator is caught everywhere."""
     board = pd.read_csv(report_dir / "tables" / "leaderboard.csv").set_index("simulator")

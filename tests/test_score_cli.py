@@ -128,6 +128,14 @@ def test_single_simulator_json_is_exactly_the_contract(human_file: Path, sim_fil
     assert set(payload["evaluation_detail"]["dimensions"]) <= {i.id for i in SURVEY_ITEMS}
     # the polite simulator is far more polite than these humans: flagged
     assert payload["features"]["politeness_rate"]["effect"] > 0.33
+    # ... and told so in words, with both sides' values as the output reports them
+    polite = next(d for d in payload["divergences"] if d["behaviour"] == "politeness_rate")
+    feature = payload["features"]["politeness_rate"]
+    assert polite["text"] == (
+        f"polite in {feature['simulator']:.0%} of turns vs {feature['human']:.0%} for people"
+    )
+    gaps = [d["gap"] for d in payload["divergences"]]
+    assert gaps == sorted(gaps, reverse=True)
     # every number comes from the data: the library on the same files says the same
     table = load_table(human_file)
     sim_table = load_table(sim_file)
@@ -141,11 +149,13 @@ def test_single_simulator_summary_is_readable(human_file: Path, sim_file: Path) 
     code, out, _ = _invoke(str(sim_file), "--human", str(human_file), "--bootstrap", "20")
     assert code == 0
     assert "polite-llm" in out and "USI" in out
-    assert "95% task-bootstrap interval, 20 replicates" in out
+    assert "95% task-bootstrap interval (bias-centred percentile), 20 replicates" in out
     assert "definitions usi-v2" in out
     assert "only 8 tasks are paired (fewer than 30)" in out
     assert "against each human batch alone: batch 1" in out
     assert "politeness_rate" in out  # a flagged large gap, with both values
+    assert "Where the simulator differs most from people" in out
+    assert "1. " in out and "for people" in out
     assert "discriminator AUC" in out
 
 
@@ -183,6 +193,9 @@ def test_leaderboard_table_has_the_ceiling_on_top(human_file: Path, two_sims_fil
     assert code == 0
     assert out.index("humans (ceiling)") < out.index("humanlike") < out.index("terse")
     assert "definitions usi-v2" in out
+    assert "how well one group of people matches another" in out
+    assert "Where each simulator differs most from people:" in out
+    assert "  polite-llm: " in out and "for people" in out
 
 
 def test_ceiling_json(human_file: Path) -> None:

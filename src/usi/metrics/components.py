@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from usi.fingerprint.features import DIMENSIONS, FEATURES
-from usi.metrics.alignment import MIN_CUE_TURNS, dice_array
+from usi.metrics.alignment import MIN_CUE_TURNS, dice_array, supported_by_humans
 from usi.metrics.models import COMPONENT_NAMES
 from usi.metrics.outcome import expected_calibration_error
 from usi.metrics.summary import IS_RATE, FloatArray, PairedSums, SideSums, _ratio
@@ -27,8 +27,8 @@ _DIMENSION_COLUMNS: dict[str, list[int]] = {
 }
 
 UNSUPPORTED_REASON = (
-    f"every feature of this dimension has fewer than {MIN_CUE_TURNS} cue turns on both "
-    "sides together (unsupported)"
+    f"every feature of this dimension has fewer than {MIN_CUE_TURNS} cue turns on the human "
+    "side (unsupported)"
 )
 
 
@@ -98,14 +98,29 @@ def side_profile(side: SideSums, weights: FloatArray) -> tuple[FloatArray, Float
     return np.where(IS_RATE, pooled, means), np.where(IS_RATE, cue_turns, np.nan)
 
 
-def profiles(paired: PairedSums, weights: FloatArray) -> Profiles:
-    """Both profiles, their Dice, and which features the support rule keeps (spec §3)."""
+def point_support(paired: PairedSums) -> BoolArray:
+    """The support rule on the full data, (F,): the feature set every replicate is scored on.
+
+    A bootstrap replicate or a per-batch score that re-decided support would be scored on
+    another definition (D4 dropped out of 10–18 of 20 small draws); fixed here, replicates
+    differ from the point estimate by their data only.
+    """
+    _, hum_cues = side_profile(paired.human, paired.ones())
+    return supported_by_humans(hum_cues[0], IS_RATE)
+
+
+def profiles(paired: PairedSums, weights: FloatArray, support: BoolArray | None = None) -> Profiles:
+    """Both profiles, their Dice, and which features the support rule keeps (spec §3).
+
+    ``support`` (F,) fixes the feature set (:func:`point_support`); without it each row of
+    ``weights`` decides from its own human cue turns. A feature stays out where its Dice is
+    undefined (a side without a turn).
+    """
     sim, sim_cues = side_profile(paired.simulator, weights)
     hum, hum_cues = side_profile(paired.human, weights)
     similarity = dice_array(sim, hum)
-    evidence = np.nan_to_num(sim_cues) + np.nan_to_num(hum_cues)
-    # float sums of rate × turns: a count of 10 may come out 9.999999999999998
-    supported = (~IS_RATE | (evidence >= MIN_CUE_TURNS - 1e-9)) & ~np.isnan(similarity)
+    rule = supported_by_humans(hum_cues, IS_RATE) if support is None else support[None, :]
+    supported = rule & ~np.isnan(similarity)
     return Profiles(sim, hum, sim_cues, hum_cues, similarity, supported)
 
 
@@ -148,9 +163,14 @@ def paired_survey(paired: PairedSums, weights: FloatArray) -> EvaluationArrays:
     )
 
 
-def component_arrays(paired: PairedSums, weights: FloatArray) -> ComponentArrays:
-    """All components and their details for each row of ``weights`` (B, U)."""
-    profile = profiles(paired, weights)
+def component_arrays(
+    paired: PairedSums, weights: FloatArray, support: BoolArray | None = None
+) -> ComponentArrays:
+    """All components and their details for each row of ``weights`` (B, U).
+
+    ``support``: a fixed feature set (:func:`point_support`), else decided per row.
+    """
+    profile = profiles(paired, weights, support)
     return ComponentArrays(
         profiles=profile,
         dimensions=dimension_means(profile),

@@ -49,8 +49,8 @@ class Components(_Model):
     """The six components in [0, 1]; ``missing`` gives the reason for each null.
 
     usi-v2: the point estimate against all human episodes pooled (every batch together), so
-    ``usi.value`` = 100 · the mean of the non-null ones. For the human ceiling: the mean of
-    each component over the folds.
+    ``usi.value`` = 100 · the mean of the non-null ones. For the human ceiling with ≥ 3
+    batches: the mean of each component over the folds that define it.
     """
 
     D1: float | None
@@ -76,7 +76,8 @@ class FeatureComparison(_Model):
     dice: float | None
     supported: bool = Field(
         description="counted in its dimension: always for a mean feature; for a rate feature "
-        "when both sides together have at least MIN_CUE_TURNS cue turns"
+        "when the human side has at least MIN_CUE_TURNS cue turns (the simulator's own count "
+        "never decides: a supported feature it never shows is scored, at Dice 0)"
     )
     human_cue_turns: int | None = Field(description="turns with a cue (rate features)")
     simulator_cue_turns: int | None
@@ -106,10 +107,13 @@ class Uncertainty(_Model):
     """How sure the headline is.
 
     ``bootstrap``: tasks (present on either side, each bringing all its episodes on both
-    sides) resampled with replacement; ``ci`` is the percentile interval, ``std`` the
-    replicates' std. ``per_batch``/``batch_std``: the simulator scored against each human
-    batch alone (the paper's error bars), a robustness detail only. ``folds`` (the human
-    ceiling with ≥ 3 batches): ``std`` is the std over the leave-one-batch-out folds.
+    sides) resampled with replacement; ``usi.ci_low/ci_high`` is the replicates' percentile
+    interval centred on the point estimate (``interval``: shifted by ``replicate_bias``, how
+    far the replicates' mean sits from the estimate), ``std`` the replicates' std.
+    ``per_batch``/``batch_std``: the simulator scored against each human batch alone (the
+    paper's error bars), a robustness detail only.
+    ``folds`` (the human ceiling with ≥ 3 batches): there is no bootstrap; ``fold_std`` is
+    the spread of the leave-one-batch-out folds, and ``std`` and the ci fields are null.
     """
 
     method: Literal["bootstrap", "folds", "none"]
@@ -120,8 +124,26 @@ class Uncertainty(_Model):
     n_tasks_resampled: int | None = Field(
         default=None, description="units the bootstrap resamples (tasks, unaligned episodes)"
     )
-    per_batch: dict[str, float | None] = Field(default_factory=dict)
+    interval: Literal["bias-centred percentile"] | None = Field(
+        default=None, description="how the bootstrap interval is read off the replicates"
+    )
+    replicate_bias: float | None = Field(
+        default=None,
+        description="mean replicate − point estimate (USI points); the interval is shifted "
+        "by it so the estimate sits near its middle",
+    )
+    fold_std: float | None = Field(
+        default=None, description="sample std of the folds' USI (the ceiling's fold spread)"
+    )
+    per_batch: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="the simulator against each batch alone, same features and components "
+        "as the headline; null for a batch that cannot compute one of them",
+    )
     batch_std: float | None = Field(default=None, description="sample std of per_batch")
+    per_batch_note: str | None = Field(
+        default=None, description="which batches have no per-batch score, and why"
+    )
     note: str | None = Field(default=None, description="e.g. few paired tasks: a wide interval")
 
 
@@ -249,6 +271,29 @@ class JudgeDetail(_Model):
     simulator: JudgeAgreement | None
 
 
+DivergenceUnit = Literal["% of turns", "% of tasks", "% of words", "score", "number"]
+"""How a divergence's two values read: shares (0–1, printed as %), a 0–1 score, a number."""
+
+
+class Divergence(_Model):
+    """One behaviour where the simulator differs from people, in words (ranked by ``gap``).
+
+    Built by :func:`usi.metrics.divergences.build_divergences` from the same values the
+    score reports (a feature's two sides, ŝ and ĥ, a survey dimension's S̄_sim and S̄_hum).
+    """
+
+    behaviour: str = Field(description="the feature, 'task_success', or the survey item id")
+    kind: str = Field(description="'behaviour' (a feature), 'outcome' or 'evaluation'")
+    simulator: float
+    human: float
+    unit: DivergenceUnit
+    text: str = Field(description='e.g. "polite in 49% of turns vs 15% for people"')
+    gap: float = Field(
+        description="|simulator − human| / max(|simulator|, |human|, the unit's floor): the "
+        "relative gap the list is ranked by, largest first"
+    )
+
+
 class ScoreResult(_Model):
     """Everything ``usi score`` says about one simulator against the humans."""
 
@@ -265,24 +310,40 @@ class ScoreResult(_Model):
     evaluation_detail: EvaluationDetail | None
     fidelity: Fidelity | None
     judge: JudgeDetail | None
+    divergences: list[Divergence] = Field(
+        default_factory=list,
+        description="where the simulator differs most from people, in words, largest first",
+    )
 
 
 class CeilingResult(_Model):
-    """The humans scored as if they were a simulator against other humans (paper: 92.9).
+    """The human ceiling: how well one group of people matches another (paper: 92.9).
 
-    The same shape as a simulator's score (``usi``, ``components``, ``features``,
-    ``uncertainty``) plus its ``folds``, each a full score. ``leave-one-batch-out`` (≥ 3
-    batches): each batch against the others; components, features and USI are fold means,
-    ``uncertainty.std`` the std over folds. ``batch-vs-batch`` (2 batches): the two
-    leave-one-out folds are mirror images (every v2 component is symmetric), so there is one
-    fold and a task-bootstrap interval. ``split-half`` (1 batch): half of each task's
+    People scored as if they were a simulator against other people. It is a reference, not
+    an upper bound: two groups of people differ by sampling, so a simulator can exceed it
+    (an exact copy of the people scores 100). The same shape as a simulator's score
+    (``usi``, ``components``, ``features``, ``uncertainty``) plus its ``folds``, each a full
+    score. ``leave-one-batch-out`` (≥ 3 batches): each batch against the others; components
+    and USI are fold means, ``fold_std`` the spread of the folds' USI (no bootstrap: ``std``
+    and ``usi.ci_low/ci_high`` are null), and ``features``/``unsupported`` are empty: each
+    fold's own block, in ``folds``, is the one its D1–D4 follow from. ``batch-vs-batch``
+    (2 batches): one batch against the other (the two folds differ only by the support
+    rule), with a task-bootstrap interval. ``split-half`` (1 batch): half of each task's
     sessions against the other half, with a task-bootstrap interval.
     """
 
     definitions: Definitions = DEFINITIONS
     simulator: str = "humans (ceiling)"
-    value: float | None = Field(description="= usi.value")
-    std: float | None = Field(description="std over folds, or of the bootstrap replicates")
+    value: float | None = Field(
+        description="= usi.value: how well one group of people matches another; a simulator "
+        "can exceed it"
+    )
+    std: float | None = Field(description="std of the bootstrap replicates (one fold only)")
+    fold_std: float | None = Field(
+        default=None,
+        description="leave-one-batch-out: sample std of the folds' USI; null when the folds "
+        "use different components (their USIs are then not one spread)",
+    )
     method: Literal["leave-one-batch-out", "batch-vs-batch", "split-half"]
     n_batches: int
     per_fold: list[float | None]
@@ -293,6 +354,12 @@ class CeilingResult(_Model):
     uncertainty: Uncertainty
     folds: list[ScoreResult] = Field(default_factory=list)
     n_episodes: int
+    n_tasks_paired: int = Field(
+        default=0, description="tasks with sessions on both sides of at least one fold"
+    )
+    per_fold_tasks_paired: list[int] = Field(
+        default_factory=list, description="each fold's n_tasks_paired"
+    )
     reason: str | None = None
 
 

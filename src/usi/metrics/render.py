@@ -19,6 +19,15 @@ from usi.metrics.models import (
 )
 from usi.metrics.significance import LARGE_EFFECT, SIGNIFICANCE_LEVEL
 
+CEILING_MEANING = (
+    "The ceiling is how well one group of people matches another: a reference, not an upper "
+    "bound — a simulator can exceed it (an exact copy of the people scores 100)."
+)
+"""What the human ceiling is, in the terminal view (the report's guide says the same)."""
+
+TOP_DIVERGENCES = 5
+"""How many divergences the terminal view names (the JSON has them all, ranked)."""
+
 NARROW_DISPERSION = 0.5
 """Dispersion ratios below this are called out: less than half the human spread."""
 
@@ -48,11 +57,12 @@ def _components_table(components: Components, title: str) -> Table:
 
 def _interval_note(u: Uncertainty) -> str:
     if u.method == "folds":
-        return f"mean ± std over {u.n_batches} leave-one-batch-out folds"
+        spread = "" if u.fold_std is None else f", fold spread (std) {u.fold_std:.1f}"
+        return f"mean over {u.n_batches} leave-one-batch-out folds{spread}; no interval"
     if u.method == "bootstrap":
         return (
-            f"{u.confidence or 0.95:.0%} task-bootstrap interval, {u.n_bootstrap} replicates "
-            f"over {u.n_tasks_resampled} tasks"
+            f"{u.confidence or 0.95:.0%} task-bootstrap interval ({u.interval}), "
+            f"{u.n_bootstrap} replicates over {u.n_tasks_resampled} tasks"
         )
     return "no interval"
 
@@ -64,7 +74,8 @@ def _per_batch_line(u: Uncertainty) -> str | None:
         f"batch {b} {'n/a' if v is None else f'{v:.1f}'}" for b, v in u.per_batch.items()
     )
     spread = "" if u.batch_std is None else f" (std {u.batch_std:.1f})"
-    return f"robustness: against each human batch alone: {scores}{spread}"
+    why = "" if u.per_batch_note is None else f"; {u.per_batch_note}"
+    return f"robustness: against each human batch alone: {scores}{spread}{why}"
 
 
 def _unsupported_line(unsupported: list[UnsupportedFeature]) -> str | None:
@@ -74,8 +85,8 @@ def _unsupported_line(unsupported: list[UnsupportedFeature]) -> str | None:
         f"{u.feature} ({u.simulator_cue_turns} vs {u.human_cue_turns})" for u in unsupported
     )
     return (
-        f"unsupported (fewer than {MIN_CUE_TURNS} cue turns on both sides together, left out "
-        f"of their dimension; simulator vs human cue turns): {items}"
+        f"unsupported (fewer than {MIN_CUE_TURNS} cue turns on the human side, left out of "
+        f"their dimension; simulator vs human cue turns): {items}"
     )
 
 
@@ -83,6 +94,16 @@ def _header_lines(u: Uncertainty, unsupported: list[UnsupportedFeature], console
     for line in (u.note, _per_batch_line(u), _unsupported_line(unsupported)):
         if line:
             console.print(line)
+
+
+def _divergence_lines(result: ScoreResult, console: Console) -> None:
+    """The behaviours where the simulator differs most from people, top first, in words."""
+    top = result.divergences[:TOP_DIVERGENCES]
+    if not top:
+        return
+    console.print("Where the simulator differs most from people (largest relative gap first):")
+    for rank, d in enumerate(top, start=1):
+        console.print(f"  {rank}. {d.text}")
 
 
 def render_score(result: ScoreResult, console: Console) -> None:
@@ -99,6 +120,7 @@ def render_score(result: ScoreResult, console: Console) -> None:
     )
     _header_lines(result.uncertainty, result.unsupported, console)
     console.print(_components_table(result.components, "Components"))
+    _divergence_lines(result, console)
     outcome = result.outcome_detail
     if outcome.delta is not None:
         domains = "".join(
@@ -182,9 +204,17 @@ def render_ceiling(result: CeilingResult, console: Console) -> None:
         f"({how}; {result.n_episodes} sessions; {_interval_note(result.uncertainty)})  "
         f"definitions {result.definitions}"
     )
+    console.print(CEILING_MEANING)
+    paired = "/".join(str(n) for n in result.per_fold_tasks_paired)
+    console.print(
+        f"tasks paired: {result.n_tasks_paired}"
+        + (f" (per fold {paired})" if len(result.per_fold_tasks_paired) > 1 else "")
+    )
     if result.method == "leave-one-batch-out":
         console.print(
-            "folds: " + ", ".join("n/a" if v is None else f"{v:.1f}" for v in result.per_fold)
+            "folds: "
+            + ", ".join("n/a" if v is None else f"{v:.1f}" for v in result.per_fold)
+            + " (each fold's features: usi score --ceiling --json, folds[i].features)"
         )
     if result.reason:
         console.print(result.reason)
@@ -315,6 +345,21 @@ def leaderboard_renderable(board: Leaderboard, width: int) -> RenderableType:
     )
 
 
+LEADERBOARD_DIVERGENCES = 3
+"""Divergences per simulator under the leaderboard (one line each)."""
+
+
 def render_leaderboard(board: Leaderboard, console: Console) -> None:
-    """Simulators by USI, with the human ceiling as the reference row on top."""
+    """Simulators by USI, with the human ceiling as the reference row on top; then, per
+    simulator, where it differs most from people."""
     console.print(leaderboard_renderable(board, console.width))
+    console.print(CEILING_MEANING)
+    lines = [
+        f"  {r.simulator}: " + "; ".join(d.text for d in r.divergences[:LEADERBOARD_DIVERGENCES])
+        for r in board.leaderboard
+        if r.divergences
+    ]
+    if lines:
+        console.print("Where each simulator differs most from people:")
+        for line in lines:
+            console.print(line)

@@ -64,7 +64,7 @@ class SimScore:
     ci_low: float | None = None
     ci_high: float | None = None
     #: Std of USI over human batches (the capability figure's error bars, the paper's); the
-    #: bootstrap std without batches; the std over folds for a leave-one-batch-out ceiling.
+    #: bootstrap std without batches; the fold spread for a leave-one-batch-out ceiling.
     usi_std: float | None = None
     #: The simulator against each human batch alone (robustness detail, never the headline).
     per_batch: dict[str, float | None] = field(default_factory=dict)
@@ -84,6 +84,8 @@ class SimScore:
     n_tasks_paired: int = 0
     #: definitions tau-usi: the whole result (paper row, signature, notes, placement).
     tau: TauUsiResult | None = None
+    #: usi-v2: where the simulator differs most from people: (sentence, relative gap), top first.
+    divergences: list[tuple[str, float]] = field(default_factory=list)
 
 
 def _features_frame(result: ScoreResult) -> pd.DataFrame:
@@ -164,12 +166,18 @@ def from_result(name: str, result: ScoreResult) -> SimScore:
         fidelity=fidelity,
         n_episodes=result.n_episodes.simulator,
         n_tasks_paired=result.n_tasks_paired,
+        divergences=[(d.text, d.gap) for d in result.divergences],
     )
 
 
 def from_ceiling(ceiling: CeilingResult) -> SimScore:
-    """The human ceiling as a leaderboard row: its value, interval and components."""
-    value, std = ceiling.value, ceiling.std
+    """The human ceiling as a leaderboard row: its value, interval, components, paired tasks.
+
+    A leave-one-batch-out ceiling has no interval (its ci fields are null) and its spread is
+    the folds' (``fold_std``), shown in the row's std column, never as an interval.
+    """
+    value = ceiling.value
+    std = ceiling.fold_std if ceiling.fold_std is not None else ceiling.std
     low, high = ceiling.usi.ci_low, ceiling.usi.ci_high
     components = ceiling.components
     return SimScore(
@@ -183,6 +191,7 @@ def from_ceiling(ceiling: CeilingResult) -> SimScore:
         missing=dict(components.missing),
         components_used=list(ceiling.usi.components_used),
         n_episodes=ceiling.n_episodes,
+        n_tasks_paired=ceiling.n_tasks_paired,
         definitions=ceiling.definitions,
     )
 

@@ -31,12 +31,18 @@ GUIDE = (
     "episode means, over the features with enough cue turns to be supported), Outcome is "
     "1 − |ŝ − ĥ| of the task-paired success rates, Evaluation is 1 − the mean over survey "
     "dimensions of |S̄_sim − S̄_hum|, task-paired. The top row is the human ceiling: one human "
-    "batch (or half of the sessions) scored against the rest, the best a simulator can be "
-    "expected to reach. The last "
+    "batch (or half of the sessions) scored against the rest — how well one group of people "
+    "matches another. It is a reference, not an upper bound: a simulator can exceed it (an "
+    "exact copy of the people scores 100). With three or more batches it is the mean over "
+    "leave-one-batch-out folds: it has no bootstrap interval, and its batch_std is the spread "
+    "of the folds; its paired_tasks counts the tasks paired in at least one fold. The last "
     "columns go beyond USI: the dispersion ratio (simulator spread of the features over the human "
     "spread; 1 is ideal, below 1 means too uniform users), coverage (share of the human behaviour "
     "range the simulator reaches; higher is better) and the AUC of a classifier telling simulator "
-    "from human episodes (0.5 = indistinguishable, 1 = trivially told apart)."
+    "from human episodes (0.5 = indistinguishable, 1 = trivially told apart). The last table "
+    "names, per simulator, the behaviours where it differs most from people, in words, ranked "
+    "by the relative gap |simulator − people| / the larger of the two (shares below 10 points "
+    "count as 10): what to fix first."
 )
 
 
@@ -141,6 +147,24 @@ def _component_figure(frame: pd.DataFrame) -> Figure:
     return fig
 
 
+REPORT_DIVERGENCES = 3
+"""Divergences per simulator in the report's table (``usi score --json`` has them all)."""
+
+
+def divergence_frame(data: ReportData) -> pd.DataFrame:
+    """Per simulator (ranked as the leaderboard), its top divergences from people in words."""
+    rows = [
+        {"simulator": name, "rank": rank, "divergence": text, "relative_gap": gap}
+        for name in data.ranked()
+        for rank, (text, gap) in enumerate(
+            data.scores[name].divergences[:REPORT_DIVERGENCES], start=1
+        )
+    ]
+    frame = pd.DataFrame(rows, columns=["simulator", "rank", "divergence", "relative_gap"])
+    frame["relative_gap"] = frame["relative_gap"].astype("float64")
+    return frame
+
+
 def missing_notes(data: ReportData) -> list[str]:
     """One note per (component, reason), naming the simulators it applies to."""
     grouped: dict[tuple[str, str], list[str]] = {}
@@ -190,6 +214,16 @@ def build(data: ReportData) -> Section:
             column_digits={"batch_std": 2, **dict.fromkeys(FIDELITY, 2)},
         )
     )
+    divergences = divergence_frame(data)
+    if len(divergences):
+        section.tables.append(
+            Table(
+                "divergences",
+                "Where each simulator differs most from people",
+                divergences,
+                digits=2,
+            )
+        )
     return section
 
 
