@@ -86,7 +86,30 @@ def score_usi_v2(simulator: Sequence[Episode], human: Sequence[Episode]) -> Scor
     return result.usi.value, {c: getattr(result.components, c) for c in COMPONENT_NAMES}
 
 
-DEFINITION_SCORERS: dict[str, Scorer] = {"usi-v2": score_usi_v2}
+def score_tau_usi(simulator: Sequence[Episode], human: Sequence[Episode]) -> Scores:
+    """tau-usi (spec §10): the paper's USI, mean over the human half's batches; 5 terms (the
+    halves have no ratings, so Eval — and the simulator's own survey — is out)."""
+    from usi.metrics import load_table
+    from usi.metrics.tau_usi.score import score_simulator
+
+    result = score_simulator(
+        load_table(list(simulator), definitions="tau-usi"),
+        load_table(list(human), definitions="tau-usi"),
+        SIM_SOURCE,
+        n_bootstrap=0,
+    )
+    c = result.components
+    return result.usi.value, {
+        "D1": c.D1,
+        "D2": c.D2,
+        "D3": c.D3,
+        "D4": c.D4,
+        "outcome": c.outcome,
+        "evaluation": c.evaluation,
+    }
+
+
+DEFINITION_SCORERS: dict[str, Scorer] = {"tau-usi": score_tau_usi, "usi-v2": score_usi_v2}
 """Definition set → scorer of (simulator episodes, human episodes)."""
 
 

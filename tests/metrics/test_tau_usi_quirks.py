@@ -265,3 +265,23 @@ def test_an_old_run_without_a_key_is_keyed_by_its_tau2_task() -> None:
         messages=[],
     )
     assert tau_key(episode) == "retail_97"
+
+
+def test_divergences_name_the_behaviour_in_words() -> None:
+    human = _table(
+        [
+            _episode("human", "retail_1", "i want a refund"),
+            _episode("human", "retail_2", "yes i agree"),
+        ]
+    )
+    sim = _table(
+        [
+            _episode("sim", "retail_1", "please i want a refund"),
+            _episode("sim", "retail_2", "yes i agree please"),
+        ]
+    )
+    result = score_simulator(sim, human, "sim", n_bootstrap=0)
+    top = result.divergences[0]  # a relative gap of 1.0, like short turns (ties by name)
+    assert (top.behaviour, top.simulator, top.human) == ("politeness_rate", 1.0, 0.0)
+    assert top.text == "polite in 100% of turns vs 0% for people"
+    assert "task_success" not in {d.behaviour for d in result.divergences}  # both succeed

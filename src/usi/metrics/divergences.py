@@ -24,6 +24,7 @@ UNIT_FLOOR: dict[DivergenceUnit, float] = {
     "% of turns": 0.10,
     "% of tasks": 0.10,
     "% of words": 0.10,
+    "% of conversations": 0.10,
     "score": 0.1,
     "number": 0.0,
 }
@@ -53,6 +54,8 @@ def sentence(row: DivergenceRow) -> str:
         return f"{row.phrase} in {s:.0%} of turns vs {h:.0%} for people"
     if row.unit == "% of tasks":
         return f"{row.phrase} on {s:.0%} of tasks vs {h:.0%} for people"
+    if row.unit == "% of conversations":
+        return f"{row.phrase} in {s:.0%} of conversations vs {h:.0%} for people"
     if row.unit == "% of words":
         return f"{row.phrase} {s:.0%} of its words vs {h:.0%} for people"
     if row.unit == "score":

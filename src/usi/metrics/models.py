@@ -271,7 +271,9 @@ class JudgeDetail(_Model):
     simulator: JudgeAgreement | None
 
 
-DivergenceUnit = Literal["% of turns", "% of tasks", "% of words", "score", "number"]
+DivergenceUnit = Literal[
+    "% of turns", "% of tasks", "% of words", "% of conversations", "score", "number"
+]
 """How a divergence's two values read: shares (0–1, printed as %), a 0–1 score, a number."""
 
 

@@ -14,6 +14,9 @@ from rich.table import Table
 from usi.errors import UsiInputError
 from usi.layout import PIPE_WIDTH
 
+DIVERGENCES_SHOWN = 5
+"""Divergences in words under the table, per simulator (all of them in the JSON)."""
+
 if TYPE_CHECKING:
     from usi.data.sides import Sides
     from usi.metrics.tau_usi.evaluation import Ratings
@@ -214,6 +217,10 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
                 f"{r.simulator}: USI {r.usi.value:.1f}, {where} "
                 f"(rank {r.published.rank} of {r.published.of} with the published){caveat}"
             )
+        if r.divergences:
+            out.print(f"{r.simulator} differs most from people:")
+            for d in r.divergences[:DIVERGENCES_SHOWN]:
+                out.print(f"  • {d.text}")
         for note in r.notes:
             out.print(f"note: {note}")
         out.print(f"signature: {r.signature}")

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from usi.metrics.models import Divergence
+
 Cell = tuple[float, float] | None
 """[mean, std] over the human batches (or batch pairs) that gave a value; null when none."""
 
@@ -103,4 +105,9 @@ class TauUsiResult(_Model):
     published: PublishedPlacement | None = None
     provenance: dict[str, list[str]] = Field(
         default_factory=dict, description="run protocol and agent model(s) of the episodes"
+    )
+    divergences: list[Divergence] = Field(
+        default_factory=list,
+        description="usi's addition: where the simulator differs most from people, in words, "
+        "largest relative gap first (features, success, ratings)",
     )

@@ -21,6 +21,7 @@ import pandas as pd
 from usi import __version__
 from usi.data.table import SURVEY_COLUMNS
 from usi.errors import UsiInputError
+from usi.metrics.bootstrap import centred_interval
 from usi.metrics.tau_usi.compute import (
     DIMENSION_NAMES,
     FloatArray,
@@ -29,6 +30,7 @@ from usi.metrics.tau_usi.compute import (
     ceiling_usi,
     simulator_cells,
 )
+from usi.metrics.tau_usi.divergences import tau_usi_divergences
 from usi.metrics.tau_usi.evaluation import Ratings, session_agreements
 from usi.metrics.tau_usi.features import SCORED
 from usi.metrics.tau_usi.models import (
@@ -202,12 +204,14 @@ def _placement(usi: float | None, comparable: bool, note: str | None) -> Publish
     )
 
 
-def _interval(replicates: FloatArray) -> tuple[float | None, float | None]:
+def _interval(replicates: FloatArray, estimate: float | None) -> tuple[float | None, float | None]:
+    """usi's 95% interval: the replicates' percentiles centred on the estimate (usi-v2's too,
+    :func:`usi.metrics.bootstrap.centred_interval`): a Dice of resampled means falls short
+    of the estimate, so plain percentiles would put the estimate near the top."""
     values = replicates[~np.isnan(replicates)]
-    if not len(values):
+    if not len(values) or estimate is None:
         return None, None
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
+    return centred_interval(values, estimate)
 
 
 def _batch_mean(cells: FloatArray) -> FloatArray:
@@ -251,7 +255,7 @@ def score_simulator(
         boot_tables = Tables(tables.features, tables.task_of, w)
         boot_eval = _weighted_eval(per_batch_eval, tables.task_of, w)
         boot = simulator_cells(boot_tables, sim, hum, diff, boot_eval)
-        low, high = _interval(_batch_mean(boot.usi))
+        low, high = _interval(_batch_mean(boot.usi), row.usi[0] if row.usi else None)
     per_batch = []
     for j, batch in enumerate(hum.batches):
         shared = set().union(*(set(run) & set(hum.rows[j]) for run in sim.row_runs))
@@ -305,6 +309,7 @@ def score_simulator(
             size_note,
         ),
         provenance=provenance,
+        divergences=tau_usi_divergences(both, sim, hum, ratings),
     )
 
 
@@ -402,7 +407,7 @@ def human_ceiling(
         w = _bootstrap_weights(len(tasks), n_bootstrap, seed)
         boot = ceiling_cells(Tables(tables.features, tables.task_of, w), hum, diff)
         reps = np.array([np.mean(v) if v else np.nan for v in ceiling_usi(boot, eval_mean)])
-        low, high = _interval(reps)
+        low, high = _interval(reps, row.usi[0] if row.usi else None)
     pairs = [(i, j) for i in range(len(hum.batches)) for j in range(i + 1, len(hum.batches))]
     per_pair = []
     for p, (i, j) in enumerate(pairs):
