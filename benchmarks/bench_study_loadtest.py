@@ -13,7 +13,7 @@ The server is started with ``--starts-per-address 0 --starts-per-minute 0`` and
 ``--connections-per-address 0``: every scripted participant comes from 127.0.0.1, which
 the per-address throttles of a real study would (rightly) refuse.
 
-    .venv/bin/python benchmarks/bench_study_loadtest.py [--participants 100] [--concurrency 100]
+    .venv/bin/python benchmarks/bench_study_loadtest.py [--participants 100] [--concurrency 20]
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ async def measure(url: str, participants: int, concurrency: int) -> tuple[object
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--agent-processes", type=int, default=1)
     args = parser.parse_args()
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", HF_HUB_OFFLINE="1")
@@ -134,16 +134,22 @@ def main() -> None:
     print(f"  {'peer: static page p95 (ms)':<36} {peer:.1f}  (n={len(probe)})")
     print(f"  {'ratio flow p95 / static p95':<36} {p95 / peer:.2f}")
     print(f"  {'ratio flow p95 / 100 ms target':<36} {p95 / TARGET_P95_MS:.2f}")
-    print("  every page's p95 against the target:")
     pages = result.latencies  # type: ignore[attr-defined]
-    worst = max(pages, key=lambda page: percentile(pages[page], 95))
+    later = result.after_first_wave  # type: ignore[attr-defined]
+    print(
+        "  every page's p95 against the target (all participants | after the first wave of "
+        f"{args.concurrency}, who all arrived in the same instant):"
+    )
     for page in sorted(pages):
         page_p95 = percentile(pages[page], 95) * 1000
+        later_p95 = percentile(later.get(page, []), 95) * 1000
         verdict = "ok" if page_p95 < TARGET_P95_MS else "OVER"
+        later_verdict = "ok" if later_p95 < TARGET_P95_MS else "OVER"
         print(
-            f"    {page:<34} p95 {page_p95:7.1f} ms  (n={len(pages[page])})  "
-            f"{page_p95 / peer:5.2f}x static  {verdict}"
+            f"    {page:<20} p95 {page_p95:7.1f} ms {verdict:<4} (n={len(pages[page]):>5}, "
+            f"{page_p95 / peer:5.2f}x static) | {later_p95:7.1f} ms {later_verdict}"
         )
+    worst = max(pages, key=lambda page: percentile(pages[page], 95))
     print(f"  {'slowest page':<36} {worst} ({percentile(pages[worst], 95) * 1000:.1f} ms)")
     for error in result.errors[:10]:  # type: ignore[attr-defined]
         print(f"  error: {error}")

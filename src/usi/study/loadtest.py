@@ -27,7 +27,9 @@ import httpx
 from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
 
 AGENT_WAIT_S = 300.0
-POLL_INTERVAL_S = 0.25
+# What chat.js does while the agent is typing (``schedule(800)``): a scripted participant
+# polling faster than any browser would load the server with requests no study sees.
+POLL_INTERVAL_S = 0.8
 REQUEST_TIMEOUT_S = 30.0
 FOLLOW_UPS = ("Yes, please go ahead.", "Thank you, that is all.")
 
@@ -47,6 +49,10 @@ class LoadtestResult:
 
     participants: int
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # The same, for the participants after the first wave only (those who did not all open
+    # the link in the same instant): a burst of ``concurrency`` simultaneous arrivals queues
+    # on one Python process, and this tells that queue from the steady state.
+    after_first_wave: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     agent_waits: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     completed: int = 0
@@ -71,18 +77,29 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class _Participant:
-    def __init__(self, client: httpx.AsyncClient, result: LoadtestResult, pid: str, turns: int):
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        result: LoadtestResult,
+        pid: str,
+        turns: int,
+        first_wave: bool = False,
+    ):
         self.client = client
         self.result = result
         self.pid = pid
         self.turns = turns
+        self.first_wave = first_wave
         self.csrf = ""
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One timed request, counted under its page (``GET /task``, ``POST /task``, …)."""
         start = time.perf_counter()
         response = await self.client.request(method, url, **kwargs)
-        self.result.latencies[f"{method} {url}"].append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        self.result.latencies[f"{method} {url}"].append(elapsed)
+        if not self.first_wave:
+            self.result.after_first_wave[f"{method} {url}"].append(elapsed)
         return response
 
     async def page(self, url: str, expect: str | None = None) -> str:
@@ -226,7 +243,9 @@ async def run_loadtest(
             async with httpx.AsyncClient(
                 base_url=url, timeout=timeout, limits=limits, verify=tls
             ) as client:
-                participant = _Participant(client, result, f"load{run_id}{index:06d}", turns)
+                participant = _Participant(
+                    client, result, f"load{run_id}{index:06d}", turns, index < concurrency
+                )
                 try:
                     await participant.run()
                 except ParticipantError as exc:

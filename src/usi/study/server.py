@@ -170,6 +170,10 @@ class DeadlineH11Protocol(H11Protocol):
         if not self._refused:
             super().data_received(data)
 
+    def eof_received(self) -> None:
+        if not self._refused:
+            super().eof_received()
+
     def _arm_head_timer(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()

@@ -18,7 +18,7 @@ from usi.study.db import writing
 from usi.study.schema import Slot, StudySession
 from usi.study.service.common import Conflict, StudyFull, Timeouts, rows_matched, utcnow
 
-# How many open slots one assignment attempt looks at before concluding the pool is empty.
+# How often one assignment retries when another process took the slot it chose.
 ASSIGN_CANDIDATES = 64
 
 
@@ -73,6 +73,16 @@ def accept_consent(
 
 
 def _assign(factory: sessionmaker[Session], session_id: int, pid: str) -> bool:
+    """Take the first open slot this participant may have, in one write transaction.
+
+    The slot is chosen inside the transaction that takes it (on SQLite behind this
+    process's write gate, on PostgreSQL with ``FOR UPDATE SKIP LOCKED``), so simultaneous
+    consents each take the next free slot at once. Choosing first and taking after let all
+    of a burst race for the same first slot: the k-th participant paid k write
+    transactions (POST /consent p95 830 ms for a wave of 20). The take is still a
+    conditional UPDATE whose row count decides, so a racing writer in another process costs
+    a retry, never a slot held twice.
+    """
     seen = (
         select(StudySession.id)
         .where(
@@ -82,23 +92,27 @@ def _assign(factory: sessionmaker[Session], session_id: int, pid: str) -> bool:
         )
         .correlate(Slot)
     )
-    with factory() as db:
-        candidates = db.execute(
-            select(Slot.id, Slot.domain, Slot.task_id, Slot.batch)
-            .where(Slot.active.is_(True), Slot.status == s.SLOT_OPEN, ~exists(seen))
-            .order_by(Slot.batch, Slot.position, Slot.domain)
-            .limit(ASSIGN_CANDIDATES)
-        ).all()
-    for slot_id, domain, task_id, batch in candidates:
+    first_open = (
+        select(Slot.id, Slot.domain, Slot.task_id, Slot.batch)
+        .where(Slot.active.is_(True), Slot.status == s.SLOT_OPEN, ~exists(seen))
+        .order_by(Slot.batch, Slot.position, Slot.domain)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Slot)
+    )
+    for _attempt in range(ASSIGN_CANDIDATES):
         now = utcnow()
         with writing(factory) as db:
+            found = db.execute(first_open).first()
+            if found is None:
+                return False
+            slot_id, domain, task_id, batch = found
             taken = rows_matched(
                 db,
                 update(Slot)
                 .where(Slot.id == slot_id, Slot.status == s.SLOT_OPEN)
                 .values(status=s.SLOT_ASSIGNED, session_id=session_id),
             )
-            if not taken:
+            if not taken:  # another process took it between our read and write: next one
                 continue
             moved = rows_matched(
                 db,
@@ -113,7 +127,7 @@ def _assign(factory: sessionmaker[Session], session_id: int, pid: str) -> bool:
                     last_active_at=now,
                 ),
             )
-            if not moved:  # consent answered twice at once: the slot stays open
+            if not moved:  # consent answered twice at once: roll back, the slot stays open
                 raise Conflict("consent was already answered")
         return True
     return False
