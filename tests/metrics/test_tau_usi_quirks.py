@@ -285,3 +285,27 @@ def test_divergences_name_the_behaviour_in_words() -> None:
     assert (top.behaviour, top.simulator, top.human) == ("politeness_rate", 1.0, 0.0)
     assert top.text == "polite in 100% of turns vs 0% for people"
     assert "task_success" not in {d.behaviour for d in result.divergences}  # both succeed
+
+
+def test_people_cannot_be_written_as_a_simulators_results(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from usi.cli import main
+    from usi.data.io import write_episodes
+
+    source = tmp_path / "human.jsonl"
+    write_episodes(source, [_episode("human", "retail_1", "hello")])
+    out = tmp_path / "results.json"
+    argv = sys.argv
+    sys.argv = ["usi", "data", "convert", str(source), "--to", "tau-usi-results", "-o", str(out)]
+    try:
+        with pytest.raises(SystemExit) as info:
+            main()
+    finally:
+        sys.argv = argv
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and not out.exists()
+    assert err == [
+        f"usi: error: {source}:retail_1: a human session: the results format holds one "
+        "simulator's runs"
+    ]

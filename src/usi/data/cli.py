@@ -114,7 +114,7 @@ def _to_results(source: Path, output: Path, fmt: str | None) -> None:
     from usi.data.paper_results import ResultsWriter
     from usi.data.readers import EpisodeFormat, iter_episodes
 
-    writer = ResultsWriter()
+    writer = ResultsWriter(source)
     with _warnings_on_stderr():
         for episode in iter_episodes(source, None if fmt is None else EpisodeFormat(fmt)):
             if episode.infrastructure_error is None:

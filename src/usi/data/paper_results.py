@@ -177,7 +177,8 @@ class ResultsWriter:
     so a smaller multi-run file is read there as one run (:attr:`small_multirun`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path  # named by the errors
         self.entries: dict[str, dict[str, Any]] = {}
         self.sources: set[str] = set()
         self.unkeyed = 0
@@ -186,14 +187,16 @@ class ResultsWriter:
     def add(self, episode: Episode) -> None:
         if episode.is_human:
             raise UsiInputError(
-                f"{episode.episode_id} is a human session: the results format holds one "
-                "simulator's runs"
+                "a human session: the results format holds one simulator's runs",
+                self.path,
+                episode.episode_id,
             )
         self.sources.add(episode.source)
         if len(self.sources) > 1:
             raise UsiInputError(
                 f"several simulators ({', '.join(sorted(self.sources))}): the results format "
-                "holds one simulator; convert each source to its own file"
+                "holds one simulator; convert each source to its own file",
+                self.path,
             )
         instance = episode.metadata.get(INSTANCE_KEY)
         if isinstance(instance, str):
