@@ -309,3 +309,21 @@ def test_people_cannot_be_written_as_a_simulators_results(tmp_path, capsys) -> N
         f"usi: error: {source}:retail_1: a human session: the results format holds one "
         "simulator's runs"
     ]
+
+
+def test_the_signature_names_the_run_protocol_and_agent() -> None:
+    human = _table([_episode("human", "retail_1", "hello there")])
+    tau2_run = _table(
+        [_episode("sim", "retail_1", "hello", protocol="tau2", agent_model="openai/gpt-4.1")]
+    )
+    result = score_simulator(tau2_run, human, "sim", n_bootstrap=0)
+    assert result.signature.endswith("|protocol:tau2|agent:openai/gpt-4.1|usi:0.1.0")
+    assert any(n.startswith("run protocol tau2: the paper's simulators ran") for n in result.notes)
+    assert any(
+        n.startswith("agent openai/gpt-4.1: the paper's agent was GPT-5.2") for n in result.notes
+    )
+    paper_run = _table(
+        [_episode("sim", "retail_1", "hello", protocol="tau-usi", agent_model="openai/gpt-5.2")]
+    )
+    notes = score_simulator(paper_run, human, "sim", n_bootstrap=0).notes
+    assert not any("protocol" in n or "agent" in n for n in notes)
