@@ -16,6 +16,7 @@ from usi.data.readers import iter_episodes
 from usi.metrics.table import load_table
 from usi.metrics.tau_usi.features import FEATURES
 from usi.metrics.tau_usi.score import human_ceiling, score_simulator
+from usi_main import run_usi
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tau-usi"
 SAMPLE = REFERENCE.parent.parent / "data" / "tau-usi-sample" / "tau_usi_sample.json"
@@ -98,66 +99,40 @@ def test_simulator_rows_equal_the_reference(
     assert result.usi.value == pytest.approx(golden[key][1]["usi"][0], abs=TOLERANCE)
 
 
-def test_the_cli_prints_the_same_number(golden: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    """Terminal path and JSON path give the reference's USI (one number per definition set)."""
-    import sys
-
-    from usi.cli import main
-
-    argv = sys.argv
-    sys.argv = [
-        "usi",
+def _score_sample(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+    return run_usi(
+        capsys,
         "score",
-        str(REFERENCE / "eval_results_synthetic-sim.json"),
+        REFERENCE / "eval_results_synthetic-sim.json",
         "--human",
-        str(SAMPLE),
+        SAMPLE,
         "--ratings",
-        str(REFERENCE / "survey_comparable_synthetic-sim.json"),
-        "--json",
+        REFERENCE / "survey_comparable_synthetic-sim.json",
         "--bootstrap",
         "0",
-    ]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = argv
-    assert info.value.code in (0, None)
-    out = json.loads(capsys.readouterr().out)
-    assert out["definitions"] == "tau-usi"
-    assert out["usi"]["value"] == pytest.approx(golden["results_with_eval"][1]["usi"][0], abs=1e-9)
-    assert out["paper_row"]["eval_agree"][0] == pytest.approx(
-        golden["results_with_eval"][1]["eval_agree"][0], abs=1e-9
+        *extra,
     )
-    assert "defs:tau-usi" in out["signature"] and "eval:yes" in out["signature"]
+
+
+def test_the_cli_prints_the_same_number(golden: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    """Terminal path and JSON path give the reference's USI (one number per definition set)."""
+    code, out, _ = _score_sample(capsys, "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["definitions"] == "tau-usi"
+    expected = golden["results_with_eval"][1]
+    assert document["usi"]["value"] == pytest.approx(expected["usi"][0], abs=1e-9)
+    assert document["paper_row"]["eval_agree"][0] == pytest.approx(
+        expected["eval_agree"][0], abs=1e-9
+    )
+    assert "defs:tau-usi" in document["signature"] and "eval:yes" in document["signature"]
 
 
 def test_the_terminal_view_prints_the_same_number(
     golden: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import sys
-
-    from usi.cli import main
-
-    argv = sys.argv
-    sys.argv = [
-        "usi",
-        "score",
-        str(REFERENCE / "eval_results_synthetic-sim.json"),
-        "--human",
-        str(SAMPLE),
-        "--ratings",
-        str(REFERENCE / "survey_comparable_synthetic-sim.json"),
-        "--bootstrap",
-        "0",
-    ]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = argv
-    assert info.value.code in (0, None)
-    out = capsys.readouterr().out
+    code, out, _ = _score_sample(capsys)
+    assert code == 0
     value = golden["results_with_eval"][1]["usi"][0]
     assert f"synthetic-sim: USI {value:.1f}," in out
     assert f"{value:.2f}±" in out  # the table's cell

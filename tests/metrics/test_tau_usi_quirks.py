@@ -13,6 +13,7 @@ from usi.metrics.tau_usi.features import FEATURES, SCORED, conversation_features
 from usi.metrics.tau_usi.score import score_simulator
 from usi.metrics.tau_usi.sides import human_side, simulator_side
 from usi.metrics.tau_usi.table import feature_frame
+from usi_main import run_usi
 
 
 def test_a_glued_stop_token_is_a_word_a_standalone_one_is_meta() -> None:
@@ -166,9 +167,6 @@ def test_features_have_the_papers_twenty_names() -> None:
 def test_the_papers_results_format_round_trips(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     """results JSON → canonical JSONL → results JSON gives the same entries, token as written."""
     import json
-    import sys
-
-    from usi.cli import main
 
     document = {
         "retail_1": {
@@ -196,27 +194,18 @@ def test_the_papers_results_format_round_trips(tmp_path, capsys) -> None:  # typ
     source = tmp_path / "eval_results_mine.json"
     source.write_text(json.dumps(document))
 
-    def usi(*args: str) -> None:
-        argv = sys.argv
-        sys.argv = ["usi", *args]
-        try:
-            main()
-        except SystemExit as exc:
-            assert exc.code in (0, None)
-        finally:
-            sys.argv = argv
-
-    usi("data", "convert", str(source), "-o", str(tmp_path / "c.jsonl"))
-    usi(
+    assert run_usi(capsys, "data", "convert", source, "-o", tmp_path / "c.jsonl")[0] == 0
+    code, _, _ = run_usi(
+        capsys,
         "data",
         "convert",
-        str(tmp_path / "c.jsonl"),
+        tmp_path / "c.jsonl",
         "--to",
         "tau-usi-results",
         "-o",
-        str(tmp_path / "back.json"),
+        tmp_path / "back.json",
     )
-    capsys.readouterr()
+    assert code == 0
     back = json.loads((tmp_path / "back.json").read_text())
     assert back == document
 
@@ -288,23 +277,17 @@ def test_divergences_name_the_behaviour_in_words() -> None:
 
 
 def test_people_cannot_be_written_as_a_simulators_results(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    import sys
 
-    from usi.cli import main
     from usi.data.io import write_episodes
 
     source = tmp_path / "human.jsonl"
     write_episodes(source, [_episode("human", "retail_1", "hello")])
     out = tmp_path / "results.json"
-    argv = sys.argv
-    sys.argv = ["usi", "data", "convert", str(source), "--to", "tau-usi-results", "-o", str(out)]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = argv
-    err = capsys.readouterr().err.strip().splitlines()
-    assert info.value.code == 2 and not out.exists()
+    code, _, stderr = run_usi(
+        capsys, "data", "convert", source, "--to", "tau-usi-results", "-o", out
+    )
+    err = stderr.strip().splitlines()
+    assert code == 2 and not out.exists()
     assert err == [
         f"usi: error: {source}:retail_1: a human session: the results format holds one "
         "simulator's runs"

@@ -20,7 +20,7 @@ DIVERGENCES_SHOWN = 5
 if TYPE_CHECKING:
     from usi.data.sides import Sides
     from usi.metrics.tau_usi.evaluation import Ratings
-    from usi.metrics.tau_usi.models import TauUsiResult
+    from usi.metrics.tau_usi.models import PaperRow, TauUsiResult
 
 
 def run_tau_usi(
@@ -155,23 +155,12 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
     published = published_rows()
     rows: list[tuple[float, list[str], str]] = []
     for r in results:
-        p = r.paper_row
         ci = (
             f"{r.usi.ci_low:.1f}–{r.usi.ci_high:.1f}"
             if r.usi.ci_low is not None and r.usi.ci_high is not None
             else "—"
         )
-        cells = [
-            r.simulator,
-            _fmt(p.D1_conv),
-            _fmt(p.D2_info),
-            _fmt(p.D3_clarif),
-            _fmt(p.D4_react),
-            _fmt(p.eval_agree),
-            _fmt(p.ece, 100, 2),
-            _fmt(p.usi, 1, 2),
-            ci,
-        ]
+        cells = _cells(r.simulator, r.paper_row, ci)
         rows.append((r.usi.value if r.usi.value is not None else -1.0, cells, "bold"))
     for row in [published["human"], *published["simulators"]]:
         cells = [f"{row['name']} (published)"]
@@ -182,18 +171,8 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
         cells.append("")
         rows.append((row["usi"][0], cells, "dim"))
     if ceiling is not None:
-        p = ceiling.paper_row
         table.add_row(
-            f"{ceiling.simulator} (this data)",
-            _fmt(p.D1_conv),
-            _fmt(p.D2_info),
-            _fmt(p.D3_clarif),
-            _fmt(p.D4_react),
-            _fmt(p.eval_agree),
-            _fmt(p.ece, 100, 2),
-            _fmt(p.usi, 1, 2),
-            "",
-            style="italic",
+            *_cells(f"{ceiling.simulator} (this data)", ceiling.paper_row, ""), style="italic"
         )
     for _, cells, style in sorted(rows, key=lambda r: -r[0]):
         table.add_row(*cells, style=style)
@@ -224,6 +203,21 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
         for note in r.notes:
             out.print(f"note: {note}")
         out.print(f"signature: {r.signature}")
+
+
+def _cells(name: str, p: PaperRow, ci: str) -> list[str]:
+    """One table row: the paper's cells in its units (ECE shown × 100), then usi's interval."""
+    return [
+        name,
+        _fmt(p.D1_conv),
+        _fmt(p.D2_info),
+        _fmt(p.D3_clarif),
+        _fmt(p.D4_react),
+        _fmt(p.eval_agree),
+        _fmt(p.ece, 100, 2),
+        _fmt(p.usi, 1, 2),
+        ci,
+    ]
 
 
 def _published(cell: list[float | None] | None, scale: float = 1.0, digits: int = 1) -> str:

@@ -279,13 +279,7 @@ def score_simulator(
     usi_cell = row.usi
     return TauUsiResult(
         simulator=name,
-        usi=TauUsiValue(
-            value=None if usi_cell is None else usi_cell[0],
-            std=None if usi_cell is None else usi_cell[1],
-            ci_low=low,
-            ci_high=high,
-            n_terms=6 if evaluation is not None else 5,
-        ),
+        usi=_usi_value(row, low, high, evaluation is not None),
         components=_components(row),
         paper_row=row,
         per_batch=per_batch,
@@ -339,6 +333,19 @@ def _batch_cell(label: str, dims: FloatArray, ece: float, usi: float, n_tasks: i
         ece=value(ece),
         usi=value(usi),
         n_tasks=n_tasks,
+    )
+
+
+def _usi_value(
+    row: PaperRow, low: float | None, high: float | None, with_eval: bool
+) -> TauUsiValue:
+    """The headline: the paper's mean ± std over batches, and usi's interval beside it."""
+    return TauUsiValue(
+        value=None if row.usi is None else row.usi[0],
+        std=None if row.usi is None else row.usi[1],
+        ci_low=low,
+        ci_high=high,
+        n_terms=6 if with_eval else 5,
     )
 
 
@@ -433,13 +440,7 @@ def human_ceiling(
         notes.append(size_note)
     return TauUsiResult(
         simulator=CEILING_NAME,
-        usi=TauUsiValue(
-            value=None if row.usi is None else row.usi[0],
-            std=None if row.usi is None else row.usi[1],
-            ci_low=low,
-            ci_high=high,
-            n_terms=6 if evaluation is not None else 5,
-        ),
+        usi=_usi_value(row, low, high, evaluation is not None),
         components=_components(row),
         paper_row=row,
         per_batch=per_pair,
