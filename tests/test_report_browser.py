@@ -30,7 +30,8 @@ def test_every_figure_loads_in_chromium(tmp_path: Path) -> None:
         "model,family,score\npolite-llm,acme,1310\npersona,acme,1260\nmimic,acme,1200\n",
         encoding="utf-8",
     )
-    report = write_report(human, sims, tmp_path / "report", capability)
+    # tables given as is carry usi-v2's features (tau-usi reads the files themselves)
+    report = write_report(human, sims, tmp_path / "report", capability, definitions="usi-v2")
     # Self-contained: the page must render with the files beside it gone.
     alone = tmp_path / "alone" / "report.html"
     alone.parent.mkdir()
