@@ -310,3 +310,12 @@ def test_the_signature_names_the_run_protocol_and_agent() -> None:
     )
     notes = score_simulator(paper_run, human, "sim", n_bootstrap=0).notes
     assert not any("protocol" in n or "agent" in n for n in notes)
+
+
+def test_a_simulators_unkept_entries_are_counted() -> None:
+    sim = _table([_episode("sim", "retail_1", "hi"), _episode("sim", "retail_2", "hi", keep=False)])
+    sim["instance_id"] = ["retail_1", "retail_2"]
+    side = simulator_side(sim)
+    assert side.left_out == {"keep false": 1}
+    assert side.row_runs == [{"retail_1": 0}]  # out of the rows ...
+    assert side.ece_runs == {1: {"retail_1": 1}}  # ... and, being false (not null), of the ECE

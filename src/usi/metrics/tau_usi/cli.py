@@ -202,6 +202,12 @@ def render(results: list[TauUsiResult], ceiling: TauUsiResult | None, out: Conso
                 out.print(f"  • {d.text}")
         for note in r.notes:
             out.print(f"note: {note}")
+        left_out = dict(r.tasks.left_out)
+        if r.tasks.not_in_map:
+            left_out["outside the difficulty map (no ECE)"] = r.tasks.not_in_map
+        if left_out:
+            counts = ", ".join(f"{reason} {n}" for reason, n in left_out.items())
+            out.print(f"left out: {counts}")
         out.print(f"signature: {r.signature}")
 
 

@@ -105,9 +105,11 @@ def simulator_side(table: pd.DataFrame) -> SimulatorSide:
     instance_ids = table["instance_id"].tolist()
     keeps = table["keep"].tolist()
     reward_values = table["reward"].tolist()
-    left_out = {"no tau-usi index": 0}
+    left_out = {"no tau-usi index": 0, "keep false": sum(not _truthy(k) for k in keeps)}
     if len(table) and all(isinstance(i, str) for i in instance_ids):
-        return _paper_runs(instance_ids, keeps, reward_values)
+        side = _paper_runs(instance_ids, keeps, reward_values)
+        side.left_out = {"keep false": left_out["keep false"]} if left_out["keep false"] else {}
+        return side
     runs: dict[int, dict[str, int]] = {}
     ece: dict[int, dict[str, int]] = {}
     for row, (key, trial, keep) in enumerate(
