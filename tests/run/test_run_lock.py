@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,26 @@ def test_the_lock_is_one_holder_at_a_time_and_freed_after(tmp_path: Path) -> Non
         assert caught.value.one_line() == f"{out}: {REFUSED}"
     with output_lock(out):  # released: taken again
         pass
+
+
+def test_resume_drops_episodes_an_earlier_overlap_wrote_twice(
+    offline_server: Callable[..., object], tmp_path: Path
+) -> None:
+    """A file from before the lock holds an episode twice: --resume keeps the first, says
+    so, and the file has every episode once (it used to say "already done" and keep both)."""
+    from test_run_e2e import settings
+
+    from usi.run.runner import run_episodes, summary_line
+
+    offline_server()
+    out = tmp_path / "out.jsonl"
+    run_episodes(settings("retail"), out, task_ids=["0", "1"], progress=False)
+    first, second = out.read_text().splitlines()
+    out.write_text("\n".join([first, second, first]) + "\n")
+    summary = run_episodes(
+        settings("retail"), out, task_ids=["0", "1"], resume=True, progress=False
+    )
+    assert out.read_text().splitlines() == [first, second]
+    assert summary_line(summary).startswith(
+        "0 episode(s) run, 2 already done (1 written twice by overlapping runs, dropped) → "
+    )

@@ -130,6 +130,7 @@ class RunSummary:
     rerun: int = 0
     rewards: list[float] = field(default_factory=list)
     dropped_torn_line: bool = False
+    dropped_duplicates: int = 0
     backend: str = "thread"
 
     @property
@@ -166,6 +167,22 @@ def _finished_lines(out: Path) -> tuple[list[tuple[Episode, bytes]], bool]:
                 "not a canonical episode line (cannot resume)", out, f"line {number}"
             ) from None
     return records, False
+
+
+def _first_of_each(
+    records: list[tuple[Episode, bytes]],
+) -> list[tuple[Episode, bytes]]:
+    """The first line of each (domain, task, trial): a file written by two overlapping runs
+    before OUT was locked holds some episodes twice, which ``usi score`` refuses and a
+    resume used to keep ("already done")."""
+    seen: set[tuple[str, str | None, Any]] = set()
+    first = []
+    for episode, line in records:
+        key = (episode.domain, episode.task_id, episode.metadata.get("trial"))
+        if key not in seen:
+            seen.add(key)
+            first.append((episode, line))
+    return first
 
 
 def _rewrite(out: Path, lines: list[bytes]) -> None:
@@ -335,7 +352,8 @@ def _run_locked(
     """:func:`run_episodes` once OUT is this run's alone (read for resume, then appended)."""
     records, torn = _finished_lines(out_path) if resume else ([], False)
     check_resumable(settings, [episode for episode, _ in records], out_path)
-    good = [(e, line) for e, line in records if e.infrastructure_error is None]
+    ran = [(e, line) for e, line in records if e.infrastructure_error is None]
+    good = _first_of_each(ran)
     if torn or len(good) < len(records):
         _rewrite(out_path, [line for _, line in good])  # failed episodes run again
     if overwrite and out_path.exists():
@@ -351,7 +369,8 @@ def _run_locked(
         tau2_results=tau2_results_path(out_path),
         planned=len(jobs) + len(finished_keys),
         skipped=len(finished_keys),
-        rerun=len(records) - len(good),
+        rerun=len(records) - len(ran),
+        dropped_duplicates=len(ran) - len(good),
         dropped_torn_line=torn,
         backend=resolve_backend(backend, concurrency, len(jobs)),
     )
@@ -710,6 +729,8 @@ def summary_line(summary: RunSummary) -> str:
     text = f"{summary.finished} episode(s) run, {summary.skipped} already done"
     if summary.rerun:
         text += f" ({summary.rerun} failed before, run again)"
+    if summary.dropped_duplicates:
+        text += f" ({summary.dropped_duplicates} written twice by overlapping runs, dropped)"
     if summary.errors:
         text += f", {summary.errors} failed (first error: {summary.first_error})"
     if rate is not None:
