@@ -27,6 +27,10 @@ def test_resume_command_is_the_same_command_with_resume() -> None:
     assert resume_command(already) == "usi judge x.jsonl --model m -o j.jsonl --resume"
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     cmd = [
@@ -45,7 +49,16 @@ def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(tmp_path: Path) -> No
         "--quiet",
     ]
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As in a terminal: a suite started in the background (`make test &`, CI runners)
+        # inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt.
+        preexec_fn=_sigint_as_in_a_terminal,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and out.read_text().count("\n") >= 2:
