@@ -16,7 +16,7 @@ import json
 import random
 from pathlib import Path
 
-from usi.data.survey import SURVEY_ITEMS
+from usi.core.survey import SURVEY_ITEMS
 from usi.tau.tasks import DOMAINS  # the one domain list
 
 HUMAN_BATCHES = (1, 2, 3)

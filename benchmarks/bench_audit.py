@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_audit.py [--rate 0.25] [--tasks N] [--episodes 20000]
 
-1. Ground truth: ``offline/flaky`` (usi.run.offline.flaky) plays the user against
+1. Ground truth: ``offline/flaky`` (usi.llm.offline.flaky) plays the user against
    ``offline/oracle`` on the τ² airline and retail tasks (the first N of each, default all),
    committing each error kind with chance ``--rate`` per episode and recording what it did in
    ``metadata.injected_errors``. The audit's verdict is compared with it per (episode, kind):
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from usi.tau.tasks import DOMAINS
 
 if TYPE_CHECKING:
-    from usi.data.episode import Episode
+    from usi.core.episode import Episode
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -66,8 +66,8 @@ def run_user(user: str, n_tasks: int | None, out_dir: Path) -> list[Episode]:
 
     logger.remove()
     from usi.data.readers import read_episodes
+    from usi.llm.offline.server import OfflineConfig, OfflineServer, set_default_server
     from usi.run.episode import RoleSettings, RunSettings, select_tasks
-    from usi.run.offline.server import OfflineConfig, OfflineServer, set_default_server
     from usi.run.runner import run_episodes
 
     if not _SERVERS:  # one in-process server: it reads USI_OFFLINE_FLAKY from this process

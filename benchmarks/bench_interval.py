@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from usi.inputs.table import task_keys
 from usi.metrics import COMPONENT_NAMES, human_rows, load_table, score_pair, split_half
-from usi.metrics.table import task_keys
 
 try:  # absent before the bias-centred interval: then only ``usi score``'s row is measured
     from usi.metrics import component_arrays, summarize, usi_of

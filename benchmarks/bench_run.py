@@ -88,8 +88,8 @@ def run_usi(
 def run_tau2(tasks: list[str], concurrency: int, out_dir: Path, trials: int = 1) -> int:
     from tau2.run import run_tasks
 
+    from usi.llm.offline.server import default_server
     from usi.run.episode import domain_tasks
-    from usi.run.offline.server import default_server
 
     server = default_server()
     args = {"api_base": server.api_base, "api_key": "usi-offline"}
@@ -127,7 +127,7 @@ def measure(
     trials: int = 1,
     workers: int | None = None,
 ) -> dict[str, float]:
-    from usi.run.offline.server import default_server
+    from usi.llm.offline.server import default_server
 
     server = default_server()
     server.set_latency(latency_ms)

@@ -8,7 +8,7 @@ episode gets one uniform draw per split, and it is changed at strength s when it
 below s, so what s = 0.5 changes includes what s = 0.25 changed. Each degraded half is scored
 against the other half by every definition set asked for.
 
-Perturbations (on canonical :class:`usi.data.episode.Episode` objects, before any feature):
+Perturbations (on canonical :class:`usi.core.episode.Episode` objects, before any feature):
 
 - ``politeness added`` (D1): " Thank you." appended to a user turn;
 - ``register formalised`` (D1): informal tokens written out (u → you, pls → please, idk →
@@ -50,8 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-from usi.data.episode import Episode, Message, is_user_content
-from usi.data.survey import ITEMS_BY_ID
+from usi.core.episode import Episode, Message, is_user_content
+from usi.core.survey import ITEMS_BY_ID
 
 STRENGTHS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 MOVED = 0.005

@@ -14,7 +14,7 @@ import pytest
 
 from test_cli_contract import _run
 from usi.data.readers import read_episodes
-from usi.metrics.table import load_table
+from usi.inputs.table import load_table
 
 EPISODE = {
     "episode_id": "e1",

@@ -23,7 +23,7 @@ from bench_validity import (
     split_people,
     without_questions,
 )
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
 
 
 def _episode(i: int, task: str, turns: list[str], reward: float = 0.0) -> Episode:

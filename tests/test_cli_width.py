@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from usi.fingerprint.cli import profile_table
+from usi.cli.fingerprint import profile_table
 from usi.fingerprint.features import FEATURES
 from usi.layout import progress_columns
 from usi.metrics.models import COMPONENT_NAMES, Leaderboard

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from usi.data.align import (
+from usi.tau.align import (
     RETAIL_DROPPED_INDEX,
     TAU_USI_TASK_COUNTS,
     AlignmentWarning,

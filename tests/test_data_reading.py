@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from usi.data.decode import load_json, tree_building
+from usi.core.decode import load_json, tree_building
 from usi.data.readers import EpisodeFormat, detect_format, iter_episodes
 from usi.errors import UsiInputError
 from usi.fingerprint.extract import fingerprint_frame

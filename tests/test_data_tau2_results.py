@@ -9,8 +9,8 @@ import pytest
 
 from data_fixtures import SIM_SURVEY, write_tau2_results
 from usi.data.readers import EpisodeFormat, detect_format, read_episodes
-from usi.data.tau2_results import read_tau2_results
 from usi.errors import UsiInputError
+from usi.tau.results import read_tau2_results
 
 
 def test_one_episode_per_simulation(tmp_path: Path) -> None:

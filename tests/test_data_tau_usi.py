@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from data_fixtures import TAU_USI_SMALL
-from usi.data.align import AlignmentWarning
-from usi.data.episode import Episode, is_user_content
+from usi.core.episode import Episode, is_user_content
+from usi.core.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.data.readers import EpisodeFormat, detect_format, read_episodes
-from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.data.tau_usi import read_tau_usi
 from usi.errors import UsiInputError
+from usi.tau.align import AlignmentWarning
 
 
 def _read(path: Path) -> dict[str, Episode]:

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from usi.cli import app
 from usi.data import read_episodes
-from usi.data.align import tau2_task_id, tau_usi_key
 from usi.demo.corpus import HUMAN_BATCHES, SIM_TRIALS, demo_tasks, generate_corpus
+from usi.tau.align import tau2_task_id, tau_usi_key
 
 
 def test_corpus_is_deterministic_and_shaped_as_documented() -> None:
@@ -43,7 +43,7 @@ def test_corpus_differs_between_human_and_cooperative_users() -> None:
 
 def test_corpus_names_the_study_task_of_every_episode() -> None:
     """People carry tau_index and a batch, simulators tau_usi_key and a 0-based trial; each
-    maps back to its τ² task (usi.data.align), so tau-usi scores every episode."""
+    maps back to its τ² task (usi.tau.align), so tau-usi scores every episode."""
     episodes = generate_corpus()
     for episode in episodes:
         if episode.source == "human":

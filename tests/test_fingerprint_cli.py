@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import usi.fingerprint.cli as fingerprint_cli
+import usi.cli.fingerprint as fingerprint_cli
 from usi.cli import app, main
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
 from usi.data.io import write_episodes
 from usi.errors import UsiInputError
 from usi.fingerprint import DIMENSION_NAMES, FEATURES, fingerprint_episode

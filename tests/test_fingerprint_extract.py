@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from usi.data.episode import Episode, Message, ToolCall
+from usi.core.episode import Episode, Message, ToolCall
 from usi.fingerprint import (
     FEATURES,
     fingerprint_episode,

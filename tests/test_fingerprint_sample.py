@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from usi.data.episode import is_user_content
+from usi.core.episode import is_user_content
 from usi.fingerprint import FEATURES, fingerprint_turn_lists, turn_cues
 
 # The sample README's independent figures, turns pooled (spec §2).

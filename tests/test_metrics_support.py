@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from usi.data.survey import SURVEY_ITEM_IDS
-from usi.data.table import JUDGE_COLUMNS, META_COLUMNS, SURVEY_COLUMNS
+from usi.core.survey import SURVEY_ITEM_IDS
 from usi.fingerprint.features import FEATURES
+from usi.inputs.frame import JUDGE_COLUMNS, META_COLUMNS, SURVEY_COLUMNS
 
 COLUMNS = [*META_COLUMNS, *SURVEY_COLUMNS, *JUDGE_COLUMNS, *FEATURES]
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
 from usi.data.io import write_episodes
-from usi.data.table import JUDGE_COLUMNS, META_COLUMNS, SURVEY_COLUMNS
 from usi.errors import UsiInputError
 from usi.fingerprint.extract import fingerprint_frame
 from usi.fingerprint.features import FEATURES
+from usi.inputs.frame import JUDGE_COLUMNS, META_COLUMNS, SURVEY_COLUMNS
+from usi.inputs.shards import load_parallel, shard_ranges
 from usi.metrics import load_table, simulator_sources, task_keys
-from usi.metrics.shards import load_parallel, shard_ranges
 
 
 def _episodes(n: int) -> list[Episode]:

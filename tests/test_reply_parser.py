@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from usi.run.reply import QualityReply, ReplyError, json_objects, parse_reply
+from usi.llm.quality import JudgeError, parse_verdict
+from usi.llm.reply import QualityReply, ReplyError, json_objects, parse_reply
 from usi.run.survey import SurveyOutcome
 from usi.run.survey import parse_reply as parse_survey_reply
-from usi.study.judge import JudgeError, parse_verdict
 
 
 class Pair(BaseModel):

@@ -10,14 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from usi.cli import app
-from usi.data.episode import Episode, Message
+from usi.cli.score import DEFAULT_BOOTSTRAP
+from usi.core.episode import Episode, Message
+from usi.core.survey import SURVEY_ITEMS
 from usi.data.io import write_episodes
-from usi.data.survey import SURVEY_ITEMS
 from usi.fingerprint.features import FEATURES
+from usi.inputs.table import human_rows
 from usi.metrics import load_table, score_simulator
 from usi.metrics.bootstrap import N_BOOTSTRAP
-from usi.metrics.cli import DEFAULT_BOOTSTRAP
-from usi.metrics.table import human_rows
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""The input rules every scoring command shares (``usi.data.sides``), through the real CLI.
+"""The input rules every scoring command shares (``usi.inputs.sides``), through the real CLI.
 
 Failed runs are left out and counted, ids are unique, only τ²'s tasks are tasks, people
 are never a simulator, sources are never pooled across files — and ``usi report`` shows
@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 
 from data_fixtures import write_tau2_results
 from usi.cli import main
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
 from usi.data.io import write_episodes
 from usi.data.readers import iter_episodes
-from usi.data.sides import Screening, screen_episodes, screen_table
+from usi.inputs.sides import Screening, screen_episodes, screen_table
+from usi.inputs.table import human_rows
 from usi.metrics import load_table, score_simulator
-from usi.metrics.table import human_rows
 from usi.report.sections.leaderboard import HUMAN_ROW
 from usi.report.synthetic import SIM_STYLES, generate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS, score_survey, validate_answer
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS, score_survey, validate_answer
 
 
 def test_instrument_has_the_eight_items_of_the_spec_in_order() -> None:

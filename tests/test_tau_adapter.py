@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from usi.data.episode import Message, ToolCall
+from usi.core.episode import Message, ToolCall
 from usi.tau import messages as tau_messages
 from usi.tau.messages import CONTROL_TOKENS, from_tau, strip_control_tokens, to_tau
 from usi.tau.tasks import DOMAINS, domain_tasks, scenario_texts, string_parameters
@@ -223,9 +223,9 @@ def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
     ("a", "b"),
     [
         ("usi.data.readers", "usi.data.tau_usi"),
-        ("usi.data.readers", "usi.data.tau2_results"),
+        ("usi.data.readers", "usi.tau.results"),
         ("usi.run.cpu", "usi.run.episode"),
-        ("usi.run.models", "usi.run.offline.server"),
+        ("usi.llm.models", "usi.llm.offline.server"),
     ],
 )
 def test_no_import_cycle(a: str, b: str) -> None:

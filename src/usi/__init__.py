@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     )
     from usi.fingerprint import DIMENSIONS, FEATURES
 
-__version__ = "0.1.0"
+from usi.version import __version__
 
 _LAZY: dict[str, str] = {
     "HUMAN_SOURCE": "usi.data",

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class DefinitionsName(StrEnum):
-    """The definition sets of :mod:`usi.metrics.definitions`, as typer choices."""
+    """The definition sets of :mod:`usi.fingerprint.definitions`, as typer choices."""
 
     TAU_USI = "tau-usi"
     USI_V2 = "usi-v2"

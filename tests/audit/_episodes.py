@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from usi.data.episode import Episode, Message, ToolCall
+from usi.core.episode import Episode, Message, ToolCall
 
 RETAIL_TASK = "0"
 AIRLINE_TASK = "9"

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from usi.cli import app, main
 from usi.data.io import write_episodes
-from usi.run.offline.behaviour import quality_reply
-from usi.study.judge import judge_messages, parse_verdict
-from usi.study.tasks import task_card
+from usi.llm.offline.behaviour import quality_reply
+from usi.llm.quality import judge_messages, parse_verdict
+from usi.tau.cards import task_card
 
 from ._episodes import agent, episode, retail_clean, retail_opening, user
 

@@ -10,10 +10,10 @@ import pytest
 from usi.audit import KINDS, audit_episode
 from usi.data.readers import read_episodes
 from usi.errors import UsiInputError
+from usi.llm.offline.behaviour import task_script
+from usi.llm.offline.flaky import RATES_ENV, flaky_turn, parse_rates
+from usi.llm.offline.server import OfflineConfig, OfflineServer, set_default_server
 from usi.run.episode import RoleSettings, RunSettings
-from usi.run.offline.behaviour import task_script
-from usi.run.offline.flaky import RATES_ENV, flaky_turn, parse_rates
-from usi.run.offline.server import OfflineConfig, OfflineServer, set_default_server
 from usi.run.runner import run_episodes
 
 
@@ -88,7 +88,7 @@ def test_the_audit_recovers_the_injected_errors(
 
 
 def test_bad_rates_are_reported_when_the_model_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from usi.run.models import validate_model
+    from usi.llm.models import validate_model
 
     monkeypatch.setenv(RATES_ENV, "often")
     with pytest.raises(UsiInputError, match="USI_OFFLINE_FLAKY: bad rate 'often'"):

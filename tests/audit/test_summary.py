@@ -14,8 +14,8 @@ from usi.audit.models import KindRate, SideAudit
 from usi.audit.summary import compare
 from usi.cli import app
 from usi.data.io import write_episodes
+from usi.inputs.table import human_rows
 from usi.metrics import load_table, score_simulator
-from usi.metrics.table import human_rows
 from usi.report.synthetic import SIM_STYLES, generate
 
 from ._episodes import agent, episode, retail_clean, retail_opening, user

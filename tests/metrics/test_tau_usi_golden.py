@@ -13,8 +13,8 @@ import pytest
 
 from usi.data.paper_results import read_ratings
 from usi.data.readers import iter_episodes
-from usi.metrics.table import load_table
-from usi.metrics.tau_usi.features import FEATURES
+from usi.fingerprint.tau_usi.features import FEATURES
+from usi.inputs.table import load_table
 from usi.metrics.tau_usi.score import human_ceiling, score_simulator
 from usi_main import run_usi
 
@@ -52,7 +52,7 @@ def _same_cells(mine: dict, reference: dict) -> None:
 
 def test_every_human_feature_equals_the_reference(golden: dict) -> None:
     from usi.data.paper import episode_turns
-    from usi.metrics.tau_usi.features import conversation_features
+    from usi.fingerprint.tau_usi.features import conversation_features
 
     seen = 0
     for episode in iter_episodes(SAMPLE):

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
 from usi.data.paper import episode_turns, raw_turns
+from usi.fingerprint.tau_usi.features import FEATURES, SCORED, conversation_features
+from usi.fingerprint.tau_usi.frame import feature_frame
 from usi.metrics.tau_usi.compute import Tables, bin_index, ece_pair
-from usi.metrics.tau_usi.features import FEATURES, SCORED, conversation_features
 from usi.metrics.tau_usi.score import score_simulator
 from usi.metrics.tau_usi.sides import human_side, simulator_side
-from usi.metrics.tau_usi.table import feature_frame
 from usi_main import run_usi
 
 
@@ -90,7 +90,7 @@ def _episode(source: str, key: str, text: str, **meta: object) -> Episode:
 
 
 def _table(episodes: list[Episode]) -> pd.DataFrame:
-    from usi.data.table import episode_frame
+    from usi.inputs.frame import episode_frame
 
     return pd.concat([episode_frame(episodes), feature_frame(episodes)], axis=1)
 

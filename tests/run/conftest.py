@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from usi.run.offline.server import OfflineConfig, OfflineServer, set_default_server
+from usi.llm.offline.server import OfflineConfig, OfflineServer, set_default_server
 
 
 @pytest.fixture(autouse=True)

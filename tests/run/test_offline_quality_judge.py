@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from usi.run.offline.behaviour import quality_reply
-from usi.study.judge import judge_messages, parse_verdict
+from usi.llm.offline.behaviour import quality_reply
+from usi.llm.quality import judge_messages, parse_verdict
 
 
 def _verdict(card: str, turns: list[tuple[str, str]]) -> tuple[float, str]:

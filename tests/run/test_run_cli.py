@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.data.readers import read_episodes
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 
 
 def usi(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -96,7 +96,7 @@ def test_prompt_and_persona_files_reach_the_simulator(
 ) -> None:
     server = offline_server()
     prompts: list[str] = []
-    from usi.run.offline import server as server_module
+    from usi.llm.offline import server as server_module
 
     real = server_module.complete
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from usi.data.episode import Episode
+from usi.core.episode import Episode
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.data.readers import read_episodes
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.run.episode import RoleSettings, RunSettings
 from usi.run.runner import run_episodes
-from usi.run.simulators import SimulatorSpec
+from usi.tau.simulators import SimulatorSpec
 
 
 def settings(domain: str, user: str = "offline/cooperative", **extra: object) -> RunSettings:
@@ -207,7 +207,7 @@ def test_crashing_simulator_is_recorded_and_the_run_goes_on(
 def test_roleflip_adapter_swaps_roles_and_maps_end_token(monkeypatch) -> None:
     from tau2.data_model.message import AssistantMessage
 
-    from usi.run import simulators
+    from usi.tau import simulators
 
     seen: list[list[object]] = []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
 from usi.data.io import write_episodes
 from usi.data.readers import read_canonical, read_episodes
 from usi.run.episode import RoleSettings, RunSettings
@@ -91,7 +91,7 @@ def test_missing_credentials_fail_fast(
 
 
 def test_an_openai_compatible_base_url_needs_no_key(offline_server) -> None:
-    from usi.run.models import check_credentials
+    from usi.llm.models import check_credentials
 
     server = offline_server()
     check_credentials("openai/some-local-model", base_url=server.api_base)  # placeholder key

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from usi.data.episode import Episode
-from usi.run.cli import resume_command
+from usi.cli.run import resume_command
+from usi.core.episode import Episode
 
 TAU_USI_SMALL = Path(__file__).parents[1] / "fixtures" / "tau_usi_small.json"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.data.readers import read_episodes
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 
 pytestmark = pytest.mark.llm
 

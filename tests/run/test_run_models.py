@@ -7,11 +7,11 @@ import json
 import litellm
 import pytest
 
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.errors import UsiInputError
-from usi.run.models import completion_kwargs, validate_model
-from usi.run.offline.behaviour import survey_answers, task_script
-from usi.run.offline.server import parse_faults
+from usi.llm.models import completion_kwargs, validate_model
+from usi.llm.offline.behaviour import survey_answers, task_script
+from usi.llm.offline.server import parse_faults
 from usi.run.survey import ask_survey, match_option, survey_prompt
 
 

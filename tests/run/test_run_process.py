@@ -7,14 +7,14 @@ from pathlib import Path
 import litellm
 
 from usi.data.readers import read_episodes
-from usi.run.episode import RoleSettings, RunSettings
-from usi.run.models import completion_kwargs
-from usi.run.offline.server import (
+from usi.llm.models import completion_kwargs
+from usi.llm.offline.server import (
     OfflineConfig,
     OfflineServerProcess,
     default_server,
     set_default_server,
 )
+from usi.run.episode import RoleSettings, RunSettings
 from usi.run.runner import run_episodes, worker_threads
 
 

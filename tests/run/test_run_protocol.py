@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from usi.data.episode import Episode
+from usi.core.episode import Episode
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEMS
 from usi.data.readers import read_episodes
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEMS
+from usi.llm.offline import server as offline
 from usi.run import paper
 from usi.run.episode import RoleSettings, RunSettings
 from usi.run.instructions import load_study_instructions
-from usi.run.offline import server as offline
 from usi.run.runner import run_episodes
 from usi.tau.tasks import domain_tasks
 

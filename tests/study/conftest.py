@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from usi.data.survey import SURVEY_ITEMS
+from usi.core.survey import SURVEY_ITEMS
 from usi.study.agent import StudyAgent
 from usi.study.app import create_app
 from usi.study.config import StudyConfig

@@ -47,7 +47,7 @@ def full_session(client: TestClient, pid: str) -> Participant:
     assert "You may start with" in card
     session = service.find_session(study_of(client).factory, client.cookies.get("usi_session"))
     assert session is not None and session.task_id is not None
-    from usi.study.tasks import load_tasks, task_card
+    from usi.tau.cards import load_tasks, task_card
 
     task = load_tasks(session.domain)[session.task_id]
     known = task.user_scenario.instructions.known_info or ""
@@ -435,7 +435,7 @@ def test_slow_judge_flow_is_optional(make_app: Callable[..., TestClient]) -> Non
     ],
 )
 def test_suggested_first_message(reason: str, expected: str) -> None:
-    from usi.study.tasks import suggested_first_message
+    from usi.tau.cards import suggested_first_message
 
     assert suggested_first_message(reason) == expected
 

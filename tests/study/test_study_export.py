@@ -11,11 +11,11 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from usi.cli import app as cli_app
+from usi.core.survey import SURVEY_ITEMS
 from usi.data.readers import read_episodes
-from usi.data.survey import SURVEY_ITEMS
 from usi.errors import UsiInputError
 from usi.study.db import make_engine, migrate
-from usi.study.tasks import read_task_list
+from usi.tau.cards import read_task_list
 
 from .test_study_api import full_session, study_of
 

@@ -24,10 +24,10 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from usi.cli import app as cli_app
+from usi.core.survey import SURVEY_ITEMS
 from usi.data.readers import read_episodes
-from usi.data.sides import human_side, read_input
-from usi.data.survey import SURVEY_ITEMS
 from usi.errors import UsiInputError
+from usi.inputs.sides import human_side, read_input
 from usi.study import service
 from usi.study.agent import AgentFailure
 from usi.study.db import make_engine, migrate

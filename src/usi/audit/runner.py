@@ -15,9 +15,9 @@ from usi.audit.models import KINDS, AuditError, EpisodeAudit, KindRate, SideAudi
 from usi.audit.rules import all_rules
 from usi.audit.tasks import task_facts
 from usi.audit.view import EpisodeView
-from usi.data.episode import HUMAN_SOURCE, Episode
+from usi.core.episode import HUMAN_SOURCE, Episode
 from usi.data.readers import iter_episodes
-from usi.data.sides import Screening, screen_episodes
+from usi.inputs.sides import Screening, screen_episodes
 
 
 def audit_episode(episode: Episode) -> EpisodeAudit:
@@ -50,7 +50,7 @@ def audit_episodes(episodes: Iterable[Episode]) -> Iterator[EpisodeAudit]:
 def audit_file(path: str | Path, screening: Screening | None = None) -> list[EpisodeAudit]:
     """The audit of the episodes of ``path`` (any format) that the shared input rules keep.
 
-    The rules of ``usi score`` (:mod:`usi.data.sides`): failed runs are left out (they show
+    The rules of ``usi score`` (:mod:`usi.inputs.sides`): failed runs are left out (they show
     the harness, not a user; counted in ``screening``), a repeated id is an error, a task τ²
     does not have is unaligned — so the audit counts the episodes the scores count. No
     episode left is bad input.

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from usi.audit.models import KINDS, AuditComparison, AuditError, EpisodeAudit, SideAudit
 from usi.audit.runner import audit_file, summarise
-from usi.data.episode import HUMAN_SOURCE
+from usi.core.episode import HUMAN_SOURCE
 
 if TYPE_CHECKING:
-    from usi.data.sides import Sides
+    from usi.inputs.sides import Sides
 
 
 def compare(simulator: SideAudit, human: SideAudit | None) -> AuditComparison:

@@ -5,21 +5,19 @@ hallucinated identifier or a leaked instruction needs the instruction. Tasks are
 through ONE function of the project (:func:`usi.tau.tasks.domain_tasks`,
 cached per process), so the task source can be repointed in one place.
 
-*Write* actions are the gold actions that change the database: τ² marks every tool with a
-type (``@is_tool(ToolType.WRITE)``), read here from the domain's toolkit classes, so a new
-τ² domain needs no list in usi.
+*Write* actions are the gold actions that change the database
+(:func:`usi.tau.tasks.write_tools`).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from usi.tau.tasks import DOMAINS as TASK_DOMAINS  # the domains whose tasks the audit loads
+from usi.tau.tasks import scenario_text, write_tools
 
 
 @dataclass(frozen=True)
@@ -52,41 +50,6 @@ def _load_tasks(domain: str) -> Mapping[str, Any]:
 
 
 @functools.cache
-def write_tools(domain: str) -> frozenset[str]:
-    """Names of the tools of ``domain`` that change the database (τ²'s ``ToolType.WRITE``)."""
-    try:
-        module = importlib.import_module(f"tau2.domains.{domain}.tools")
-        from tau2.environment.toolkit import TOOL_TYPE_ATTR, ToolKitBase, ToolType
-    except ImportError:
-        return frozenset()
-    names: set[str] = set()
-    for toolkit in vars(module).values():
-        if not (inspect.isclass(toolkit) and issubclass(toolkit, ToolKitBase)):
-            continue
-        for name, member in inspect.getmembers(toolkit):
-            if getattr(member, TOOL_TYPE_ATTR, None) == ToolType.WRITE:
-                names.add(name)
-    return frozenset(names)
-
-
-def scenario_text(task: Any) -> str:
-    """The user side of a τ² task as the simulator reads it (persona + instructions)."""
-    scenario = task.user_scenario
-    instructions = scenario.instructions
-    if isinstance(instructions, str):
-        parts = [instructions]
-    else:
-        parts = [
-            instructions.reason_for_call,
-            instructions.known_info,
-            instructions.unknown_info,
-            instructions.task_instructions,
-        ]
-    persona = getattr(scenario, "persona", None)
-    return "\n".join(part for part in (persona, *parts) if part)
-
-
-@functools.cache
 def task_facts(domain: str, task_id: str) -> TaskFacts | None:
     """The facts of one task, or None when τ² has no such task (the episode is unaligned)."""
     if domain not in TASK_DOMAINS:
@@ -101,4 +64,4 @@ def task_facts(domain: str, task_id: str) -> TaskFacts | None:
         for action in ((criteria.actions or ()) if criteria is not None else ())
         if action.requestor == "assistant" and action.name in writes
     ]
-    return TaskFacts(domain, task_id, scenario_text(task), tuple(gold))
+    return TaskFacts(domain, task_id, scenario_text(task, with_persona=True), tuple(gold))

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from usi.audit.tasks import TaskFacts
-from usi.data.episode import Episode
+from usi.core.episode import Episode
 
 #: Words are lower-cased ``\w+`` runs, as everywhere in usi (spec §1).
 WORD_RE = re.compile(r"\w+")

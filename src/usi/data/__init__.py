@@ -10,10 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from usi.data.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
-    from usi.data.io import append_line, atomic_writer, write_episodes
-    from usi.data.readers import EpisodeFormat, detect_format, iter_episodes, read_episodes
-    from usi.data.survey import (
+    from usi.core.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
+    from usi.core.survey import (
         FREE_TEXT_ITEMS,
         SURVEY_ITEM_IDS,
         SURVEY_ITEMS,
@@ -21,13 +19,15 @@ if TYPE_CHECKING:
         score_survey,
         validate_answer,
     )
+    from usi.data.io import append_line, atomic_writer, write_episodes
+    from usi.data.readers import EpisodeFormat, detect_format, iter_episodes, read_episodes
 
 _EXPORTS: dict[str, str] = {
-    "HUMAN_SOURCE": "usi.data.episode",
-    "Episode": "usi.data.episode",
-    "Message": "usi.data.episode",
-    "ToolCall": "usi.data.episode",
-    "is_user_content": "usi.data.episode",
+    "HUMAN_SOURCE": "usi.core.episode",
+    "Episode": "usi.core.episode",
+    "Message": "usi.core.episode",
+    "ToolCall": "usi.core.episode",
+    "is_user_content": "usi.core.episode",
     "append_line": "usi.data.io",
     "atomic_writer": "usi.data.io",
     "write_episodes": "usi.data.io",
@@ -35,12 +35,12 @@ _EXPORTS: dict[str, str] = {
     "detect_format": "usi.data.readers",
     "iter_episodes": "usi.data.readers",
     "read_episodes": "usi.data.readers",
-    "FREE_TEXT_ITEMS": "usi.data.survey",
-    "SURVEY_ITEM_IDS": "usi.data.survey",
-    "SURVEY_ITEMS": "usi.data.survey",
-    "SurveyItem": "usi.data.survey",
-    "score_survey": "usi.data.survey",
-    "validate_answer": "usi.data.survey",
+    "FREE_TEXT_ITEMS": "usi.core.survey",
+    "SURVEY_ITEM_IDS": "usi.core.survey",
+    "SURVEY_ITEMS": "usi.core.survey",
+    "SurveyItem": "usi.core.survey",
+    "score_survey": "usi.core.survey",
+    "validate_answer": "usi.core.survey",
 }
 
 

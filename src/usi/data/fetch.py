@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usi.data.episode import Episode
+from usi.core.episode import Episode
 from usi.data.io import atomic_writer, episode_line
 from usi.data.readers import EpisodeFormat, detect_format
 from usi.data.tau_usi import read_tau_usi

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from usi.data.episode import Episode
+from usi.core.episode import Episode
 from usi.errors import UsiInputError
 from usi.outputs import file_mode
 

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
 
 N_TURNS_KEY = "tau_usi_n_turns"
 """Metadata key: the paper's ``n_turns`` of a raw transcript, recorded by the readers."""
@@ -120,7 +120,7 @@ def episode_turns(episode: Episode) -> tuple[list[str], int]:
 
 def tau_key(episode: Episode) -> str | None:
     """``{domain}_{index}``: recorded by a usi run or a study reader, else from the τ² task id
-    (:func:`usi.data.align.tau_usi_index`); None when the task has no tau-usi index."""
+    (:func:`usi.tau.align.tau_usi_index`); None when the task has no tau-usi index."""
     key = episode.metadata.get(TAU_KEY)
     if isinstance(key, str) and key:
         return key
@@ -128,6 +128,6 @@ def tau_key(episode: Episode) -> str | None:
     if isinstance(index, int) and not isinstance(index, bool):
         return f"{episode.domain}_{index}"
     # A run written before usi recorded the key: its τ² task, mapped to the study's index.
-    from usi.data.align import tau_usi_key
+    from usi.tau.align import tau_usi_key
 
     return tau_usi_key(episode.domain, episode.task_id)

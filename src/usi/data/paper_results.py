@@ -21,9 +21,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
+from usi.core.survey import ITEMS_BY_ID
 from usi.data.paper import INSTANCE_KEY, N_TURNS_KEY, STOP, raw_turns
-from usi.data.survey import ITEMS_BY_ID
 from usi.errors import UsiInputError
 
 _KEY_RE = re.compile(r"^(?P<domain>[a-z][a-z0-9]*)_(?P<index>\d+)(?:_(?P<run>\d+))?$")
@@ -221,8 +221,8 @@ class ResultsWriter:
         )
 
     def document(self) -> dict[str, dict[str, Any]]:
+        from usi.core.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
         from usi.data.paper import paper_conversation
-        from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
 
         questions = {i.id: i.question for i in SURVEY_ITEMS}
         questions.update({i.id: i.question for i in FREE_TEXT_ITEMS})

@@ -1,8 +1,8 @@
 """Read episodes from any of the three formats, detected from the content, not the name.
 
-- canonical JSON Lines (:mod:`usi.data.episode`),
+- canonical JSON Lines (:mod:`usi.core.episode`),
 - the tau-usi human-study JSON (spec §8, :mod:`usi.data.tau_usi`),
-- the results JSON written by ``tau2 run`` (:mod:`usi.data.tau2_results`).
+- the results JSON written by ``tau2 run`` (:mod:`usi.tau.results`).
 
 Readers are generators so that scoring a large corpus keeps only the feature table in
 memory, never all conversations at once. A whole-document format (tau-usi, τ² results) is
@@ -23,8 +23,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from usi.data.decode import describe_validation_error, load_json
-from usi.data.episode import Episode
+from usi.core.decode import describe_validation_error, load_json
+from usi.core.episode import Episode
 from usi.errors import UsiInputError
 
 __all__ = [
@@ -219,7 +219,7 @@ def _episodes(
 
         yield from read_results(p, load_json(p) if document is None else document)
     else:
-        from usi.data.tau2_results import read_tau2_results
+        from usi.tau.results import read_tau2_results
 
         yield from read_tau2_results(p, document=document)
 

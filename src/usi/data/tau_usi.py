@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from usi.data.decode import load_json, tree_building
-from usi.data.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
+from usi.core.decode import load_json, tree_building
+from usi.core.episode import HUMAN_SOURCE, Episode, Message, ToolCall, is_user_content
+from usi.core.survey import validate_answer
 from usi.data.paper import N_TURNS_KEY, is_meta
-from usi.data.survey import validate_answer
 from usi.errors import UsiInputError
 
 SESSION_KEY_RE = re.compile(r"^(?P<domain>[a-z][a-z0-9]*)_(?P<index>\d+)(?:_ann(?P<batch>\d+))?$")
@@ -100,7 +100,7 @@ def read_tau_usi(
     """Episodes of a tau-usi JSON file, one per session key, in file order.
 
     The whole file is parsed before the first episode is yielded: task alignment is
-    one-to-one across the file's scenarios (:func:`usi.data.align.align_sessions`), and a
+    one-to-one across the file's scenarios (:func:`usi.tau.align.align_sessions`), and a
     malformed session anywhere must fail the file before anything is written.
     ``document``: the file already decoded (it is consumed: each raw session is dropped once
     it is an episode, so the raw and the parsed file are never both in memory);
@@ -117,7 +117,7 @@ def read_tau_usi(
         ]
     if not episodes:
         return
-    from usi.data.align import SessionTask, align_sessions  # deferred: loads τ² task sets
+    from usi.tau.align import SessionTask, align_sessions  # deferred: loads τ² task sets
 
     tasks = [
         SessionTask(e.episode_id, e.domain, int(e.metadata["tau_index"]), e.metadata["instruction"])

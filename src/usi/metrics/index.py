@@ -16,8 +16,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.fingerprint.features import DIMENSIONS, FEATURE_DIMENSION, FEATURES
+from usi.inputs.table import task_keys
 from usi.metrics.bootstrap import (
     BOOTSTRAP_CONFIDENCE,
     INTERVAL_METHOD,
@@ -57,7 +58,6 @@ from usi.metrics.models import (
 )
 from usi.metrics.significance import feature_significance
 from usi.metrics.summary import IS_RATE, UNALIGNED_PREFIX, PairedSums, summarize
-from usi.metrics.table import task_keys
 
 MIN_BATCHES_FOR_PER_BATCH = 2
 """With at least this many human batches a score also reports its per-batch scores."""

@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from usi.inputs.table import task_keys
 from usi.metrics.summary import SUCCESS_REWARD
-from usi.metrics.table import task_keys
 
 __all__ = [
     "BIN_EDGE_TOLERANCE",

@@ -26,10 +26,10 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 
-from usi.data.survey import goodness_matrix
-from usi.data.table import SURVEY_COLUMNS
+from usi.core.survey import goodness_matrix
 from usi.fingerprint.features import FEATURES
-from usi.metrics.table import TASK_KEY_SEPARATOR, task_keys
+from usi.inputs.frame import SURVEY_COLUMNS
+from usi.inputs.table import TASK_KEY_SEPARATOR, task_keys
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from usi.audit.summary import report_audit
-from usi.data.sides import human_side
 from usi.errors import UsiInputError
-from usi.metrics.definitions import DEFAULT as DEFAULT_DEFINITIONS
-from usi.metrics.definitions import get_definitions
+from usi.fingerprint.definitions import DEFAULT as DEFAULT_DEFINITIONS
+from usi.fingerprint.definitions import get_definitions
+from usi.inputs.sides import human_side
 from usi.report.context import ReportData, choose_focus
 from usi.report.inputs import TableInput, load_capability, load_input, source_files
 from usi.report.model import Section
@@ -65,7 +65,7 @@ class ReportResult:
     path: Path
     sections: list[Section]
     timings: dict[str, float] = field(default_factory=dict)
-    #: Warnings of the shared input rules (:mod:`usi.data.sides`), each once.
+    #: Warnings of the shared input rules (:mod:`usi.inputs.sides`), each once.
     notes: list[str] = field(default_factory=list)
 
 
@@ -137,7 +137,7 @@ def build_report(
 ) -> ReportResult:
     """Write ``out_dir``/report.html plus figures (PNG, SVG) and tables (CSV, Markdown).
 
-    Inputs are read by the rules ``usi score`` uses (:mod:`usi.data.sides`), so the report
+    Inputs are read by the rules ``usi score`` uses (:mod:`usi.inputs.sides`), so the report
     shows the numbers ``usi score`` prints for the same files: the people are the human
     episodes of ``human``; each ``sims`` input holds one simulator (people in it are not
     counted); failed runs are left out. Each warning goes to ``warn`` as it is found, and

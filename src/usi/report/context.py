@@ -35,7 +35,7 @@ class ReportData:
     #: The simulators' own mistakes beside the human baseline (usi.audit), shown beside USI.
     audit: ReportAudit | None = None
     #: The definition set of ``scores`` and ``ceiling``: the leaderboard, capability figure
-    #: and header (:mod:`usi.metrics.definitions`).
+    #: and header (:mod:`usi.fingerprint.definitions`).
     definitions: str = "usi-v2"
     #: The usi-v2 scores behind the per-feature, survey and fidelity analyses (taxonomy,
     #: evaluative gap, fidelity): ``scores`` itself when ``definitions`` is usi-v2.

@@ -12,13 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-from usi.data.sides import Input, read_input, screen_table
 from usi.errors import UsiInputError
+from usi.inputs.sides import Input, read_input, screen_table
 
 #: Columns a capability CSV must have (spec: model must match a ``--sim`` NAME).
 CAPABILITY_COLUMNS: tuple[str, ...] = ("model", "family", "score")
 #: Columns every episode table must carry for the report to place episodes on tasks and
-#: for the rules of :mod:`usi.data.sides` (who, which task, which episode).
+#: for the rules of :mod:`usi.inputs.sides` (who, which task, which episode).
 REQUIRED_TABLE_COLUMNS: tuple[str, ...] = ("episode_id", "source", "domain", "task_id", "reward")
 
 TableInput = str | Path | pd.DataFrame | tuple[Path, ...]
@@ -37,7 +37,7 @@ def check_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def load_input(source: TableInput, label: str, definitions: str = "usi-v2") -> Input:
-    """An input read by the rules every scoring command shares (:mod:`usi.data.sides`).
+    """An input read by the rules every scoring command shares (:mod:`usi.inputs.sides`).
 
     ``source`` is a file (any format ``usi`` reads), several files pooled, or a DataFrame
     given as is (already a table of one definition set); errors and warnings name the file,
@@ -49,7 +49,7 @@ def load_input(source: TableInput, label: str, definitions: str = "usi-v2") -> I
         from itertools import chain
 
         from usi.data.readers import iter_episodes
-        from usi.metrics.table import load_table
+        from usi.inputs.table import load_table
 
         episodes = chain.from_iterable(iter_episodes(p) for p in source)
         table = load_table(episodes, definitions=definitions)

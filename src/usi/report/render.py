@@ -11,11 +11,11 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from usi import __version__
-from usi.metrics.definitions import get_definitions
+from usi.fingerprint.definitions import get_definitions
 from usi.outputs import replace_dir
 from usi.report.context import ReportData
 from usi.report.model import Section
+from usi.version import __version__
 
 FIGURES_DIR = "figures"
 TABLES_DIR = "tables"

@@ -227,14 +227,14 @@ def from_tau_usi(result: TauUsiResult, n_episodes: int = 0) -> SimScore:
 
 
 ScoreProgress = Callable[[str], None]
-#: Called with each warning line of :mod:`usi.data.sides` (no prefix).
+#: Called with each warning line of :mod:`usi.inputs.sides` (no prefix).
 Warn = Callable[[str], None]
 
 
 def _load_and_score(
     args: tuple[str, TableInput, pd.DataFrame, float | None, bool],
 ) -> tuple[pd.DataFrame, ScoreResult, list[str]]:
-    from usi.data.sides import only_simulator, people_note
+    from usi.inputs.sides import only_simulator, people_note
     from usi.metrics import score_simulator
 
     name, source, human, coverage_reference, is_human_input = args
@@ -260,7 +260,7 @@ def score_all(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, SimScore], SimScore | None, str]:
     """Load and score every simulator, and the human ceiling, with ``usi.metrics``.
 
-    ``human`` is the people's table (:func:`usi.data.sides.human_side`); each simulator
+    ``human`` is the people's table (:func:`usi.inputs.sides.human_side`); each simulator
     input is read by the same rules as ``usi score`` and must hold one simulator (people in
     it are not scored; ``human_input`` names the file they came from, so reading one mixed
     file for both sides warns about nothing). With a ``pool`` (see
@@ -299,7 +299,7 @@ def score_all(
 def _load_and_score_tau(
     args: tuple[str, TableInput, pd.DataFrame, Path | None],
 ) -> tuple[TauUsiResult, int]:
-    from usi.data.sides import only_simulator
+    from usi.inputs.sides import only_simulator
     from usi.metrics.tau_usi.ratings import load_ratings
     from usi.metrics.tau_usi.score import score_simulator as score_tau_usi
 

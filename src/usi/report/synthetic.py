@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from usi.data.episode import Episode, Message
+from usi.core.episode import Episode, Message
+from usi.core.survey import SURVEY_ITEMS
 from usi.data.io import write_episodes
-from usi.data.survey import SURVEY_ITEMS
 
 _OPENINGS = (
     "hi i need to change my order",

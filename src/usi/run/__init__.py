@@ -2,7 +2,7 @@
 
 Public entry points (imported lazily: τ² and litellm take seconds to import):
 
-- :func:`usi.run.models.completion_kwargs`, :func:`usi.run.models.validate_model`
+- :func:`usi.llm.models.completion_kwargs`, :func:`usi.llm.models.validate_model`
 - :func:`usi.run.runner.run_episodes` with :class:`usi.run.episode.RunSettings` /
   :class:`usi.run.episode.RoleSettings` — what ``usi run`` and ``usi demo`` call
 - :func:`usi.run.judge.judge_file` — what ``usi judge`` calls
@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "completion_kwargs": "usi.run.models",
-    "validate_model": "usi.run.models",
+    "completion_kwargs": "usi.llm.models",
+    "validate_model": "usi.llm.models",
     "run_episodes": "usi.run.runner",
     "RunSettings": "usi.run.episode",
     "RoleSettings": "usi.run.episode",
-    "SimulatorSpec": "usi.run.simulators",
+    "SimulatorSpec": "usi.tau.simulators",
     "judge_file": "usi.run.judge",
 }
 

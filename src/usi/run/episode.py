@@ -3,7 +3,7 @@
 Everything domain-specific — environment, tools, policy, task, reward — is τ²'s; this module
 only wires the pieces, keeps a crash inside the conversation on the episode (termination
 reason + error) instead of letting it end the run, and turns the result into a canonical
-:class:`~usi.data.episode.Episode` with every setting needed to reproduce it.
+:class:`~usi.core.episode.Episode` with every setting needed to reproduce it.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from functools import cache
 from importlib import metadata as importlib_metadata
 from typing import Any
 
-from usi.data.align import GOLD_ACTIONS_CHANGED, tau_usi_key
-from usi.data.episode import Episode
+from usi.core.episode import Episode
 from usi.data.paper import TAU_KEY
 from usi.errors import UsiInputError
+from usi.llm.models import completion_kwargs, is_offline
+from usi.llm.offline.flaky import episode_metadata as flaky_metadata
 from usi.run import paper
 from usi.run.instructions import StudyInstructions, StudyTask
-from usi.run.models import completion_kwargs, is_offline
-from usi.run.offline.flaky import episode_metadata as flaky_metadata
-from usi.run.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
+from usi.tau.align import GOLD_ACTIONS_CHANGED, tau_usi_key
 from usi.tau.messages import ENDED_BY, from_tau
+from usi.tau.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
 from usi.tau.tasks import SPLITS, check_domain, domain_tasks, scenario_text, task_splits
 
 __all__ = [

@@ -5,7 +5,7 @@ or the canonical file ``usi data convert`` / ``usi data fetch`` wrote from it): 
 episode carries its card's instruction (``metadata["instruction"]``) and the study's task
 index (``metadata["tau_index"]``). The data is gated and non-commercial, so usi never ships it.
 
-Each study task is run on the τ² task :func:`usi.data.align.tau2_task_id` names — the one
+Each study task is run on the τ² task :func:`usi.tau.align.tau2_task_id` names — the one
 mapping between the two numberings, whose inverse gives the episode's ``tau_usi_key`` — so an
 instruction is never run on another task's environment, whatever a stale ``task_id`` in a
 converted file says. A study task with no τ² version is left out and counted, and so is a τ²
@@ -95,8 +95,8 @@ def load_study_instructions(path: str | Path, domain: str) -> StudyInstructions:
     Bad input (one line, exit 2): a file usi cannot read, or one without any instruction
     card for the domain (a simulator's episodes, say).
     """
-    from usi.data.align import GOLD_ACTIONS_CHANGED, AlignmentWarning, tau2_task_id
     from usi.data.readers import iter_episodes
+    from usi.tau.align import GOLD_ACTIONS_CHANGED, AlignmentWarning, tau2_task_id
     from usi.tau.tasks import domain_tasks
 
     p = Path(path)

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from usi.data.episode import Episode
+from usi.core.episode import Episode
+from usi.core.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.data.io import append_line, episode_line
 from usi.data.readers import read_episodes
-from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
 from usi.errors import UsiInputError
+from usi.llm.models import completion_kwargs
 from usi.outputs import check_output_file, output_lock
 from usi.run.episode import package_versions
-from usi.run.models import completion_kwargs
 from usi.run.runner import RunInterrupted, _finished_lines, _rewrite, _whole_lines
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 

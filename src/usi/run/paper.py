@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from usi.data.episode import Message
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEMS
+from usi.core.episode import Message
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEMS
 
 PROTOCOLS: tuple[str, ...] = ("tau2", "tau-usi")
 TAU2, TAU_USI = PROTOCOLS

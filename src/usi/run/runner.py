@@ -29,13 +29,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from usi.data.episode import Episode
+from usi.core.episode import Episode
 from usi.data.io import append_line, atomic_writer, episode_line
 from usi.errors import UsiInputError
+from usi.llm.models import is_offline
 from usi.outputs import check_output_file, output_lock
 from usi.run.cpu import tuned_gc, warm_up
 from usi.run.episode import RunSettings, run_episode, run_tasks, trial_seeds
-from usi.run.models import is_offline
 
 BACKENDS = ("auto", "thread", "process", "ray")
 # ``auto`` picks the process backend from this many episodes in flight (on 2+ cores): below
@@ -447,7 +447,7 @@ def _worker_env(settings: RunSettings) -> dict[str, str]:
     env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
     env.setdefault(COST_MAP_ENV, "True")
     if any(m and is_offline(m) for m in (settings.agent.model, settings.user.model)):
-        from usi.run.offline.server import API_BASE_ENV, default_server
+        from usi.llm.offline.server import API_BASE_ENV, default_server
 
         env[API_BASE_ENV] = default_server().api_base
     return env

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from usi.data.episode import Message, is_user_content
-from usi.data.survey import FREE_TEXT_IDS, FREE_TEXT_ITEMS, ITEMS_BY_ID, SURVEY_ITEMS
-from usi.run.reply import ReplyError
-from usi.run.reply import parse_reply as parse_reply_json
+from usi.core.episode import Message, is_user_content
+from usi.core.survey import FREE_TEXT_IDS, FREE_TEXT_ITEMS, ITEMS_BY_ID, SURVEY_ITEMS
+from usi.llm.reply import ReplyError
+from usi.llm.reply import parse_reply as parse_reply_json
 
 FREE_IDS = frozenset(FREE_TEXT_IDS)
 

@@ -14,13 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
+from usi.core.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
 from usi.study import schema as s
 from usi.study import service
 from usi.study.forms import PostedForm
 from usi.study.security import admin_csrf, same_secret
 from usi.study.state import StudyApp, study_of
-from usi.study.tasks import task_card
+from usi.tau.cards import task_card
 
 ADMIN_COOKIE = "usi_admin"
 SESSION_STATES = (s.CONSENT, s.TASK, s.CHAT, s.SURVEY, s.DONE, s.EXPIRED, s.DECLINED)

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from usi.llm.models import CompletionKwargs, default_completion_kwargs
+
 if TYPE_CHECKING:
     from tau2.data_model.message import Message as TauMessage
     from tau2.environment.environment import Environment
@@ -34,26 +36,6 @@ DEFAULT_TURN_TIMEOUT_S = 120.0
 
 class AgentFailure(Exception):
     """The agent could not answer (LLM error, malformed tool call, step limit)."""
-
-
-class CompletionKwargs(Protocol):
-    """``usi.run.models.completion_kwargs``: litellm kwargs for a model name."""
-
-    def __call__(
-        self,
-        model: str,
-        *,
-        base_url: str | None = None,
-        task: tuple[str, str] | None = None,
-        role: str = "agent",
-    ) -> dict[str, Any]: ...
-
-
-def default_completion_kwargs() -> CompletionKwargs:
-    """The shared model resolver of ``usi run`` (offline/... models included)."""
-    from usi.run.models import completion_kwargs
-
-    return completion_kwargs
 
 
 class StudyAgent(Protocol):
@@ -183,7 +165,7 @@ def build_environment(domain: str, task_id: str, history: Sequence[TauMessage]) 
     """A fresh τ² environment for the task, with the tool calls of ``history`` replayed."""
     from tau2.registry import registry
 
-    from usi.study.tasks import load_tasks
+    from usi.tau.cards import load_tasks
 
     task = load_tasks(domain)[task_id]
     env = registry.get_env_constructor(domain)()

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from usi.study.judge import DEFAULT_KEEP_THRESHOLD
+from usi.llm.quality import DEFAULT_KEEP_THRESHOLD
 from usi.study.security import new_token
 from usi.study.service.common import (
     DEFAULT_AGENT_TIMEOUT,

@@ -28,12 +28,12 @@ from typing import Any
 
 from sqlalchemy import inspect
 
-from usi.data.episode import HUMAN_SOURCE, Episode
+from usi.core.episode import HUMAN_SOURCE, Episode
 from usi.data.io import write_episodes
 from usi.errors import UsiInputError
+from usi.llm.quality import DEFAULT_KEEP_THRESHOLD
 from usi.study import service
 from usi.study.db import make_engine, migrate, session_factory
-from usi.study.judge import DEFAULT_KEEP_THRESHOLD
 from usi.study.reward import evaluate_reward
 from usi.study.schema import AgentErrorRow, StoredMessage, StudySession
 from usi.study.transcript import is_stop_command, to_canonical, to_tau

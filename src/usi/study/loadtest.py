@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
+from usi.core.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
 
 AGENT_WAIT_S = 300.0
 # What chat.js does while the agent is typing (``schedule(800)``): a scripted participant

@@ -25,15 +25,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from usi.data.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
+from usi.core.survey import FREE_TEXT_ITEMS, SURVEY_ITEMS
 from usi.study import schema as s
 from usi.study import service
 from usi.study.forms import PostedForm
 from usi.study.schema import StudySession
 from usi.study.security import MAX_MESSAGE_CHARS, new_token, resume_code, same_secret
 from usi.study.state import StudyApp, study_of
-from usi.study.tasks import task_card
 from usi.study.transcript import is_stop_command
+from usi.tau.cards import task_card
 
 SESSION_COOKIE = "usi_session"
 # The resume form's own CSRF cookie: the form has no session yet to carry a token, so the

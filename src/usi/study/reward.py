@@ -23,7 +23,7 @@ def evaluate_reward(
     from tau2.data_model.simulation import SimulationRun, TerminationReason
     from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
 
-    from usi.study.tasks import load_tasks
+    from usi.tau.cards import load_tasks
 
     task = load_tasks(domain)[task_id]
     now = datetime.now(UTC).isoformat()

@@ -32,8 +32,8 @@ from usi.study.security import (
     token_digest,
 )
 from usi.study.shards import ShardedWorker, ShardSettings
-from usi.study.tasks import load_tasks
 from usi.study.worker import StudyWorker
+from usi.tau.cards import load_tasks
 
 log = logging.getLogger("usi.study")
 

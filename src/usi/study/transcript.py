@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from usi.data.episode import Message
+from usi.core.episode import Message
 from usi.study.schema import StoredMessage
 
 if TYPE_CHECKING:

@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from usi.llm.quality import judge_quality
 from usi.study import service
 from usi.study.agent import DEFAULT_TURN_TIMEOUT_S, AgentFailure, StudyAgent
-from usi.study.judge import judge_quality
 from usi.study.reward import evaluate_reward
-from usi.study.tasks import task_card
 from usi.study.transcript import row_fields, to_tau
+from usi.tau.cards import task_card
 
 log = logging.getLogger("usi.study")
 

@@ -2,7 +2,7 @@
 
 τ² records a conversation as typed messages (``UserMessage``, ``AssistantMessage``,
 ``ToolMessage``, ``MultiToolMessage``, ``SystemMessage``); usi's canonical
-:class:`~usi.data.episode.Message` has the same agent-centric roles. Every path that turns
+:class:`~usi.core.episode.Message` has the same agent-centric roles. Every path that turns
 one into the other — ``usi run``, the ``tau2 run`` results reader, the ``.tau2.json`` export,
 the study's transcripts — goes through :func:`from_tau` / :func:`to_tau`, so the same
 conversation gives the same canonical episode whichever file it is read from.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from usi.data.episode import Message, ToolCall
+from usi.core.episode import Message, ToolCall
 
 if TYPE_CHECKING:
     from tau2.data_model.message import Message as TauMessage

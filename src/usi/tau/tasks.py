@@ -13,6 +13,8 @@ database (the signature does not depend on the data).
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +40,6 @@ def check_domain(domain: str, where: str = "domain") -> str:
 
 
 def _environment_module(domain: str) -> Any:
-    import importlib
 
     return importlib.import_module(f"tau2.domains.{check_domain(domain)}.environment")
 
@@ -57,22 +58,46 @@ def task_splits(domain: str) -> Mapping[str, tuple[str, ...]]:
     return {name: tuple(str(i) for i in ids) for name, ids in (splits or {}).items()}
 
 
-def scenario_text(task: Any) -> str:
+def scenario_text(task: Any, *, with_persona: bool = False) -> str:
     """The user-side scenario of a τ² task as one text (what a simulator or person is told).
 
     τ² keeps it structured (reason for call, known and unknown info, task instructions) or,
-    for older task sets, as one string; the parts are joined in that order.
+    for older task sets, as one string; the parts are joined in that order. ``with_persona``
+    puts the scenario's persona line first: everything the simulator reads, which is what the
+    audit checks a leak against.
     """
-    instructions = task.user_scenario.instructions
+    scenario = task.user_scenario
+    instructions = scenario.instructions
     if isinstance(instructions, str):
-        return instructions
-    parts = (
-        instructions.reason_for_call,
-        instructions.known_info,
-        instructions.unknown_info,
-        instructions.task_instructions,
-    )
+        parts: tuple[str | None, ...] = (instructions,)
+    else:
+        parts = (
+            instructions.reason_for_call,
+            instructions.known_info,
+            instructions.unknown_info,
+            instructions.task_instructions,
+        )
+    if with_persona:
+        parts = (getattr(scenario, "persona", None), *parts)
     return "\n".join(part for part in parts if part)
+
+
+@functools.cache
+def write_tools(domain: str) -> frozenset[str]:
+    """Names of the tools of ``domain`` that change the database (τ²'s ``ToolType.WRITE``)."""
+    try:
+        module = importlib.import_module(f"tau2.domains.{domain}.tools")
+        from tau2.environment.toolkit import TOOL_TYPE_ATTR, ToolKitBase, ToolType
+    except ImportError:
+        return frozenset()
+    names: set[str] = set()
+    for toolkit in vars(module).values():
+        if not (inspect.isclass(toolkit) and issubclass(toolkit, ToolKitBase)):
+            continue
+        for name, member in inspect.getmembers(toolkit):
+            if getattr(member, TOOL_TYPE_ATTR, None) == ToolType.WRITE:
+                names.add(name)
+    return frozenset(names)
 
 
 @functools.cache
@@ -92,8 +117,6 @@ def string_parameters(domain: str) -> Mapping[str, frozenset[str]]:
     """
     if domain not in _TOOLKITS:
         return {}
-    import importlib
-
     from tau2.environment.toolkit import get_tool_signatures
 
     module, name = _TOOLKITS[domain]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from usi.metrics.tau_usi.features import DIMENSIONS, PERCENT, SCORED
+from usi.fingerprint.tau_usi.features import DIMENSIONS, PERCENT, SCORED
 from usi.metrics.tau_usi.sides import HumanSide, SimulatorSide
 
 FloatArray = npt.NDArray[np.float64]

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from usi.data.survey import SURVEY_ITEMS
-from usi.data.table import SURVEY_COLUMNS
+from usi.core.survey import SURVEY_ITEMS
+from usi.inputs.frame import SURVEY_COLUMNS
 from usi.metrics.divergences import DivergenceRow, build_divergences
 from usi.metrics.models import Divergence, DivergenceUnit
 from usi.metrics.tau_usi.evaluation import Ratings

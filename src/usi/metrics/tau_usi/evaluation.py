@@ -2,7 +2,7 @@
 
 Per human batch, over its kept sessions that have a rating (sorted by task key), a session's
 agreement is 100 · (1 − mean |h − m|) over the fields the person answered, each answer on the
-goodness scale (:meth:`usi.data.survey.SurveyItem.score`). A field the rater left out or
+goodness scale (:meth:`usi.core.survey.SurveyItem.score`). A field the rater left out or
 answered off the scale gets a uniformly random level of that field from
 ``numpy.random.default_rng(42)`` — one generator for the whole computation, drawn in the
 order batches → sessions → fields (the reference's ``compute_model_eval_agreement``, quirk
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from usi.data.survey import SURVEY_ITEMS
+from usi.core.survey import SURVEY_ITEMS
 from usi.metrics.tau_usi.sides import HumanSide
 
 EVAL_SEED = 42

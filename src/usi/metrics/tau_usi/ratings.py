@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from usi.data.decode import load_json
+from usi.core.decode import load_json
 from usi.data.paper import tau_key
 from usi.data.paper_results import is_ratings_document, read_ratings
 from usi.errors import UsiInputError

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from usi import __version__
-from usi.data.table import SURVEY_COLUMNS
 from usi.errors import UsiInputError
+from usi.fingerprint.tau_usi.features import SCORED
+from usi.inputs.frame import SURVEY_COLUMNS
 from usi.metrics.bootstrap import centred_interval
 from usi.metrics.tau_usi.compute import (
     DIMENSION_NAMES,
@@ -32,7 +32,6 @@ from usi.metrics.tau_usi.compute import (
 )
 from usi.metrics.tau_usi.divergences import tau_usi_divergences
 from usi.metrics.tau_usi.evaluation import Ratings, session_agreements
-from usi.metrics.tau_usi.features import SCORED
 from usi.metrics.tau_usi.models import (
     BatchCell,
     PaperRow,
@@ -44,6 +43,7 @@ from usi.metrics.tau_usi.models import (
     Uncertainty,
 )
 from usi.metrics.tau_usi.sides import HumanSide, human_side, simulator_side, task_key
+from usi.version import __version__
 
 N_BOOTSTRAP = 1000
 DEFAULT_SEED = 0

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS, SurveyItem
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS, SurveyItem
 from usi.metrics.outcome import SUCCESS_REWARD
 
 __all__ = ["SUCCESS_REWARD"]

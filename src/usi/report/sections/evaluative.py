@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.report.context import ReportData, v2_title
 from usi.report.model import Section, Table
 from usi.report.sections.common import (

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from usi.data.survey import SURVEY_ITEM_IDS
+from usi.core.survey import SURVEY_ITEM_IDS
 from usi.metrics.evaluation import judge_agreement
 from usi.metrics.models import JudgeAgreement
 from usi.report.context import ReportData

@@ -9,7 +9,7 @@ from scipy.stats import chi2_contingency
 from scipy.stats.contingency import association
 from sklearn.metrics import mutual_info_score
 
-from usi.data.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
+from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.report.context import ReportData
 from usi.report.model import Section, Table
 from usi.report.sections.common import (

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from usi.data.survey import FREE_TEXT_IDS, SURVEY_ITEMS, validate_answer
+from usi.core.survey import FREE_TEXT_IDS, SURVEY_ITEMS, validate_answer
 from usi.study import schema as s
 from usi.study.db import writing
 from usi.study.schema import Slot, StoredMessage, StudySession

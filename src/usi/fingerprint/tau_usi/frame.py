@@ -1,0 +1,67 @@
+"""Episodes → the per-episode columns the paper's scorer needs (definitions ``tau-usi``).
+
+Beside the shared meta/survey columns (:func:`usi.inputs.frame.episode_frame`) each row gets
+what §10.1 keys on — the tau-usi task key ``{domain}_{index}``, the paper's instance id when
+the episode came from one of the paper's files, the trial of a usi run, the ``keep`` flag as
+given (``None`` is not ``True`` in the reference) — and the 20 features of §10.3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from usi.core.episode import Episode
+from usi.data.paper import INSTANCE_KEY, episode_turns, tau_key
+from usi.fingerprint.tau_usi.features import FEATURES, conversation_features
+
+KEY_COLUMNS: tuple[str, ...] = (
+    "tau_key",
+    "instance_id",
+    "trial",
+    "keep",
+    "has_features",
+    "protocol",
+    "agent_model",
+)
+
+
+def _keep(episode: Episode) -> object:
+    keep = episode.metadata.get("keep", True)
+    return keep if keep is None or isinstance(keep, bool) else bool(keep)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def feature_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
+    """One row per episode: the key columns, then the 20 features (NaN: no user turn)."""
+    rows: list[list[object]] = []
+    for ep in episodes:
+        turns, n_turns = episode_turns(ep)
+        features = conversation_features(turns, n_turns)
+        trial = ep.metadata.get("trial")
+        rows.append(
+            [
+                tau_key(ep),
+                ep.metadata.get(INSTANCE_KEY),
+                trial if isinstance(trial, int) and not isinstance(trial, bool) else None,
+                _keep(ep),
+                features is not None,
+                _text(ep.metadata.get("protocol")),
+                _text(ep.metadata.get("agent_model")),
+                *(
+                    [np.nan] * len(FEATURES)
+                    if features is None
+                    else [features[f] for f in FEATURES]
+                ),
+            ]
+        )
+    frame = pd.DataFrame(rows, columns=[*KEY_COLUMNS, *FEATURES])
+    frame["has_features"] = frame["has_features"].astype(bool)
+    for column in FEATURES:
+        frame[column] = frame[column].astype("float64")
+    return frame

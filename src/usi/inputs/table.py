@@ -1,0 +1,93 @@
+"""From episodes to the per-episode table that every metric reads.
+
+Scoring never holds conversations: episodes are read in chunks, each chunk is reduced to
+its rows (meta, survey, judge, the 19 features) and dropped, so memory grows with the
+table (about 50 numbers per episode), never with the text of the corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from usi.core.episode import HUMAN_SOURCE, Episode
+from usi.errors import UsiInputError
+from usi.fingerprint.features import FEATURES  # noqa: F401  (re-exported for callers)
+from usi.inputs.frame import TABLE_DEFINITIONS, rows_of
+
+DEFAULT_CHUNK_SIZE = 2048
+"""Episodes reduced per step: large enough to amortize pandas overhead, small enough that
+the conversations in flight stay a few megabytes."""
+
+TASK_KEY_SEPARATOR = "/"
+ProgressCallback = Callable[[int], None]
+
+
+def load_table(
+    source: str | Path | Iterable[Episode],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    definitions: str = TABLE_DEFINITIONS,
+) -> pd.DataFrame:
+    """One row per episode: ``episode_frame`` columns then the features of ``definitions``
+    (usi-v2: the 19 ``FEATURES``; tau-usi: its key columns and the paper's 20 features).
+
+    ``source`` is a path in any format ``usi.data.iter_episodes`` reads, or episodes
+    already in memory. ``progress`` is called with the number of episodes read so far
+    (the CLI draws its status line from it). A large canonical JSONL file is read by
+    ``workers`` processes (default: 2 above ``shards.PARALLEL_MIN_BYTES``, else 1); the
+    table is the same either way.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    path: Path | None = None
+    parts: list[pd.DataFrame] = []
+    if isinstance(source, str | Path):
+        from usi.data.readers import EpisodeFormat, open_episodes
+        from usi.inputs.shards import default_workers, load_parallel
+
+        path = Path(source)
+        fmt, stream = open_episodes(path)  # a whole-document format is decoded here, once
+        n_workers = workers if workers is not None else default_workers(path)
+        if fmt is EpisodeFormat.CANONICAL and n_workers > 1:
+            parts = load_parallel(path, chunk_size, n_workers, progress, definitions=definitions)
+            episodes: Iterable[Episode] = ()
+        else:
+            episodes = stream
+    else:
+        episodes = source
+    done = 0
+    for part in rows_of(episodes, chunk_size, definitions):
+        parts.append(part)
+        done += len(part)
+        if progress is not None:
+            progress(done)
+    if not parts:
+        raise UsiInputError("no episodes", path)
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs["definitions"] = definitions
+    return table
+
+
+def task_keys(table: pd.DataFrame) -> pd.Series:
+    """The task of each row as ``domain/task_id``; missing (NaN) where the episode is unaligned.
+
+    τ² ids repeat across domains (airline "5" and retail "5" are different tasks), so a
+    task is identified by both.
+    """
+    keys = table["domain"].astype(str) + TASK_KEY_SEPARATOR + table["task_id"].astype(str)
+    return keys.where(table["task_id"].notna(), None)
+
+
+def human_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The people's episodes of a table."""
+    return table[table["source"] == HUMAN_SOURCE].reset_index(drop=True)
+
+
+def simulator_sources(table: pd.DataFrame) -> list[str]:
+    """Names of the non-human sources of a table, in order of first appearance."""
+    sources = table.loc[table["source"] != HUMAN_SOURCE, "source"]
+    return list(dict.fromkeys(sources.astype(str)))
