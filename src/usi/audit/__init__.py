@@ -5,28 +5,6 @@ model (:mod:`usi.audit.models`), per-source summaries and the comparison with pe
 ``usi score`` and ``usi report`` show beside USI (:mod:`usi.audit.summary`).
 """
 
-from usi.audit.models import (
-    KINDS,
-    AuditComparison,
-    AuditError,
-    EpisodeAudit,
-    JudgeVerdict,
-    KindRate,
-    SideAudit,
-)
-from usi.audit.runner import audit_episode, audit_episodes, audit_file, by_source, summarise
+from usi.exports import lazy_exports
 
-__all__ = [
-    "KINDS",
-    "AuditComparison",
-    "AuditError",
-    "EpisodeAudit",
-    "JudgeVerdict",
-    "KindRate",
-    "SideAudit",
-    "audit_episode",
-    "audit_episodes",
-    "audit_file",
-    "by_source",
-    "summarise",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

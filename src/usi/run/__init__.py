@@ -8,26 +8,6 @@ Public entry points (imported lazily: τ² and litellm take seconds to import):
 - :func:`usi.run.judge.judge_file` — what ``usi judge`` calls
 """
 
-from __future__ import annotations
+from usi.exports import lazy_exports
 
-from typing import Any
-
-_EXPORTS = {
-    "completion_kwargs": "usi.llm.models",
-    "validate_model": "usi.llm.models",
-    "run_episodes": "usi.run.runner",
-    "RunSettings": "usi.run.episode",
-    "RoleSettings": "usi.run.episode",
-    "SimulatorSpec": "usi.tau.simulators",
-    "judge_file": "usi.run.judge",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)
