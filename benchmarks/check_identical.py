@@ -11,7 +11,8 @@ REF (default ``main``) is checked out with ``git worktree add --detach`` into a 
 folder that is removed afterwards, also on an error or Ctrl-C; "this checkout" is the working
 tree of the repository holding this script, uncommitted edits included. Prints one line per
 command (exit code, stdout and stderr together) and per file it wrote: ``same``,
-``DIFFERENT`` (with the first differing line, or byte offset for binary files), ``ref failed``
+``DIFFERENT`` (the first differing line and column with both sides' text around it, or
+the byte offset for binary files), ``ref failed``
 or ``new failed`` (non-zero exit or timeout, with the last line of stderr); then a summary.
 Exit 0 iff everything is the same; 1 otherwise; 2 for bad arguments or missing data.
 
@@ -154,9 +155,14 @@ def normalise(name: str, data: bytes, rules: list[tuple[str, str, str]] | None =
     return data
 
 
-def _clip(line: bytes) -> str:
-    text = line.decode("utf-8", "replace").rstrip("\r\n")
-    return repr(text if len(text) <= 80 else text[:77] + "...")
+def _excerpt(line: str, column: int, width: int = 70) -> str:
+    """``line`` (without its newline) as a repr, cut to ~``width`` characters around ``column``."""
+    text = line.rstrip("\r\n")
+    if len(text) <= width:
+        return repr(text)
+    start = max(0, min(column - width // 3, len(text) - width))
+    cut = text[start : start + width]
+    return ("…" if start else "") + repr(cut) + ("…" if start + width < len(text) else "")
 
 
 def compare_bytes(ref: bytes, new: bytes) -> str:
@@ -173,14 +179,20 @@ def compare_bytes(ref: bytes, new: bytes) -> str:
         if offset is None:
             offset = min(len(ref), len(new))
         return f"DIFFERENT at byte {offset} (sizes {len(ref)} and {len(new)})"
-    ref_lines, new_lines = ref.splitlines(keepends=True), new.splitlines(keepends=True)
+    ref_lines = ref.decode("utf-8").splitlines(keepends=True)
+    new_lines = new.decode("utf-8").splitlines(keepends=True)
     for i in range(max(len(ref_lines), len(new_lines))):
         a = ref_lines[i] if i < len(ref_lines) else None
         b = new_lines[i] if i < len(new_lines) else None
         if a != b:
-            left = "<end of file>" if a is None else _clip(a)
-            right = "<end of file>" if b is None else _clip(b)
-            return f"DIFFERENT at line {i + 1}: ref {left} | new {right}"
+            if a is None or b is None:
+                left = "<end of file>" if a is None else _excerpt(a, 0)
+                right = "<end of file>" if b is None else _excerpt(b, 0)
+                return f"DIFFERENT at line {i + 1}: ref {left} | new {right}"
+            col = next((j for j, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+            col = min(len(a), len(b)) if col is None else col
+            left, right = _excerpt(a, col), _excerpt(b, col)
+            return f"DIFFERENT at line {i + 1}, column {col + 1}: ref {left} | new {right}"
     raise AssertionError("unreachable: equal lines, different bytes")
 
 
@@ -335,7 +347,7 @@ def run_side(
         cwd = work / case.name
         cwd.mkdir()
         r = _execute(case.args, cwd, env, case.timeout)
-        if log:
+        if log and not _STOP.is_set():
             status = "timeout" if r.rc is None else f"exit {r.rc}"
             print(f"  {case.name:<32} {status:<8} {r.seconds:6.1f} s", file=sys.stderr)
         return r
@@ -444,7 +456,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = commands(args.data.resolve(), args.reference.resolve())
     if args.only:
-        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, g) for g in args.only)]
+        wanted = {c.name for c in cases if any(fnmatch.fnmatchcase(c.name, g) for g in args.only)}
+        wanted |= {c.after for c in cases if c.name in wanted and c.after}  # what they read
+        cases = [c for c in cases if c.name in wanted]
     rules: list[tuple[str, str, str]] | None = [] if args.raw else None
     started = time.perf_counter()
     # SIGTERM unwinds like Ctrl-C, so the worktree and the temporary folder are removed.
@@ -479,4 +493,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("check_identical: interrupted; worktree and temporary files removed", file=sys.stderr)
+        sys.exit(130)

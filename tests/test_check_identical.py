@@ -38,7 +38,7 @@ def test_one_changed_byte_is_reported_with_its_line_or_offset(tmp_path: Path) ->
     new = _tree(tmp_path / "new", changed)
     assert compare_trees(ref, new) == [
         ("figures/plot.png", "DIFFERENT at byte 10 (sizes 12 and 12)"),
-        ("out.jsonl", """DIFFERENT at line 2: ref '{"b": 2}' | new '{"b": 3}'"""),
+        ("out.jsonl", """DIFFERENT at line 2, column 7: ref '{"b": 2}' | new '{"b": 3}'"""),
     ]
 
 
@@ -56,11 +56,20 @@ def test_normalisation_applies_only_to_the_files_it_names(tmp_path: Path) -> Non
     assert compare_trees(ref, new, "run-tau2/", rules=[]) == [
         (
             "out.jsonl",
-            """DIFFERENT at line 1: ref '{"duration_s": 0.69, "x": 1}' """
+            """DIFFERENT at line 1, column 16: ref '{"duration_s": 0.69, "x": 1}' """
             """| new '{"duration_s": 1.58, "x": 1}'""",
         )
     ]
-    assert compare_trees(ref, new, "score/")[0][1].startswith("DIFFERENT at line 1")
+    assert compare_trees(ref, new, "score/")[0][1].startswith("DIFFERENT at line 1, column 16")
+
+
+def test_a_long_line_is_shown_around_its_first_difference() -> None:
+    ref = b'{"id": "x", "text": "' + b"a" * 100 + b'", "value": 0.33}\n'
+    new = ref.replace(b"0.33", b"0.35")
+    assert compare_bytes(ref, new) == (
+        "DIFFERENT at line 1, column 137: "
+        f'ref …\'{"a" * 53}", "value": 0.33}}\' | new …\'{"a" * 53}", "value": 0.35}}\''
+    )
 
 
 def test_command_verdicts() -> None:
@@ -68,7 +77,7 @@ def test_command_verdicts() -> None:
     assert compare_results("score", ok, Result(0, b"out\n", b"note\n", 2.0)) == "same"
     assert (
         compare_results("score", ok, Result(0, b"out\n", b"other\n", 1.0))
-        == "stderr DIFFERENT at line 1: ref 'note' | new 'other'"
+        == "stderr DIFFERENT at line 1, column 1: ref 'note' | new 'other'"
     )
     failed = Result(2, b"", b"progress\nusi: error: x.json: no episodes\n", 1.0)
     assert (
