@@ -8,6 +8,8 @@ Typical use::
     result = score_simulator(table[table.source == "gpt-4o"], human)
     result.model_dump()  # the JSON of `usi score --json`
 
+One call scores every simulator and the ceiling: ``usi.metrics.score.score`` (either
+definition set; not re-exported here, where ``score`` is the module's name).
 The flow is one-way: table → per-side summaries (``summarize``) → components
 (``component_arrays``) → USI → interval (``bootstrap_usi``, the same component functions on
 resampled weights).
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
         N_BOOTSTRAP,
         bootstrap_usi,
     )
+    from usi.metrics.ceiling import (
+        human_ceiling,
+        tau_usi_ceiling,
+    )
     from usi.metrics.components import (
         component_arrays,
         per_task_ece,
@@ -57,11 +63,9 @@ if TYPE_CHECKING:
         measure_fidelity,
     )
     from usi.metrics.index import (
-        human_ceiling,
         noise_floors,
         score_pair,
         split_half,
-        usi_value,
     )
     from usi.metrics.models import (
         COMPONENT_LABELS,
@@ -94,6 +98,9 @@ if TYPE_CHECKING:
         task_success_rates,
     )
     from usi.metrics.score import (
+        PeopleReference,
+        Scores,
+        people_reference,
         score_leaderboard,
         score_simulator,
     )
@@ -141,6 +148,8 @@ _EXPORTS: dict[str, str] = {
     "SIGNIFICANCE_LEVEL": "usi.metrics.significance",
     "SUCCESS_REWARD": "usi.metrics.outcome",
     "ScoreResult": "usi.metrics.models",
+    "PeopleReference": "usi.metrics.score",
+    "Scores": "usi.metrics.score",
     "SideSums": "usi.metrics.summary",
     "Uncertainty": "usi.metrics.models",
     "UnsupportedFeature": "usi.metrics.models",
@@ -158,7 +167,7 @@ _EXPORTS: dict[str, str] = {
     "expected_calibration_error": "usi.metrics.outcome",
     "feature_significance": "usi.metrics.significance",
     "holm": "usi.metrics.significance",
-    "human_ceiling": "usi.metrics.index",
+    "human_ceiling": "usi.metrics.ceiling",
     "human_coverage_reference": "usi.metrics.fidelity",
     "human_rows": "usi.inputs.table",
     "judge_agreement": "usi.metrics.evaluation",
@@ -167,6 +176,7 @@ _EXPORTS: dict[str, str] = {
     "noise_floors": "usi.metrics.index",
     "per_task_ece": "usi.metrics.components",
     "per_task_mae": "usi.metrics.components",
+    "people_reference": "usi.metrics.score",
     "score_leaderboard": "usi.metrics.score",
     "score_pair": "usi.metrics.index",
     "score_simulator": "usi.metrics.score",
@@ -175,8 +185,8 @@ _EXPORTS: dict[str, str] = {
     "summarize": "usi.metrics.summary",
     "task_keys": "usi.inputs.table",
     "task_success_rates": "usi.metrics.outcome",
+    "tau_usi_ceiling": "usi.metrics.ceiling",
     "usi_of": "usi.metrics.components",
-    "usi_value": "usi.metrics.index",
     "v1_components": "usi.metrics.components",
 }
 
@@ -208,7 +218,9 @@ __all__ = [
     "Leaderboard",
     "OutcomeDetail",
     "PairedSums",
+    "PeopleReference",
     "ScoreResult",
+    "Scores",
     "SideSums",
     "Uncertainty",
     "UnsupportedFeature",
@@ -233,6 +245,7 @@ __all__ = [
     "load_table",
     "measure_fidelity",
     "noise_floors",
+    "people_reference",
     "per_task_ece",
     "per_task_mae",
     "score_leaderboard",
@@ -243,8 +256,8 @@ __all__ = [
     "summarize",
     "task_keys",
     "task_success_rates",
+    "tau_usi_ceiling",
     "usi_of",
-    "usi_value",
     "v1_components",
 ]
 
