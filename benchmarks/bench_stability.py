@@ -36,7 +36,7 @@ from usi.metrics import (
     load_table,
     score_pair,
     summarize,
-    usi_value,
+    usi_of,
     v1_components,
 )
 
@@ -59,10 +59,16 @@ def _fold_mean(folds: list[Scores]) -> Scores:
     for c in COMPONENT_NAMES:
         present = [v for f in folds if (v := f.get(c)) is not None]
         out[c] = float(np.mean(present)) if present else None
-    per_fold = [usi_value(f) for f in folds]
+    per_fold = [_usi(f) for f in folds]
     defined = [v for v in per_fold if v is not None]
     out["USI"] = float(np.mean(defined)) if defined else None
     return out
+
+
+def _usi(scores: Scores) -> float | None:
+    """The one USI mean (:func:`usi.metrics.usi_of`) of one set of components, or None."""
+    value = float(usi_of(scores)[0])
+    return None if np.isnan(value) else value
 
 
 def v2_ceiling(human: pd.DataFrame) -> Scores:
@@ -78,7 +84,7 @@ def halves(human: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame,
 
 def v1_halves(first: pd.DataFrame, second: pd.DataFrame) -> Scores:
     scores = v1_components(summarize(first, second))
-    return {"USI": usi_value(scores), **scores}
+    return {"USI": _usi(scores), **scores}
 
 
 def v2_halves(first: pd.DataFrame, second: pd.DataFrame) -> Scores:

@@ -70,43 +70,33 @@ Scorer = Callable[[Sequence[Episode], Sequence[Episode]], Scores]
 # -- scoring: one entry per definition set ---------------------------------------------------
 
 
-def score_usi_v2(simulator: Sequence[Episode], human: Sequence[Episode]) -> Scores:
-    """usi-v2 (spec §2–§6): the point estimate, no interval, no per-batch scores."""
-    from usi.metrics import load_table, score_pair
+def score_with(definitions: str, simulator: Sequence[Episode], human: Sequence[Episode]) -> Scores:
+    """One definition set through the one scoring entry (:func:`usi.metrics.score.score`):
+    the point estimate, no interval, no ceiling, no fidelity."""
+    from usi.metrics import load_table
     from usi.metrics.models import COMPONENT_NAMES
+    from usi.metrics.score import score
 
-    result = score_pair(
-        load_table(list(simulator)),
-        load_table(list(human)),
-        SIM_SOURCE,
+    result = score(
+        {SIM_SOURCE: load_table(list(simulator), definitions=definitions)},
+        load_table(list(human), definitions=definitions),
+        definitions=definitions,
+        ceiling=False,
         n_bootstrap=0,
-        per_batch=False,
-        floors=(None, None),
-    )
+        with_fidelity=False,
+    ).results[0]
     return result.usi.value, {c: getattr(result.components, c) for c in COMPONENT_NAMES}
+
+
+def score_usi_v2(simulator: Sequence[Episode], human: Sequence[Episode]) -> Scores:
+    """usi-v2 (spec §2–§6)."""
+    return score_with("usi-v2", simulator, human)
 
 
 def score_tau_usi(simulator: Sequence[Episode], human: Sequence[Episode]) -> Scores:
     """tau-usi (spec §10): the paper's USI, mean over the human half's batches; 5 terms (the
     halves have no ratings, so Eval — and the simulator's own survey — is out)."""
-    from usi.metrics import load_table
-    from usi.metrics.tau_usi.score import score_simulator
-
-    result = score_simulator(
-        load_table(list(simulator), definitions="tau-usi"),
-        load_table(list(human), definitions="tau-usi"),
-        SIM_SOURCE,
-        n_bootstrap=0,
-    )
-    c = result.components
-    return result.usi.value, {
-        "D1": c.D1,
-        "D2": c.D2,
-        "D3": c.D3,
-        "D4": c.D4,
-        "outcome": c.outcome,
-        "evaluation": c.evaluation,
-    }
+    return score_with("tau-usi", simulator, human)
 
 
 DEFINITION_SCORERS: dict[str, Scorer] = {"tau-usi": score_tau_usi, "usi-v2": score_usi_v2}

@@ -62,7 +62,7 @@ def test_corpus_names_the_study_task_of_every_episode() -> None:
 def test_demo_prints_the_tau_usi_leaderboard_by_default(tmp_path: Path) -> None:
     from usi.demo.corpus import write_demo_corpus
     from usi.demo.pipeline import simulator_tables
-    from usi.metrics.tau_usi.score import score_tables
+    from usi.metrics.score import score
 
     result = CliRunner().invoke(
         app, ["demo", "--out", str(tmp_path), "--no-run", "--no-report"], catch_exceptions=False
@@ -70,7 +70,8 @@ def test_demo_prints_the_tau_usi_leaderboard_by_default(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "definitions tau-usi" in result.output
     human, sims = simulator_tables(write_demo_corpus(tmp_path / "again"), {}, "tau-usi")
-    results, ceiling, _ = score_tables(sims, human)
+    scored = score(sims, human, definitions="tau-usi", ceiling_bootstrap=0)
+    results, ceiling = scored.results, scored.ceiling
     assert ceiling is not None and ceiling.usi.value is not None
     assert ceiling.usi.value > max(r.usi.value or 0.0 for r in results)
     persona, cooperative = results  # the in-between simulator is the more human-like

@@ -20,7 +20,6 @@ from usi.metrics import (
     split_half,
     summarize,
     usi_of,
-    usi_value,
 )
 from usi.metrics.alignment import dice
 from usi.metrics.bootstrap import bootstrap_usi
@@ -71,9 +70,9 @@ def test_missing_survey_and_reward_leave_the_rest_and_say_why() -> None:
     assert bare.usi.components_used == ["D1", "D2"]
 
 
-def test_usi_value_of_nothing_is_none() -> None:
-    assert usi_value(dict.fromkeys(COMPONENT_NAMES)) is None
-    assert usi_value({"D1": 0.5, "D2": None}) == pytest.approx(50.0)
+def test_usi_of_nothing_is_nan_and_none_is_left_out() -> None:
+    assert np.isnan(usi_of(dict.fromkeys(COMPONENT_NAMES))[0])
+    assert usi_of({"D1": 0.5, "D2": None})[0] == pytest.approx(50.0)
 
 
 def _check_invariants(result: ScoreResult) -> None:

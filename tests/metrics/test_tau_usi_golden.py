@@ -15,7 +15,8 @@ from usi.data.paper_results import read_ratings
 from usi.data.readers import iter_episodes
 from usi.fingerprint.tau_usi.features import FEATURES
 from usi.inputs.table import load_table
-from usi.metrics.tau_usi.score import human_ceiling, score_simulator
+from usi.metrics.ceiling import tau_usi_ceiling
+from usi.metrics.tau_usi.score import score_simulator
 from usi_main import run_usi
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tau-usi"
@@ -74,7 +75,7 @@ def test_every_simulator_feature_equals_the_reference(golden: dict) -> None:
 
 
 def test_ceiling_equals_the_reference(golden: dict, human) -> None:
-    result = human_ceiling(human, n_bootstrap=0)
+    result = tau_usi_ceiling(human, n_bootstrap=0)
     _same_cells(result.paper_row.model_dump(), golden["results_without_eval"][0])
 
 

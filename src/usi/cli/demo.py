@@ -75,19 +75,21 @@ def demo(
         )
     console.print("[bold]3/4 score[/bold] every simulator against the human reference")
     human, sims = simulator_tables(corpus, runs, definitions.value)
+    from usi.metrics.score import score
+
     if definitions is Definitions.TAU_USI:
         from usi.cli.score_tau_usi import render
-        from usi.metrics.tau_usi.score import score_tables
+        from usi.metrics.tau_usi.models import TauUsiResult
 
-        results, ceiling, reason = score_tables(sims, human)
-        render(results, ceiling, stdout)
+        scored = score(sims, human, definitions="tau-usi", ceiling_bootstrap=0)
+        ceiling = scored.ceiling if isinstance(scored.ceiling, TauUsiResult) else None
+        render([r for r in scored.results if isinstance(r, TauUsiResult)], ceiling, stdout)
         if ceiling is None:
-            stdout.print(f"no tau-usi human ceiling: {reason}")
+            stdout.print(f"no tau-usi human ceiling: {scored.ceiling_reason}")
     else:
-        from usi.metrics import score_leaderboard
         from usi.metrics.render import render_leaderboard
 
-        render_leaderboard(score_leaderboard(sims, human), stdout)
+        render_leaderboard(score(sims, human, definitions="usi-v2").leaderboard(), stdout)
     if report:
         from usi.report import write_report
 

@@ -79,9 +79,9 @@ def _run(
     with_audit: bool = True,
 ) -> None:
     from usi.audit.summary import score_audit
-    from usi.metrics.index import human_ceiling
+    from usi.metrics.models import CeilingResult, ScoreResult
     from usi.metrics.render import render_ceiling, render_leaderboard, render_score
-    from usi.metrics.score import score_leaderboard, score_simulator
+    from usi.metrics.score import score
 
     status = Console(stderr=True)
     out = Console()
@@ -90,11 +90,16 @@ def _run(
     if ceiling is not None:
         if simulators or human is not None:
             raise UsiInputError("--ceiling HUMAN takes no SIM files and no --human")
-        result = human_ceiling(
+        scored = score(
+            {},
             _sides([], ceiling, status, workers).human,
+            definitions="usi-v2",
             n_bootstrap=n_bootstrap,
             seed=seed,
+            with_fidelity=False,
         )
+        result = scored.ceiling
+        assert isinstance(result, CeilingResult)  # usi-v2 always returns its ceiling
         if as_json:
             _notes([("humans (ceiling)", result.uncertainty.note)])
             typer.echo(json.dumps(result.model_dump()))
@@ -107,17 +112,25 @@ def _run(
         raise UsiInputError("--human HUMAN is required to score simulators")
     sides = _sides(simulators, human, status, workers)
     human_table, sims = sides.human, sides.simulators
+    scored = score(
+        sims,
+        human_table,
+        definitions="usi-v2",
+        ceiling=len(sims) > 1,  # one simulator: its own summary, no ceiling
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
     if len(sims) == 1:
-        name, table = next(iter(sims.items()))
-        score = score_simulator(table, human_table, name, n_bootstrap=n_bootstrap, seed=seed)
+        single = scored.results[0]
+        assert isinstance(single, ScoreResult)
         if as_json:  # the audit goes beside USI, never into it
-            _notes([(score.simulator, score.uncertainty.note)])
-            audit = score_audit(sides, human).get(name) if with_audit else None
-            typer.echo(json.dumps({**score.model_dump(), "audit": audit}))
+            _notes([(single.simulator, single.uncertainty.note)])
+            audit = score_audit(sides, human).get(single.simulator) if with_audit else None
+            typer.echo(json.dumps({**single.model_dump(), "audit": audit}))
         else:
-            render_score(score, out)
+            render_score(single, out)
         return
-    board = score_leaderboard(sims, human_table, n_bootstrap=n_bootstrap, seed=seed)
+    board = scored.leaderboard()
     if as_json:
         _notes([(r.simulator, r.uncertainty.note) for r in board.leaderboard])
         audits = score_audit(sides, human) if with_audit else None

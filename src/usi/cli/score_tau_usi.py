@@ -38,8 +38,10 @@ def run_tau_usi(
     with_audit: bool = True,
 ) -> None:
     """Score with the paper's definitions; print the table or one JSON object."""
+    from usi.metrics.score import score
+    from usi.metrics.tau_usi.models import TauUsiResult
     from usi.metrics.tau_usi.ratings import load_ratings
-    from usi.metrics.tau_usi.score import human_ceiling, load_difficulty, score_tables
+    from usi.metrics.tau_usi.score import load_difficulty
 
     if ceiling is not None and (simulators or human is not None):
         raise UsiInputError("--ceiling HUMAN takes no SIM files and no --human")
@@ -61,14 +63,18 @@ def run_tau_usi(
     if not out.is_terminal:
         out = Console(width=PIPE_WIDTH)
     if ceiling is not None:
-        result = human_ceiling(
+        alone = score(
+            {},
             read([], ceiling).human,
-            ratings=loaded[0] if loaded else None,
+            definitions="tau-usi",
             difficulty=difficulty,
             n_bootstrap=n_bootstrap,
             seed=seed,
+            ceiling_ratings=loaded[0] if loaded else None,
         )
-        _emit([result], None, as_json, out, None, ceiling_only=True)
+        if not isinstance(alone.ceiling, TauUsiResult):  # one batch: no pair of batches
+            raise UsiInputError(alone.ceiling_reason, None, "--ceiling")
+        _emit([alone.ceiling], None, as_json, out, None, ceiling_only=True)
         return
     assert human is not None
     sides = read(simulators, human)
@@ -82,14 +88,18 @@ def run_tau_usi(
             if file_ratings is None and len(loaded) == 1:
                 file_ratings = loaded[0]
         per_sim[name] = file_ratings
-    results, ceiling_row, _ = score_tables(
+    scored = score(
         sides.simulators,
         sides.human,
+        definitions="tau-usi",
         ratings=per_sim,
         difficulty=difficulty,
         n_bootstrap=n_bootstrap,
         seed=seed,
+        ceiling_bootstrap=0,  # the terminal table shows no ceiling interval
     )
+    results = [r for r in scored.results if isinstance(r, TauUsiResult)]
+    ceiling_row = scored.ceiling if isinstance(scored.ceiling, TauUsiResult) else None
     audits = None
     if as_json and with_audit:  # beside USI, never in it (the same block as usi-v2's)
         from usi.audit.summary import score_audit

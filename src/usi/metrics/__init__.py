@@ -12,6 +12,9 @@ The flow is one-way: table → per-side summaries (``summarize``) → components
 (``component_arrays``) → USI → interval (``bootstrap_usi``, the same component functions on
 resampled weights).
 
+One call scores every simulator and the ceiling: ``usi.metrics.score.score`` (either
+definition set; not re-exported here, where ``score`` is the module's name).
+
 Names are loaded on first use (PEP 562): ``usi --help`` and the other capabilities import
 this package through the CLI and should not pay for scipy and scikit-learn.
 """

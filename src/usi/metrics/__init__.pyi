@@ -32,12 +32,14 @@ from usi.metrics.fidelity import (
     human_coverage_reference as human_coverage_reference,
     measure_fidelity as measure_fidelity,
 )
-from usi.metrics.index import (
+from usi.metrics.ceiling import (
     human_ceiling as human_ceiling,
+    tau_usi_ceiling as tau_usi_ceiling,
+)
+from usi.metrics.index import (
     noise_floors as noise_floors,
     score_pair as score_pair,
     split_half as split_half,
-    usi_value as usi_value,
 )
 from usi.metrics.models import (
     COMPONENT_LABELS as COMPONENT_LABELS,
@@ -70,6 +72,9 @@ from usi.metrics.outcome import (
     task_success_rates as task_success_rates,
 )
 from usi.metrics.score import (
+    PeopleReference as PeopleReference,
+    Scores as Scores,
+    people_reference as people_reference,
     score_leaderboard as score_leaderboard,
     score_simulator as score_simulator,
 )

@@ -9,6 +9,7 @@ component follows from its reported detail by construction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,12 +180,21 @@ def component_arrays(
     )
 
 
-def usi_of(values: dict[str, FloatArray], used: list[str] | None = None) -> FloatArray:
-    """100 · mean of the defined components per row (only ``used`` ones, if given)."""
+def usi_of(
+    values: Mapping[str, FloatArray | float | None], used: list[str] | None = None
+) -> FloatArray:
+    """100 · mean of the defined components per row (only ``used`` ones, if given).
+
+    The one USI mean (spec §6): point estimates, bootstrap replicates, per-batch scores and
+    the ceiling's fold means all go through it. A component may be a (B,) array or one
+    number; NaN, None and an absent key are "not computable" and left out of the mean.
+    """
     names = [c for c in COMPONENT_NAMES if used is None or c in used]
     if not names:
         return np.full(1, np.nan)
-    stacked = np.column_stack([values[c] for c in names])
+    stacked = np.column_stack(
+        [np.atleast_1d(np.asarray(values.get(c), dtype=np.float64)) for c in names]
+    )
     defined = ~np.isnan(stacked)
     return 100.0 * _ratio(np.where(defined, stacked, 0.0).sum(axis=1), defined.sum(axis=1))
 

@@ -6,7 +6,7 @@ as 0 or 1. The flow is one-way: the two tables are summarised once
 (:func:`usi.metrics.summary.summarize`), the components and every detail are read off those
 summaries with unit weights of one (:mod:`usi.metrics.components`), and the bootstrap calls
 the same functions with resampled weights. Per-batch scores and the human ceiling's folds
-are further runs of the same :func:`score_pair`.
+(:mod:`usi.metrics.ceiling`) are further runs of the same :func:`score_pair`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from usi.metrics.divergences import DivergenceRow, build_divergences
 from usi.metrics.models import (
     COMPONENT_NAMES,
     MIN_PAIRED_TASKS,
-    CeilingResult,
     Components,
     DimensionGap,
     Divergence,
@@ -61,12 +60,6 @@ from usi.metrics.summary import IS_RATE, UNALIGNED_PREFIX, PairedSums, summarize
 
 MIN_BATCHES_FOR_PER_BATCH = 2
 """With at least this many human batches a score also reports its per-batch scores."""
-
-MIN_BATCHES_FOR_LEAVE_ONE_OUT = 3
-"""With two batches the two leave-one-out folds are mirror images (every v2 component is
-symmetric in its two sides once the feature set is fixed; only the support rule, which reads
-the reference side, tells them apart), so their spread would measure the support rule, not
-agreement between people."""
 
 FEATURE_PHRASES: dict[str, tuple[str, DivergenceUnit]] = {
     "words_per_turn": ("words per turn", "number"),
@@ -101,12 +94,6 @@ def _number(value: object) -> float | None:
         return None
     number = float(value)  # type: ignore[arg-type]
     return number if math.isfinite(number) else None
-
-
-def usi_value(values: dict[str, float | None]) -> float | None:
-    """100 · mean of the non-null components."""
-    present = [v for c in COMPONENT_NAMES if (v := values.get(c)) is not None]
-    return 100.0 * float(np.mean(present)) if present else None
 
 
 def human_batches(human: pd.DataFrame) -> list[int]:
@@ -294,13 +281,19 @@ def divergences(
     return build_divergences(rows)
 
 
-def noise_floors(human: pd.DataFrame) -> tuple[float | None, float | None]:
-    """The v1 per-task ECE and MAE between two halves of the humans (their noise floor)."""
-    first, second = split_half(human)
+def noise_floors(
+    human: pd.DataFrame, halves: tuple[pd.DataFrame, pd.DataFrame] | None = None
+) -> tuple[float | None, float | None]:
+    """The v1 per-task ECE and MAE between two halves of the humans (their noise floor).
+
+    ``halves``: :func:`split_half` of ``human``, when the caller has it already (the
+    scoring entry splits the people once per call).
+    """
+    first, second = split_half(human) if halves is None else halves
     if len(first) == 0 or len(second) == 0:
         return None, None
-    halves = summarize(second, first)
-    return per_task_ece(halves), per_task_mae(halves)
+    paired = summarize(second, first)
+    return per_task_ece(paired), per_task_mae(paired)
 
 
 def _interval(
@@ -378,14 +371,15 @@ def score_pair(
 
     ``per_batch`` adds the simulator's score against each human batch alone (robustness
     detail). ``floors`` are the humans' v1 noise floors (:func:`noise_floors`), computed
-    here unless given. Fidelity and the judge are added by :func:`usi.metrics.score_simulator`.
+    here unless given. Fidelity and the judge are added by the scoring entry
+    (:mod:`usi.metrics.score`).
     """
     paired = summarize(simulator, human)
     support = point_support(paired)
     arrays = component_arrays(paired, paired.ones(), support)
     values = {c: _number(v[0]) for c, v in arrays.values().items()}
     used = [c for c in COMPONENT_NAMES if values[c] is not None]
-    value = usi_value(values)
+    value = _number(usi_of(arrays.values())[0])
     low, high, std, bias = _interval(paired, used, value, n_bootstrap, seed, support)
     batches = human_batches(human)
     scores: dict[str, float | None] = {}
@@ -450,152 +444,3 @@ def split_half(human: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     first = order[half == 0].drop(columns="_key").reset_index(drop=True)
     second = order[half == 1].drop(columns="_key").reset_index(drop=True)
     return first, second
-
-
-def _fold_means(folds: list[ScoreResult]) -> Components:
-    """Each component averaged over the folds that define it (the features stay per fold).
-
-    A fold's D_k follows from that fold's features; a mean of fold Dice values beside
-    fold-mean sides would not follow from the sides shown (``accusatory_rate`` 0.00130 vs
-    0.00128 shown with Dice 0.0), so the ceiling shows no pooled feature block.
-    """
-    values: dict[str, float | None] = {}
-    missing: dict[str, str] = {}
-    for c in COMPONENT_NAMES:
-        present = [v for f in folds if (v := getattr(f.components, c)) is not None]
-        values[c] = float(np.mean(present)) if present else None
-        if not present:
-            missing[c] = folds[0].components.missing.get(c, "not computable")
-    return Components(**values, missing=missing)
-
-
-def tasks_in_several_batches(human: pd.DataFrame) -> int:
-    """Tasks with sessions in at least two batches: those some leave-one-out fold pairs."""
-    keys = task_keys(human)
-    batches = human.loc[keys.notna(), "batch"]
-    return int((batches.groupby(keys[keys.notna()]).nunique() >= 2).sum())
-
-
-def _empty_ceiling(human: pd.DataFrame, n_batches: int, reason: str) -> CeilingResult:
-    missing = dict.fromkeys(COMPONENT_NAMES, reason)
-    return CeilingResult(
-        value=None,
-        std=None,
-        method="split-half",
-        n_batches=n_batches,
-        per_fold=[],
-        usi=UsiValue(value=None, ci_low=None, ci_high=None, components_used=[]),
-        components=Components(**dict.fromkeys(COMPONENT_NAMES), missing=missing),
-        features={},
-        uncertainty=Uncertainty(method="none", std=None, n_batches=n_batches),
-        n_episodes=len(human),
-        reason=reason,
-    )
-
-
-def human_ceiling(
-    human: pd.DataFrame,
-    *,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = 0,
-    floors: tuple[float | None, float | None] | None = None,
-) -> CeilingResult:
-    """The human ceiling: how well one group of people matches another (spec §6; paper 92.9).
-
-    Not an upper bound: a simulator can exceed it (an exact copy of the people scores 100),
-    since two groups of people differ by sampling. Each fold is scored exactly as a simulator
-    would be against that fold's reference people (their cue turns decide the features; all
-    the people's would keep D4 in more small samples but drift the ceiling from 79.6 at 16
-    sessions per batch to 85.1 on all 89, against 84.7 → 84.3 this way). ≥ 3 batches:
-    leave-one-batch-out, the mean over folds and their spread (``fold_std``, only when every
-    fold uses the same components; no bootstrap, so no interval). 2 batches: one batch
-    against the other (the two leave-one-out folds would be mirror images), with a task
-    bootstrap. 1 batch: :func:`split_half`, one half against the other, with a task bootstrap.
-    ``floors``: the humans' v1 noise floors (:func:`noise_floors`), computed here unless given.
-    """
-    batches = human_batches(human)
-    if floors is None:
-        floors = noise_floors(human)
-    if len(batches) >= MIN_BATCHES_FOR_LEAVE_ONE_OUT:
-        folds = [
-            score_pair(
-                human[human["batch"] == b].reset_index(drop=True),
-                human[human["batch"] != b].reset_index(drop=True),
-                f"batch {b} vs the others",
-                n_bootstrap=0,
-                per_batch=False,
-                floors=floors,
-            )
-            for b in batches
-        ]
-        components = _fold_means(folds)
-        values = {c: getattr(components, c) for c in COMPONENT_NAMES}
-        value = usi_value(values)
-        per_fold = [f.usi.value for f in folds]
-        defined = [v for v in per_fold if v is not None]
-        one_set = len({tuple(f.usi.components_used) for f in folds}) == 1
-        spread = float(np.std(defined, ddof=1)) if len(defined) > 1 and one_set else None
-        return CeilingResult(
-            value=value,
-            std=None,
-            fold_std=spread,
-            method="leave-one-batch-out",
-            n_batches=len(batches),
-            per_fold=per_fold,
-            usi=UsiValue(
-                value=value,
-                ci_low=None,
-                ci_high=None,
-                components_used=[c for c in COMPONENT_NAMES if values[c] is not None],
-            ),
-            components=components,
-            features={},
-            unsupported=[],
-            uncertainty=Uncertainty(
-                method="folds", std=None, fold_std=spread, n_batches=len(batches)
-            ),
-            folds=folds,
-            n_episodes=len(human),
-            n_tasks_paired=tasks_in_several_batches(human),
-            per_fold_tasks_paired=[f.n_tasks_paired for f in folds],
-            reason=None if value is not None else "no component is computable between the folds",
-        )
-    if len(batches) == 2:
-        held_out = human["batch"] == batches[0]
-        one = human[held_out].reset_index(drop=True)
-        other = human[~held_out].reset_index(drop=True)
-        method: str = "batch-vs-batch"
-        name = f"batch {batches[0]} vs batch {batches[1]}"
-    else:
-        one, other = split_half(human)
-        if len(one) == 0 or len(other) == 0:
-            return _empty_ceiling(
-                human,
-                len(batches),
-                f"{len(human)} human episode{'s' if len(human) != 1 else ''}: "
-                "nothing to split in two halves",
-            )
-        method, name = "split-half", "half 2 vs half 1"
-        one, other = other, one
-    fold = score_pair(
-        one, other, name, n_bootstrap=n_bootstrap, seed=seed, per_batch=False, floors=floors
-    )
-    return CeilingResult(
-        value=fold.usi.value,
-        std=fold.uncertainty.std,
-        method="batch-vs-batch" if method == "batch-vs-batch" else "split-half",
-        n_batches=len(batches),
-        per_fold=[fold.usi.value],
-        usi=fold.usi,
-        components=fold.components,
-        features=fold.features,
-        unsupported=fold.unsupported,
-        uncertainty=fold.uncertainty.model_copy(update={"n_batches": len(batches)}),
-        folds=[fold],
-        n_episodes=len(human),
-        n_tasks_paired=fold.n_tasks_paired,
-        per_fold_tasks_paired=[fold.n_tasks_paired],
-        reason=None
-        if fold.usi.value is not None
-        else "no component is computable between the two halves",
-    )

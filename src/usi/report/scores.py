@@ -231,22 +231,45 @@ ScoreProgress = Callable[[str], None]
 Warn = Callable[[str], None]
 
 
-def _load_and_score(
-    args: tuple[str, TableInput, pd.DataFrame, float | None, bool],
-) -> tuple[pd.DataFrame, ScoreResult, list[str]]:
+def _load(
+    args: tuple[str, TableInput, bool, str],
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read one simulator input by ``usi score``'s rules (a worker pool's job)."""
     from usi.inputs.sides import only_simulator, people_note
-    from usi.metrics import score_simulator
 
-    name, source, human, coverage_reference, is_human_input = args
-    read = load_input(source, name)
+    name, source, is_human_input, definitions = args
+    read = load_input(source, name, definitions)
     table = only_simulator(read, name)
     notes = read.notes + ([] if is_human_input else people_note(read))
-    result = score_simulator(table, human, name, coverage_reference=coverage_reference)
-    return table, result, notes
+    return table, notes
 
 
 def _is_human_input(source: TableInput, human_input: TableInput | None) -> bool:
     return human_input is not None and same_input(source, human_input)
+
+
+def _load_all(
+    sims: Mapping[str, TableInput],
+    pool: Executor | None,
+    definitions: str,
+    human_input: TableInput | None = None,
+    warn: Warn | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every simulator's table, read (and fingerprinted) in the pool; warnings in order."""
+    jobs = [
+        (name, source, _is_human_input(source, human_input), definitions)
+        for name, source in sims.items()
+    ]
+    outputs: Iterator[tuple[pd.DataFrame, list[str]]] = (
+        map(_load, jobs) if pool is None else pool.map(_load, jobs)
+    )
+    tables: dict[str, pd.DataFrame] = {}
+    for name, (table, notes) in zip(sims, outputs, strict=True):
+        tables[name] = table
+        if warn is not None:
+            for note in notes:
+                warn(note)
+    return tables
 
 
 def score_all(
@@ -258,55 +281,33 @@ def score_all(
     human_input: TableInput | None = None,
     warn: Warn | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, SimScore], SimScore | None, str]:
-    """Load and score every simulator, and the human ceiling, with ``usi.metrics``.
+    """Load every simulator and score them all, and the human ceiling, by usi-v2.
 
     ``human`` is the people's table (:func:`usi.inputs.sides.human_side`); each simulator
     input is read by the same rules as ``usi score`` and must hold one simulator (people in
     it are not scored; ``human_input`` names the file they came from, so reading one mixed
-    file for both sides warns about nothing). With a ``pool`` (see
-    :mod:`usi.report.workers`) each simulator is read, fingerprinted and scored in a worker
-    process. Returns the simulators' tables and scores by name, the ceiling (None when it
-    has no value) and why it is absent; every warning goes to ``warn``.
+    file for both sides warns about nothing). The scores come from the one scoring entry,
+    :func:`usi.metrics.score.score`, as ``usi score``'s do: the people's split, noise floors,
+    coverage reference and ceiling once. With a ``pool`` (see :mod:`usi.report.workers`)
+    each simulator is read, fingerprinted and scored in a worker process. Returns the
+    simulators' tables and scores by name, the ceiling (None when it has no value) and why
+    it is absent; every warning goes to ``warn``.
     """
-    from usi.metrics import human_ceiling, split_half
-    from usi.metrics.fidelity import human_coverage_reference
+    from usi.metrics.models import CeilingResult, ScoreResult
+    from usi.metrics.score import score
 
-    # Humans against humans depends on the humans only: once per report, not once per simulator.
-    reference = human_coverage_reference(split_half(human))
-    jobs = [
-        (name, source, human, reference, _is_human_input(source, human_input))
-        for name, source in sims.items()
-    ]
-    outputs: Iterator[tuple[pd.DataFrame, ScoreResult, list[str]]] = (
-        map(_load_and_score, jobs) if pool is None else pool.map(_load_and_score, jobs)
-    )
-    tables: dict[str, pd.DataFrame] = {}
-    results: dict[str, ScoreResult] = {}
-    for name, (table, result, notes) in zip(sims, outputs, strict=True):
-        tables[name], results[name] = table, result
-        if warn is not None:
-            for note in notes:
-                warn(note)
+    tables = _load_all(sims, pool, "usi-v2", human_input, warn)
+    scored = score(tables, human, definitions="usi-v2", pool=pool)
+    by_name = {r.simulator: r for r in scored.results if isinstance(r, ScoreResult)}
+    scores: dict[str, SimScore] = {}
+    for name in sims:
+        scores[name] = from_result(name, by_name[name])
         if progress is not None:
             progress(name)
-    scores = {name: from_result(name, result) for name, result in results.items()}
-    ceiling = human_ceiling(human)
-    if ceiling.value is None:
-        return tables, scores, None, ceiling.reason or "not computable"
+    ceiling = scored.ceiling
+    if not isinstance(ceiling, CeilingResult) or ceiling.value is None:
+        return tables, scores, None, scored.ceiling_reason or "not computable"
     return tables, scores, from_ceiling(ceiling), ""
-
-
-def _load_and_score_tau(
-    args: tuple[str, TableInput, pd.DataFrame, Path | None],
-) -> tuple[TauUsiResult, int]:
-    from usi.inputs.sides import only_simulator
-    from usi.metrics.tau_usi.ratings import load_ratings
-    from usi.metrics.tau_usi.score import score_simulator as score_tau_usi
-
-    name, source, human, ratings = args
-    table = only_simulator(load_input(source, name, "tau-usi"), name)
-    loaded = None if ratings is None else load_ratings(ratings)
-    return score_tau_usi(table, human, name, ratings=loaded), len(table)
 
 
 def score_all_tau_usi(
@@ -316,7 +317,7 @@ def score_all_tau_usi(
     progress: ScoreProgress | None = None,
     pool: Executor | None = None,
 ) -> tuple[dict[str, SimScore], SimScore | None, str]:
-    """Every simulator and the ceiling by definitions tau-usi (``usi.metrics.tau_usi``).
+    """Every simulator and the ceiling by definitions tau-usi, through the same entry.
 
     ``human``: the people's tau-usi table; ``ratings``: simulator name → its Eval ratings
     file. The defaults (bootstrap, seed, difficulty map) are ``usi score``'s, so each number
@@ -324,18 +325,20 @@ def score_all_tau_usi(
     ceiling carries its interval, as ``usi score --ceiling`` does. Warnings of the input rules
     were given by :func:`score_all` (same files, same rules).
     """
-    from usi.metrics.tau_usi.score import ceiling_or_reason
+    from usi.metrics.score import score
+    from usi.metrics.tau_usi.models import TauUsiResult
+    from usi.metrics.tau_usi.ratings import load_ratings
 
-    jobs = [(name, source, human, ratings.get(name)) for name, source in sims.items()]
-    outputs: Iterator[tuple[TauUsiResult, int]] = (
-        map(_load_and_score_tau, jobs) if pool is None else pool.map(_load_and_score_tau, jobs)
-    )
+    tables = _load_all(sims, pool, "tau-usi")
+    loaded = {name: load_ratings(path) for name, path in ratings.items()}
+    scored = score(tables, human, definitions="tau-usi", ratings=loaded, pool=pool)
+    by_name = {r.simulator: r for r in scored.results if isinstance(r, TauUsiResult)}
     scores: dict[str, SimScore] = {}
-    for name, (result, n_episodes) in zip(sims, outputs, strict=True):
-        scores[name] = from_tau_usi(result, n_episodes)
+    for name in sims:
+        scores[name] = from_tau_usi(by_name[name], len(tables[name]))
         if progress is not None:
             progress(name)
-    ceiling, reason = ceiling_or_reason(human)
-    if ceiling is None or ceiling.usi.value is None:
-        return scores, None, reason or "not computable"
+    ceiling = scored.ceiling
+    if not isinstance(ceiling, TauUsiResult) or ceiling.usi.value is None:
+        return scores, None, scored.ceiling_reason or "not computable"
     return scores, from_tau_usi(ceiling, len(human)), ""

@@ -1,8 +1,10 @@
-"""``tau-usi`` scores: a simulator against the human batches, and the human ceiling (§10).
+"""``tau-usi`` scores: a simulator against the human batches (§10).
 
 Tables in (``load_table(..., definitions="tau-usi")``), :class:`TauUsiResult` out. The cells
 are the paper's (:mod:`.compute`, point estimate = the reference to 1e-9); the interval, the
-published placement, the notes and the signature are usi's additions, labelled as such.
+published placement, the notes and the signature are usi's additions, labelled as such. The
+human ceiling is :func:`usi.metrics.ceiling.tau_usi_ceiling` (built from this module's row
+helpers); commands reach both through the one scoring entry, :mod:`usi.metrics.score`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ from usi.metrics.tau_usi.compute import (
     DIMENSION_NAMES,
     FloatArray,
     Tables,
-    ceiling_cells,
-    ceiling_usi,
     simulator_cells,
 )
 from usi.metrics.tau_usi.divergences import tau_usi_divergences
@@ -369,136 +369,3 @@ def _components(row: PaperRow) -> TauUsiComponents:
         outcome = 1 - row.ece[0]
     evaluation = scaled(row.eval_agree, "evaluation", "no --ratings")
     return TauUsiComponents(**dims, outcome=outcome, evaluation=evaluation, missing=missing)
-
-
-def human_ceiling(
-    human: pd.DataFrame,
-    *,
-    ratings: Ratings | None = None,
-    difficulty: tuple[dict[str, float], str] | None = None,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = DEFAULT_SEED,
-) -> TauUsiResult:
-    """People against people (§10.7): every pair of batches; Eval from a second rater.
-
-    ``ratings``: a second person's ratings of the first batch's conversations (the paper's
-    97.4 came from such a set); its mean and std are over sessions, as in the reference.
-    """
-    diff, diff_label = difficulty or load_difficulty()
-    both, tables, tasks = _tables(human, None, None)
-    hum = human_side(both)
-    if len(hum.batches) < 2:
-        raise UsiInputError(
-            f"the tau-usi ceiling needs at least 2 human batches, this file has "
-            f"{len(hum.batches)}: use --definitions usi-v2 (split-half ceiling)",
-            None,
-            "--ceiling",
-        )
-    evaluation = None
-    if ratings:
-        first = HumanSide(hum.batches[:1], hum.rows[:1], hum.rewards[:1], hum.ids[:1])
-        per = session_agreements(first, _human_survey(both), ratings)
-        evaluation = _cell([a for _, a in per[0]])
-    cells = ceiling_cells(tables, hum, diff)
-    eval_mean = None if evaluation is None else evaluation[0]
-    usis = ceiling_usi(cells, eval_mean)[0]
-    dims = {d: _column(cells.dims[0, :, i]) for i, d in enumerate(DIMENSION_NAMES)}
-    row = PaperRow(
-        **{d: _cell(v) for d, v in dims.items()},
-        eval_agree=evaluation,
-        ece=_cell(_column(cells.ece[0])),
-        usi=_cell(usis),
-    )
-    low = high = None
-    if n_bootstrap > 0 and tasks:
-        w = _bootstrap_weights(len(tasks), n_bootstrap, seed)
-        boot = ceiling_cells(Tables(tables.features, tables.task_of, w), hum, diff)
-        reps = np.array([np.mean(v) if v else np.nan for v in ceiling_usi(boot, eval_mean)])
-        low, high = _interval(reps, row.usi[0] if row.usi else None)
-    pairs = [(i, j) for i in range(len(hum.batches)) for j in range(i + 1, len(hum.batches))]
-    per_pair = []
-    for p, (i, j) in enumerate(pairs):
-        shared = len(set(hum.rows[i]) & set(hum.rows[j]))
-        usi_p = usis[p] if p < len(usis) else float("nan")
-        per_pair.append(
-            _batch_cell(
-                f"{hum.batches[i]}-{hum.batches[j]}",
-                cells.dims[0, p],
-                cells.ece[0, p],
-                usi_p,
-                shared,
-            )
-        )
-    size_note = _size_note(hum)
-    notes = [
-        "the ceiling is how well one batch of people matches another on the tasks they share; "
-        "a simulator can exceed it"
-    ]
-    if evaluation is None:
-        notes.append("no second human rating (--ratings): Eval is out, 5 terms")
-    if size_note:
-        notes.append(size_note)
-    return TauUsiResult(
-        simulator=CEILING_NAME,
-        usi=_usi_value(row, low, high, evaluation is not None),
-        components=_components(row),
-        paper_row=row,
-        per_batch=per_pair,
-        tasks=TaskCounts(counted={p.batch: p.n_tasks for p in per_pair}, left_out=hum.left_out),
-        uncertainty=Uncertainty(n_bootstrap=n_bootstrap, seed=seed),
-        signature=signature(diff_label, hum, evaluation is not None),
-        notes=notes,
-    )
-
-
-def ranked(results: Sequence[TauUsiResult]) -> list[TauUsiResult]:
-    """Best USI first, unscored last, ties by name: every tau-usi leaderboard's order."""
-    return sorted(results, key=lambda r: (r.usi.value is None, -(r.usi.value or 0.0), r.simulator))
-
-
-def ceiling_or_reason(
-    human: pd.DataFrame,
-    *,
-    difficulty: tuple[dict[str, float], str] | None = None,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = DEFAULT_SEED,
-) -> tuple[TauUsiResult | None, str]:
-    """The human ceiling, or None and why not (one human batch has no batch pairs)."""
-    try:
-        return human_ceiling(human, difficulty=difficulty, n_bootstrap=n_bootstrap, seed=seed), ""
-    except UsiInputError as exc:
-        return None, exc.message
-
-
-def score_tables(
-    simulators: Mapping[str, pd.DataFrame],
-    human: pd.DataFrame,
-    *,
-    ratings: Mapping[str, Ratings | None] | None = None,
-    difficulty: tuple[dict[str, float], str] | None = None,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = DEFAULT_SEED,
-    ceiling_bootstrap: int = 0,
-) -> tuple[list[TauUsiResult], TauUsiResult | None, str]:
-    """Every simulator against the people, ranked, and the ceiling (or why there is none).
-
-    ``ratings``: simulator name → its Eval ratings (absent: 5 terms). ``ceiling_bootstrap``:
-    replicates of the ceiling's interval (the terminal table shows none, the report does).
-    """
-    diff = difficulty or load_difficulty()
-    results = [
-        score_simulator(
-            table,
-            human,
-            name,
-            ratings=(ratings or {}).get(name),
-            difficulty=diff,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
-        )
-        for name, table in simulators.items()
-    ]
-    ceiling, reason = ceiling_or_reason(
-        human, difficulty=diff, n_bootstrap=ceiling_bootstrap, seed=seed
-    )
-    return ranked(results), ceiling, reason
