@@ -163,9 +163,9 @@ def serve(
             file=sys.stderr,
         )
     served = _domains(domains)
-    validate_model(agent_model)
+    validate_model(agent_model, where="--agent-model")
     if judge_model:
-        validate_model(judge_model)
+        validate_model(judge_model, where="--judge-model")
     if judge_base_url and not judge_model:
         raise UsiInputError("has no effect without --judge-model", where="--judge-base-url")
     if admin_token is not None:
@@ -185,8 +185,8 @@ def serve(
         _check_tasks_file(tasks_file, served)
     check_port(host, port)
     check_database_url(db, create=True)
-    check_base_url(agent_base_url, "--agent-base-url")
-    check_base_url(judge_base_url, "--judge-base-url")
+    check_base_url(agent_base_url, option="--agent-base-url")
+    check_base_url(judge_base_url, option="--judge-base-url")
 
     from usi.study.app import create_app
     from usi.study.config import StudyConfig
