@@ -40,13 +40,20 @@ JUDGE_MODEL_HELP = (
 )
 
 # Files and folders.
+Episodes = Annotated[
+    Path,
+    typer.Argument(help="Episodes: canonical JSONL, tau-usi JSON, or a `tau2 run` results JSON."),
+]
 Human = Annotated[Path, typer.Option("--human", help=HUMAN_HELP)]
 OptionalHuman = Annotated[Path | None, typer.Option("--human", help=HUMAN_HELP)]
 Out = Annotated[
     Path, typer.Option("-o", "--out", help="Where to write (the command's help says what).")
 ]
 Output = Annotated[
-    Path, typer.Option("-o", "--output", help="Episodes file to write (canonical JSONL).")
+    Path,
+    typer.Option(
+        "-o", "--output", help="Episodes file to write (canonical JSONL; data convert: see --to)."
+    ),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)]
 Resume = Annotated[

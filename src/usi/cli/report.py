@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from usi.cli.options import Definitions, Human, Out, Overwrite
 from usi.errors import UsiInputError
-from usi.options import DEFAULT_DEFINITIONS
-from usi.options import DefinitionsName as Definitions
+from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
 from usi.outputs import check_input_file, check_output_dir
 
 REPORT_MARKER = "report.html"  # usi.report.build.REPORT_FILE, without importing matplotlib
@@ -20,9 +20,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
-        human: Annotated[
-            Path, typer.Option("--human", help="Human episodes (any format usi reads).")
-        ],
+        human: Human,
         sim: Annotated[
             list[str],
             typer.Option(
@@ -33,7 +31,7 @@ def register(app: typer.Typer) -> None:
                 "the Eval term; without it USI has 5 terms.",
             ),
         ],
-        out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
+        out: Out,
         capability: Annotated[
             Path | None,
             typer.Option(
@@ -48,21 +46,13 @@ def register(app: typer.Typer) -> None:
                 "best, median and worst by USI).",
             ),
         ] = None,
-        overwrite: Annotated[
-            bool,
-            typer.Option("--overwrite", help="Replace an existing report folder (whole)."),
-        ] = False,
-        definitions: Annotated[
-            Definitions,
-            typer.Option(
-                "--definitions",
-                help="The leaderboard's and capability figure's USI: tau-usi (the paper's, "
-                "placed among the published simulators) or usi-v2. The per-feature, survey "
-                "and fidelity analyses are usi-v2's and say so.",
-            ),
-        ] = DEFAULT_DEFINITIONS,
+        overwrite: Overwrite = False,
+        definitions: Definitions = DEFAULT_DEFINITIONS,
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report.
+
+        OUT (-o): the report folder. --definitions decides the leaderboard's and capability
+        figure's USI; the per-feature, survey and fidelity analyses are usi-v2's and say so.
 
         Files are read by the rules of `usi score`: the same numbers.
         --human must hold human episodes; each --sim FILE holds one simulator
@@ -79,7 +69,7 @@ def register(app: typer.Typer) -> None:
             if spec.ratings is not None:
                 check_input_file(spec.ratings)
         ratings = {name: s.ratings for name, s in sims.items() if s.ratings is not None}
-        if ratings and definitions is not Definitions.TAU_USI:
+        if ratings and definitions is not DefinitionsName.TAU_USI:
             raise UsiInputError(
                 "RATINGS belong to --definitions tau-usi (the Eval term)", where="--sim"
             )
@@ -94,7 +84,9 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         # One step per table loaded (simulators: and scored), section drawn, and the write.
-        total = 1 + len(sims) * (2 if definitions is Definitions.TAU_USI else 1) + len(SECTIONS) + 1
+        total = (
+            1 + len(sims) * (2 if definitions is DefinitionsName.TAU_USI else 1) + len(SECTIONS) + 1
+        )
         with Progress(
             *progress_columns(console.width, stats=False),
             console=console,

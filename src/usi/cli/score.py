@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from usi.cli.options import Definitions, Json, OptionalHuman
 from usi.errors import UsiInputError
 from usi.layout import PIPE_WIDTH
-from usi.options import DEFAULT_DEFINITIONS
-from usi.options import DefinitionsName as Definitions
+from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
 from usi.outputs import check_input_file
 
 if TYPE_CHECKING:
@@ -140,16 +140,12 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        human: Annotated[
-            Path | None, typer.Option("--human", help="Episode file with the human sessions.")
-        ] = None,
+        human: OptionalHuman = None,
         ceiling: Annotated[
             Path | None,
             typer.Option("--ceiling", help="Score the humans against themselves (the ceiling)."),
         ] = None,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print one JSON object on stdout.")
-        ] = False,
+        as_json: Json = False,
         n_bootstrap: Annotated[
             int,
             typer.Option(
@@ -167,14 +163,7 @@ def register(app: typer.Typer) -> None:
                 min=0, help="Processes reading a large JSONL file (0 = 2 above 16 MiB, else 1)."
             ),
         ] = 0,
-        definitions: Annotated[
-            Definitions,
-            typer.Option(
-                "--definitions",
-                help="tau-usi: the paper's USI, exactly (comparable with the published "
-                "simulators); usi-v2: usi's small-sample variant.",
-            ),
-        ] = DEFAULT_DEFINITIONS,
+        definitions: Definitions = DEFAULT_DEFINITIONS,
         ratings: Annotated[
             list[Path] | None,
             typer.Option(
@@ -212,7 +201,7 @@ def register(app: typer.Typer) -> None:
             for path in (*(simulators or []), human, ceiling, *(ratings or []), difficulty):
                 if path is not None:
                     check_input_file(path)
-            if definitions is Definitions.TAU_USI:
+            if definitions is DefinitionsName.TAU_USI:
                 from usi.cli.score_tau_usi import run_tau_usi
 
                 run_tau_usi(

@@ -66,7 +66,7 @@ def invalid(field: str, problem: str, value: Any) -> ValidationError:
     """A settings error located at ``field`` (dotted for nested fields), as pydantic's own
     are, so the CLI names the flag of the field whichever rule failed."""
     loc = tuple(field.split("."))
-    error = PydanticCustomError("usi_settings", problem)  # type: ignore[arg-type]
+    error = PydanticCustomError("usi_settings", problem)
     details: list[InitErrorDetails] = [{"type": error, "loc": loc, "input": value}]
     return ValidationError.from_exception_data("RunSettings", details)
 
