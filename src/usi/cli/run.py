@@ -325,14 +325,23 @@ def register(app: typer.Typer) -> None:
             study = load_study_instructions(instructions, domain)
         prompt_text = read_text_file(user_prompt, "user prompt") if user_prompt else None
         persona_text = read_text_file(persona, "persona") if persona else None
-        # Every value and combination the settings decide is checked by the model itself.
+        # Every value and combination the settings decide is checked by the model itself
+        # (by keyword: a positional argument's error would be located by its index).
         with flag_errors(role_flags("agent")):
             agent = RoleSettings(
-                agent_model, agent_base_url, agent_temperature, agent_max_tokens, agent_seed
+                model=agent_model,
+                base_url=agent_base_url,
+                temperature=agent_temperature,
+                max_tokens=agent_max_tokens,
+                seed=agent_seed,
             )
         with flag_errors(role_flags("user")):
             user = RoleSettings(
-                user_model, user_base_url, user_temperature, user_max_tokens, user_seed
+                model=user_model,
+                base_url=user_base_url,
+                temperature=user_temperature,
+                max_tokens=user_max_tokens,
+                seed=user_seed,
             )
         with flag_errors(RUN_FLAGS):
             settings = RunSettings(
@@ -431,7 +440,14 @@ def register(app: typer.Typer) -> None:
 
         _configure_offline(offline_latency_ms, offline_faults)
         with flag_errors(JUDGE_FLAGS):
-            settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
+            settings = JudgeSettings(
+                model=model,
+                base_url=base_url,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                num_retries=retries,
+                timeout_s=timeout,
+            )
         check_base_url(base_url, option="--base-url")
         check_credentials(model, base_url=base_url, where="--model")
         from usi.run.runner import RunInterrupted

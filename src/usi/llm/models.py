@@ -103,7 +103,7 @@ def completion_kwargs(
     """
     validate_model(model)
     if role not in ROLES:
-        raise UsiInputError(f"unknown role {role!r} (known: {', '.join(ROLES)})", where="role")
+        raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")  # usi's own bug
     if is_offline(model):
         from usi.llm.offline.server import default_server
 
