@@ -112,9 +112,8 @@ class RunSettings:
     timeout_s: Timeout = defaults.TIMEOUT_S
     survey: bool = defaults.SURVEY
     survey_retries: Annotated[int, Field(ge=0)] = SURVEY_RETRIES
-    protocol: str = (
-        defaults.PROTOCOL
-    )  # or paper.TAU_USI: the study's instructions, rules and limits
+    # or paper.TAU_USI: the study's instructions, rules and limits
+    protocol: str = defaults.PROTOCOL
     # the study's instructions (protocol tau-usi)
     study: Annotated[StudyInstructions | None, SkipValidation] = None
 
