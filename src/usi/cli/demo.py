@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from usi.cli.options import Definitions, Out, Overwrite
-from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
+from usi.cli.options import Definitions as DefinitionsOption
+from usi.cli.options import Out, Overwrite
+from usi.options import DEFAULT_DEFINITIONS
+from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_output_dir
 
 DEFAULT_OUT = Path("usi-demo")
@@ -33,7 +35,7 @@ def demo(
         int, typer.Option(help="τ² tasks per domain for the live offline runs.", min=1)
     ] = 3,
     overwrite: Overwrite = False,
-    definitions: Definitions = DEFAULT_DEFINITIONS,
+    definitions: DefinitionsOption = DEFAULT_DEFINITIONS,
 ) -> None:
     """Score simulators against a human reference, fully offline, and write the report.
 
@@ -65,7 +67,7 @@ def demo(
         )
     console.print("[bold]3/4 score[/bold] every simulator against the human reference")
     human, sims = simulator_tables(corpus, runs, definitions.value)
-    if definitions is DefinitionsName.TAU_USI:
+    if definitions is Definitions.TAU_USI:
         from usi.cli.score_tau_usi import render
         from usi.metrics.tau_usi.score import score_tables
 

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from usi.cli.options import Definitions, Human, Out, Overwrite
+from usi.cli.options import Definitions as DefinitionsOption
+from usi.cli.options import Human, Out, Overwrite
 from usi.errors import UsiInputError
-from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
+from usi.options import DEFAULT_DEFINITIONS
+from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_input_file, check_output_dir
 
 REPORT_MARKER = "report.html"  # usi.report.build.REPORT_FILE, without importing matplotlib
@@ -47,7 +49,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         overwrite: Overwrite = False,
-        definitions: Definitions = DEFAULT_DEFINITIONS,
+        definitions: DefinitionsOption = DEFAULT_DEFINITIONS,
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report.
 
@@ -69,7 +71,7 @@ def register(app: typer.Typer) -> None:
             if spec.ratings is not None:
                 check_input_file(spec.ratings)
         ratings = {name: s.ratings for name, s in sims.items() if s.ratings is not None}
-        if ratings and definitions is not DefinitionsName.TAU_USI:
+        if ratings and definitions is not Definitions.TAU_USI:
             raise UsiInputError(
                 "RATINGS belong to --definitions tau-usi (the Eval term)", where="--sim"
             )
@@ -84,9 +86,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         # One step per table loaded (simulators: and scored), section drawn, and the write.
-        total = (
-            1 + len(sims) * (2 if definitions is DefinitionsName.TAU_USI else 1) + len(SECTIONS) + 1
-        )
+        total = 1 + len(sims) * (2 if definitions is Definitions.TAU_USI else 1) + len(SECTIONS) + 1
         with Progress(
             *progress_columns(console.width, stats=False),
             console=console,

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from usi.cli.options import Definitions, Json, OptionalHuman
+from usi.cli.options import Definitions as DefinitionsOption
+from usi.cli.options import Json, OptionalHuman
 from usi.errors import UsiInputError
 from usi.layout import PIPE_WIDTH
-from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
+from usi.options import DEFAULT_DEFINITIONS
+from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_input_file
 
 if TYPE_CHECKING:
@@ -163,7 +165,7 @@ def register(app: typer.Typer) -> None:
                 min=0, help="Processes reading a large JSONL file (0 = 2 above 16 MiB, else 1)."
             ),
         ] = 0,
-        definitions: Definitions = DEFAULT_DEFINITIONS,
+        definitions: DefinitionsOption = DEFAULT_DEFINITIONS,
         ratings: Annotated[
             list[Path] | None,
             typer.Option(
@@ -201,7 +203,7 @@ def register(app: typer.Typer) -> None:
             for path in (*(simulators or []), human, ceiling, *(ratings or []), difficulty):
                 if path is not None:
                     check_input_file(path)
-            if definitions is DefinitionsName.TAU_USI:
+            if definitions is Definitions.TAU_USI:
                 from usi.cli.score_tau_usi import run_tau_usi
 
                 run_tau_usi(
