@@ -133,7 +133,10 @@ def test_bad_input_is_one_line_and_exit_2_with_nothing_written(
         ([str(tmp_path / "missing.jsonl")], f"{tmp_path / 'missing.jsonl'}: no such file"),
         ([str(broken), "--json"], f"{broken}:line 2: "),
         ([str(sim_path), "--human", str(tmp_path / "nope.json")], f"{tmp_path / 'nope.json'}: "),
-        ([str(sim_path), "--judge-model", "offline/nobody"], "model: unknown offline model"),
+        (
+            [str(sim_path), "--judge-model", "offline/nobody"],
+            "--judge-model: unknown offline model",
+        ),
     ]
     for args, expected in cases:
         code = _main(monkeypatch, *args)

@@ -77,7 +77,7 @@ def test_missing_credentials_fail_fast(
     code = usi(monkeypatch, *RUN, "--tasks", "1", "-o", str(out), "--user-model", "openai/gpt-4o")
     err = capsys.readouterr().err.strip()
     assert code == 2 and not out.exists() and server.requests == 0
-    assert err == "usi: error: user-model: no credentials for openai/gpt-4o: set OPENAI_API_KEY"
+    assert err == "usi: error: --user-model: no credentials for openai/gpt-4o: set OPENAI_API_KEY"
     code = usi(
         monkeypatch, *RUN, "--tasks", "1", "-o", str(out), "--agent-model", "anthropic/claude-x"
     )

@@ -7,27 +7,14 @@ index), ``evidence`` the offending span or, for a premature stop, the action lef
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
-Kind = Literal[
-    "premature_stop",
-    "hallucinated_identifier",
-    "instruction_leak",
-    "role_confusion",
-    "repetition_loop",
-    "empty_turn",
-]
+from usi.core.mistakes import MISTAKE_KINDS, MistakeKind
+
+#: An error's kind (:mod:`usi.core.mistakes` spells them, for the audit and offline/flaky).
+Kind = MistakeKind
 #: Every kind, in the order tables show them.
-KINDS: tuple[Kind, ...] = (
-    "premature_stop",
-    "hallucinated_identifier",
-    "instruction_leak",
-    "role_confusion",
-    "repetition_loop",
-    "empty_turn",
-)
+KINDS: tuple[Kind, ...] = MISTAKE_KINDS
 
 
 class AuditError(BaseModel):

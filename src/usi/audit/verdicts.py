@@ -26,7 +26,7 @@ def check_judge_model(model: str) -> None:
     """Bad model strings are bad input, reported before any episode is read."""
     from usi.llm.models import validate_model
 
-    validate_model(model)
+    validate_model(model, where="--judge-model")
     if not model.strip():
         raise UsiInputError("empty model string", where="--judge-model")
 

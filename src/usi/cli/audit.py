@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
+from usi.cli.options import Episodes, Json, JudgeBaseUrl, JudgeModel, OptionalHuman
 from usi.errors import UsiInputError
 from usi.layout import PIPE_WIDTH
 from usi.outputs import check_input_file
@@ -102,36 +103,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("audit")
     def audit_command(
-        episodes: Annotated[
-            Path,
-            typer.Argument(
-                help="Episodes: canonical JSONL, tau-usi JSON, or a `tau2 run` results JSON."
-            ),
-        ],
-        human: Annotated[
-            Path | None,
-            typer.Option("--human", help="Episode file with the human sessions (the baseline)."),
-        ] = None,
-        as_json: Annotated[
-            bool,
-            typer.Option(
-                "--json",
-                help='One JSON object per episode: {"episode_id", "source", "task_id", '
-                '"reward", "errors": [{"kind", "turn", "evidence"}], "skipped"}.',
-            ),
-        ] = False,
-        judge_model: Annotated[
-            str | None,
-            typer.Option(
-                "--judge-model",
-                help="Add an LLM verdict (0–100) on instruction adherence per episode, "
-                "the study's quality judge (any litellm model, or offline/…).",
-            ),
-        ] = None,
-        judge_base_url: Annotated[
-            str | None, typer.Option("--judge-base-url", help="OpenAI-compatible base URL.")
-        ] = None,
+        episodes: Episodes,
+        human: OptionalHuman = None,
+        as_json: Json = False,
+        judge_model: JudgeModel = None,
+        judge_base_url: JudgeBaseUrl = None,
     ) -> None:
         """The simulator's own mistakes: premature stops, invented ids, leaked instructions,
-        role confusion, loops, empty turns — and the agent failures they cause."""
+        role confusion, loops, empty turns — and the agent failures they cause.
+
+        --json: one JSON object per episode, {"episode_id", "source", "task_id", "reward",
+        "errors": [{"kind", "turn", "evidence"}], "skipped"}.
+        """
         run_audit(episodes, human, as_json, judge_model, judge_base_url)

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from usi.cli.options import Episodes, Output, Overwrite
 from usi.errors import UsiInputError
 from usi.outputs import check_input_file, check_output_file, check_parent
 
@@ -61,21 +62,13 @@ def _warnings_on_stderr() -> Iterator[None]:
 
 @data_app.command("convert")
 def convert_command(
-    source: Annotated[
-        Path,
-        typer.Argument(help="Episodes file: canonical JSONL, tau-usi JSON, or tau2 results JSON."),
-    ],
-    output: Annotated[
-        Path,
-        typer.Option("-o", "--output", help="File to write (canonical JSONL, or see --to)."),
-    ],
+    source: Episodes,
+    output: Output,
     fmt: Annotated[
         FormatChoice,
         typer.Option("--format", help="Input format; auto detects it from the content."),
     ] = FormatChoice.AUTO,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing OUTPUT.")
-    ] = False,
+    overwrite: Overwrite = False,
     to: Annotated[
         TargetChoice,
         typer.Option(
@@ -154,9 +147,7 @@ def fetch_command(
     revision: Annotated[
         str | None, typer.Option("--revision", help="Dataset revision: branch, tag or commit.")
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing DEST/human.jsonl.")
-    ] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Download the human-study dataset (cmu-lti/tau-usi) and convert it to canonical episodes.
 

@@ -6,10 +6,11 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
+from usi.cli.options import Definitions, Episodes, Json
 from usi.fingerprint.features import DIMENSION_NAMES, DIMENSIONS, FEATURES
 from usi.layout import PIPE_WIDTH
 from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
@@ -213,29 +214,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("fingerprint")
     def fingerprint_command(
-        episodes: Annotated[
-            Path,
-            typer.Argument(
-                help="Episodes: canonical JSONL, tau-usi JSON, or a `tau2 run` results JSON."
-            ),
-        ],
-        as_json: Annotated[
-            bool,
-            typer.Option(
-                "--json",
-                help="One JSON object per episode on stdout "
-                '({"episode_id", "source", "task_id", "definitions", "features": {…}}).',
-            ),
-        ] = False,
-        definitions: Annotated[
-            DefinitionsName,
-            typer.Option(
-                "--definitions",
-                help="tau-usi: the paper's 20 features with its names; usi-v2: usi's 19.",
-            ),
-        ] = DEFAULT_DEFINITIONS,
+        episodes: Episodes,
+        as_json: Json = False,
+        definitions: Definitions = DEFAULT_DEFINITIONS,
     ) -> None:
         """Behavioral features of every episode (tau-usi: 20, usi-v2: 19), or per-source profiles.
+
+        --json: one JSON object per episode, {"episode_id", "source", "task_id",
+        "definitions", "features": {…}}; --definitions tau-usi gives the paper's 20 features
+        with its names, usi-v2 usi's 19.
 
         Episodes are read by the rules of `usi score`: failed runs are left out,
         a repeated episode_id is an error, a task τ² lacks becomes task_id null.

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from usi.cli.options import Definitions as DefinitionsOption
+from usi.cli.options import Human, Out, Overwrite
 from usi.errors import UsiInputError
 from usi.options import DEFAULT_DEFINITIONS
 from usi.options import DefinitionsName as Definitions
@@ -20,9 +22,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
-        human: Annotated[
-            Path, typer.Option("--human", help="Human episodes (any format usi reads).")
-        ],
+        human: Human,
         sim: Annotated[
             list[str],
             typer.Option(
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
                 "the Eval term; without it USI has 5 terms.",
             ),
         ],
-        out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
+        out: Out,
         capability: Annotated[
             Path | None,
             typer.Option(
@@ -48,21 +48,13 @@ def register(app: typer.Typer) -> None:
                 "best, median and worst by USI).",
             ),
         ] = None,
-        overwrite: Annotated[
-            bool,
-            typer.Option("--overwrite", help="Replace an existing report folder (whole)."),
-        ] = False,
-        definitions: Annotated[
-            Definitions,
-            typer.Option(
-                "--definitions",
-                help="The leaderboard's and capability figure's USI: tau-usi (the paper's, "
-                "placed among the published simulators) or usi-v2. The per-feature, survey "
-                "and fidelity analyses are usi-v2's and say so.",
-            ),
-        ] = DEFAULT_DEFINITIONS,
+        overwrite: Overwrite = False,
+        definitions: DefinitionsOption = DEFAULT_DEFINITIONS,
     ) -> None:
         """Write the study's analyses, figures and leaderboard as one HTML report.
+
+        OUT (-o): the report folder. --definitions decides the leaderboard's and capability
+        figure's USI; the per-feature, survey and fidelity analyses are usi-v2's and say so.
 
         Files are read by the rules of `usi score`: the same numbers.
         --human must hold human episodes; each --sim FILE holds one simulator

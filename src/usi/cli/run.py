@@ -17,8 +17,25 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from usi.cli.options import (
+    AgentBaseUrl,
+    AgentModel,
+    BaseUrl,
+    Concurrency,
+    OfflineFaults,
+    OfflineLatency,
+    Out,
+    Overwrite,
+    Quiet,
+    Resume,
+    Retries,
+    Timeout,
+    UserBaseUrl,
+    flag_errors,
+)
 from usi.errors import UsiInputError
 from usi.outputs import check_input_file, check_output_file
+from usi.run import defaults
 
 if TYPE_CHECKING:
     from usi.run.runner import RunInterrupted
@@ -29,11 +46,11 @@ def _task_list(tasks: str | None) -> list[str] | None:
         return None
     ids = [t.strip() for t in tasks.split(",") if t.strip()]
     if not ids:
-        raise UsiInputError("--tasks is empty (give τ² task ids such as 0,1,2)", where="tasks")
+        raise UsiInputError("is empty (give τ² task ids such as 0,1,2)", where="--tasks")
     return ids
 
 
-def check_base_url(url: str | None, option: str) -> None:
+def check_base_url(url: str | None, *, option: str) -> None:
     """An OpenAI-compatible base URL must answer (any HTTP status) before a run starts."""
     if not url:
         return
@@ -68,19 +85,14 @@ def interrupted(exc: RunInterrupted) -> NoReturn:
     raise typer.Exit(130)
 
 
-def check_run_flags(
-    *,
-    user_kind: str,
-    user_plugin: str | None,
-    backend: str,
-    ray_address: str | None,
-    workers: int | None,
-) -> None:
-    """A flag that has no effect in the combination given is an error, not silently ignored."""
+def check_run_flags(*, backend: str, ray_address: str | None, workers: int | None) -> None:
+    """A flag that has no effect in the combination given is an error, not silently ignored.
+
+    These are the runner's flags; the settings' own combinations (``--user-plugin`` without
+    ``--user-kind plugin``, the paper's fixed prompt and limits, …) are
+    :class:`~usi.run.episode.RunSettings`' checks."""
     from usi.checks import check_ray
 
-    if user_plugin and user_kind != "plugin":
-        raise UsiInputError("has no effect without --user-kind plugin", where="--user-plugin")
     if ray_address and backend != "ray":
         raise UsiInputError("has no effect without --backend ray", where="--ray-address")
     if workers is not None and backend not in ("process", "auto"):
@@ -98,44 +110,19 @@ PROTOCOL_HELP = (
 )
 
 
-def check_protocol_flags(
-    *,
-    protocol: str,
-    instructions: Path | None,
-    user_prompt: Path | None,
-    persona: Path | None,
-    split: str | None,
-    max_steps: int | None,
-    max_errors: int | None,
-) -> None:
-    """``--protocol tau-usi`` needs ``--instructions`` and fixes the simulator's prompt and the
-    limits; ``--instructions`` means nothing to the tau2 protocol."""
-    from usi.run.paper import PROTOCOLS, TAU_USI
+def check_protocol_flags(*, protocol: str, split: str | None) -> None:
+    """``--split`` means nothing to ``--protocol tau-usi``: the study file decides the tasks.
 
-    if protocol not in PROTOCOLS:
+    The protocol's other rules are on fields of :class:`~usi.run.episode.RunSettings`, which
+    checks them; ``--split`` is not one (it picks the tasks, it does not decide an episode)."""
+    from usi.run.paper import TAU_USI
+
+    if protocol == TAU_USI and split is not None:
         raise UsiInputError(
-            f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})", where="--protocol"
+            "has no effect with --protocol tau-usi (the study file decides the tasks; give "
+            "--tasks to run fewer)",
+            where="--split",
         )
-    if protocol != TAU_USI:
-        if instructions is not None:
-            raise UsiInputError("has no effect without --protocol tau-usi", where="--instructions")
-        return
-    if instructions is None:
-        raise UsiInputError(
-            "--protocol tau-usi needs --instructions HUMAN_FILE (the study's data: the "
-            "instruction each task's participants saw)",
-            where="--protocol",
-        )
-    fixed = (
-        ("--user-prompt", user_prompt, "the paper's user rules are the prompt"),
-        ("--persona", persona, "the study's instruction is the whole scenario"),
-        ("--split", split, "the study file decides the tasks; give --tasks to run fewer"),
-        ("--max-steps", max_steps, "the paper's limits are 80 user turns and 64 tool rounds"),
-        ("--max-errors", max_errors, "the paper's protocol has no error limit"),
-    )
-    for flag, value, why in fixed:
-        if value is not None:
-            raise UsiInputError(f"has no effect with --protocol tau-usi ({why})", where=flag)
 
 
 def _configure_offline(latency_ms: float | None, faults: str | None) -> None:
@@ -144,11 +131,51 @@ def _configure_offline(latency_ms: float | None, faults: str | None) -> None:
 
     if latency_ms is not None:
         if latency_ms < 0:
-            raise UsiInputError("--offline-latency-ms must be >= 0")
+            raise UsiInputError("must be >= 0", where="--offline-latency-ms")
         os.environ["USI_OFFLINE_LATENCY_MS"] = str(latency_ms)
     if faults:
-        parse_faults(faults)  # validate now
+        parse_faults(faults, where="--offline-faults")  # validate now
         os.environ["USI_OFFLINE_FAULTS"] = faults
+
+
+def role_flags(role: str) -> dict[str, str]:
+    """Each field of a :class:`~usi.run.episode.RoleSettings` → its flag for ``role``."""
+    return {
+        "model": f"--{role}-model",
+        "base_url": f"--{role}-base-url",
+        "temperature": f"--{role}-temperature",
+        "max_tokens": f"--{role}-max-tokens",
+        "seed": f"--{role}-seed",
+    }
+
+
+#: Each field of :class:`~usi.run.episode.RunSettings` → the flag of ``usi run`` that sets it.
+RUN_FLAGS: dict[str, str] = {
+    "domain": "--domain",
+    "name": "--name",
+    "seed": "--seed",
+    "max_steps": "--max-steps",
+    "max_errors": "--max-errors",
+    "num_retries": "--retries",
+    "timeout_s": "--timeout",
+    "survey": "--survey",
+    "protocol": "--protocol",
+    "study": "--instructions",
+    "simulator.kind": "--user-kind",
+    "simulator.plugin": "--user-plugin",
+    "simulator.user_prompt": "--user-prompt",
+    "simulator.persona": "--persona",
+    **{f"{role}.{f}": flag for role in ("agent", "user") for f, flag in role_flags(role).items()},
+}
+#: Each field of :class:`~usi.run.judge.JudgeSettings` → the flag of ``usi judge`` that sets it.
+JUDGE_FLAGS: dict[str, str] = {
+    "model": "--model",
+    "base_url": "--base-url",
+    "temperature": "--temperature",
+    "max_tokens": "--max-tokens",
+    "num_retries": "--retries",
+    "timeout_s": "--timeout",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -156,85 +183,92 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run_command(
-        domain: str = typer.Option(..., "--domain", help="τ² domain: airline or retail."),
-        user_model: str = typer.Option(
-            "offline/cooperative",
-            "--user-model",
-            help="User simulator model (litellm string or offline/…).",
-        ),
-        agent_model: str = typer.Option(
-            "offline/oracle", "--agent-model", help="Agent model (litellm string)."
-        ),
-        out: Path = typer.Option(..., "-o", "--out", help="Output episodes (.jsonl)."),
-        tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated τ² task ids."),
-        split: str | None = typer.Option(None, "--split", help="τ² split: test, train or base."),
-        trials: int = typer.Option(1, "--trials", help="Episodes per task."),
-        concurrency: int = typer.Option(1, "--concurrency", help="Episodes in flight at once."),
-        resume: bool = typer.Option(
-            False, "--resume", help="Skip (task, trial) pairs already in OUT."
-        ),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
-        user_base_url: str | None = typer.Option(
-            None, "--user-base-url", help="OpenAI-compatible URL."
-        ),
-        agent_base_url: str | None = typer.Option(
-            None, "--agent-base-url", help="OpenAI-compatible URL."
-        ),
-        user_temperature: float | None = typer.Option(None, "--user-temperature"),
-        agent_temperature: float | None = typer.Option(None, "--agent-temperature"),
-        user_max_tokens: int | None = typer.Option(None, "--user-max-tokens"),
-        agent_max_tokens: int | None = typer.Option(None, "--agent-max-tokens"),
-        user_seed: int | None = typer.Option(
-            None, "--user-seed", help="Fixed user seed (+ trial)."
-        ),
-        agent_seed: int | None = typer.Option(
-            None, "--agent-seed", help="Fixed agent seed (+ trial)."
-        ),
-        seed: int = typer.Option(
-            300, "--seed", help="Base seed of the trial seeds (τ²'s default)."
-        ),
-        user_kind: str = typer.Option("prompt", "--user-kind", help="prompt, roleflip or plugin."),
-        user_prompt: Path | None = typer.Option(
-            None, "--user-prompt", help="Prompt file replacing τ²'s guidelines."
-        ),
-        persona: Path | None = typer.Option(
-            None, "--persona", help="Persona file added to the scenario."
-        ),
-        user_plugin: str | None = typer.Option(
-            None, "--user-plugin", help="package.module:Class or entry point."
-        ),
-        name: str | None = typer.Option(
-            None, "--name", help="Simulator name recorded as the episodes' source."
-        ),
-        max_steps: int | None = typer.Option(
-            None, "--max-steps", help="τ²'s step limit (default 100; protocol tau2)."
-        ),
-        max_errors: int | None = typer.Option(
-            None, "--max-errors", help="τ²'s tool-error limit (default 10; protocol tau2)."
-        ),
-        retries: int = typer.Option(
-            5, "--retries", help="Retries (with backoff) on 429/5xx/timeouts."
-        ),
-        timeout: float = typer.Option(120.0, "--timeout", help="Seconds per model call."),
-        survey: bool = typer.Option(
-            True, "--survey/--no-survey", help="Ask the simulator the survey."
-        ),
-        backend: str = typer.Option(
-            "auto",
-            "--backend",
-            help="auto (process from 16 in flight on 2+ cores, else thread), thread (one "
-            "process), process (one per core, threads in each) or ray.",
-        ),
-        ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
-        workers: int | None = typer.Option(
-            None, "--workers", help="Processes of the process backend (default: one per core)."
-        ),
-        offline_latency_ms: float | None = typer.Option(None, "--offline-latency-ms"),
-        offline_faults: str | None = typer.Option(
-            None, "--offline-faults", help="e.g. 429:0.1,500@3"
-        ),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-        protocol: Annotated[str, typer.Option("--protocol", help=PROTOCOL_HELP)] = "tau2",
+        domain: Annotated[str, typer.Option("--domain", help="τ² domain: airline or retail.")],
+        out: Out,
+        user_model: Annotated[
+            str,
+            typer.Option(
+                "--user-model", help="User simulator model (litellm string or offline/…)."
+            ),
+        ] = defaults.USER_MODEL,
+        agent_model: AgentModel = defaults.AGENT_MODEL,
+        tasks: Annotated[
+            str | None, typer.Option("--tasks", help="Comma-separated τ² task ids.")
+        ] = None,
+        split: Annotated[
+            str | None, typer.Option("--split", help="τ² split: test, train or base.")
+        ] = None,
+        trials: Annotated[int, typer.Option("--trials", help="Episodes per task.")] = 1,
+        concurrency: Concurrency = 1,
+        resume: Resume = False,
+        overwrite: Overwrite = False,
+        user_base_url: UserBaseUrl = None,
+        agent_base_url: AgentBaseUrl = None,
+        user_temperature: Annotated[float | None, typer.Option("--user-temperature")] = None,
+        agent_temperature: Annotated[float | None, typer.Option("--agent-temperature")] = None,
+        user_max_tokens: Annotated[int | None, typer.Option("--user-max-tokens")] = None,
+        agent_max_tokens: Annotated[int | None, typer.Option("--agent-max-tokens")] = None,
+        user_seed: Annotated[
+            int | None, typer.Option("--user-seed", help="Fixed user seed (+ trial).")
+        ] = None,
+        agent_seed: Annotated[
+            int | None, typer.Option("--agent-seed", help="Fixed agent seed (+ trial).")
+        ] = None,
+        seed: Annotated[
+            int, typer.Option("--seed", help="Base seed of the trial seeds (τ²'s default).")
+        ] = defaults.SEED,
+        user_kind: Annotated[
+            str, typer.Option("--user-kind", help="prompt, roleflip or plugin.")
+        ] = "prompt",
+        user_prompt: Annotated[
+            Path | None,
+            typer.Option("--user-prompt", help="Prompt file replacing τ²'s guidelines."),
+        ] = None,
+        persona: Annotated[
+            Path | None, typer.Option("--persona", help="Persona file added to the scenario.")
+        ] = None,
+        user_plugin: Annotated[
+            str | None,
+            typer.Option("--user-plugin", help="package.module:Class or entry point."),
+        ] = None,
+        name: Annotated[
+            str | None,
+            typer.Option("--name", help="Simulator name recorded as the episodes' source."),
+        ] = None,
+        max_steps: Annotated[
+            int, typer.Option("--max-steps", help="τ²'s step limit (protocol tau2).")
+        ] = defaults.MAX_STEPS,
+        max_errors: Annotated[
+            int, typer.Option("--max-errors", help="τ²'s tool-error limit (protocol tau2).")
+        ] = defaults.MAX_ERRORS,
+        retries: Retries = defaults.NUM_RETRIES,
+        timeout: Timeout = defaults.TIMEOUT_S,
+        survey: Annotated[
+            bool, typer.Option("--survey/--no-survey", help="Ask the simulator the survey.")
+        ] = defaults.SURVEY,
+        backend: Annotated[
+            str,
+            typer.Option(
+                "--backend",
+                help="auto (process from 16 in flight on 2+ cores, else thread), thread (one "
+                "process), process (one per core, threads in each) or ray.",
+            ),
+        ] = "auto",
+        ray_address: Annotated[
+            str | None, typer.Option("--ray-address", help="Ray cluster address.")
+        ] = None,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                "--workers", help="Processes of the process backend (default: one per core)."
+            ),
+        ] = None,
+        offline_latency_ms: OfflineLatency = None,
+        offline_faults: OfflineFaults = None,
+        quiet: Quiet = False,
+        protocol: Annotated[
+            str, typer.Option("--protocol", help=PROTOCOL_HELP)
+        ] = defaults.PROTOCOL,
         instructions: Annotated[
             Path | None,
             typer.Option(
@@ -244,24 +278,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey."""
+        """Benchmark a user simulator on τ² tasks: rewarded episodes and its own survey.
+
+        OUT (-o): the episodes, one JSON line each, appended as they finish.
+        """
         # Arguments and paths first: τ² and litellm take seconds to import.
-        check_protocol_flags(
-            protocol=protocol,
-            instructions=instructions,
-            user_prompt=user_prompt,
-            persona=persona,
-            split=split,
-            max_steps=max_steps,
-            max_errors=max_errors,
-        )
-        check_run_flags(
-            user_kind=user_kind,
-            user_plugin=user_plugin,
-            backend=backend,
-            ray_address=ray_address,
-            workers=workers,
-        )
+        check_protocol_flags(protocol=protocol, split=split)
+        check_run_flags(backend=backend, ray_address=ray_address, workers=workers)
         for path, what in (
             (user_prompt, "user prompt file"),
             (persona, "persona file"),
@@ -272,9 +295,9 @@ def register(app: typer.Typer) -> None:
         check_output_file(out, overwrite=overwrite, resume=resume)
         from usi.llm.models import check_credentials, validate_model
 
-        validate_model(agent_model)
+        validate_model(agent_model, where="--agent-model")
         if user_model:
-            validate_model(user_model)
+            validate_model(user_model, where="--user-model")
 
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
         from usi.run.runner import (
@@ -285,7 +308,6 @@ def register(app: typer.Typer) -> None:
             summary_line,
         )
         from usi.tau.simulators import (
-            SIMULATOR_KINDS,
             SimulatorSpec,
             check_prompt_template,
             load_plugin,
@@ -293,10 +315,6 @@ def register(app: typer.Typer) -> None:
         )
 
         _configure_offline(offline_latency_ms, offline_faults)
-        if user_kind not in SIMULATOR_KINDS:
-            raise UsiInputError(
-                f"unknown --user-kind {user_kind!r} (known: {', '.join(SIMULATOR_KINDS)})"
-            )
         if tasks is not None and split is not None:
             raise UsiInputError("give --tasks or --split, not both")
         select_tasks(domain, _task_list(tasks), split)
@@ -305,43 +323,56 @@ def register(app: typer.Typer) -> None:
             from usi.run.instructions import load_study_instructions
 
             study = load_study_instructions(instructions, domain)
+        prompt_text = read_text_file(user_prompt, "user prompt") if user_prompt else None
+        persona_text = read_text_file(persona, "persona") if persona else None
+        # Every value and combination the settings decide is checked by the model itself
+        # (by keyword: a positional argument's error would be located by its index).
+        with flag_errors(role_flags("agent")):
+            agent = RoleSettings(
+                model=agent_model,
+                base_url=agent_base_url,
+                temperature=agent_temperature,
+                max_tokens=agent_max_tokens,
+                seed=agent_seed,
+            )
+        with flag_errors(role_flags("user")):
+            user = RoleSettings(
+                model=user_model,
+                base_url=user_base_url,
+                temperature=user_temperature,
+                max_tokens=user_max_tokens,
+                seed=user_seed,
+            )
+        with flag_errors(RUN_FLAGS):
+            settings = RunSettings(
+                domain=domain,
+                agent=agent,
+                user=user,
+                simulator=SimulatorSpec(user_kind, prompt_text, persona_text, user_plugin),
+                name=name,
+                seed=seed,
+                max_steps=max_steps,
+                max_errors=max_errors,
+                num_retries=retries,
+                timeout_s=timeout,
+                survey=survey,
+                protocol=protocol,
+                study=study,
+            )
+        if study is not None:
             for task_id in _task_list(tasks) or []:
                 study.task(task_id)  # each task asked for has a study instruction
             for line in study.warnings():
                 typer.echo(f"usi: warning: {line}", err=True)
-        user_model_used: str | None = user_model
-        if user_kind == "plugin":
-            if not user_plugin:
-                raise UsiInputError("--user-kind plugin needs --user-plugin", where="user-plugin")
+        if user_kind == "plugin" and user_plugin:
             load_plugin(user_plugin)
-        check_base_url(user_base_url, "user-base-url")
-        check_base_url(agent_base_url, "agent-base-url")
-        check_credentials(agent_model, base_url=agent_base_url, where="agent-model")
-        if user_model_used:
-            check_credentials(user_model_used, base_url=user_base_url, where="user-model")
-        prompt_text = read_text_file(user_prompt, "user prompt") if user_prompt else None
+        check_base_url(user_base_url, option="--user-base-url")
+        check_base_url(agent_base_url, option="--agent-base-url")
+        check_credentials(agent_model, base_url=agent_base_url, where="--agent-model")
+        if user_model:
+            check_credentials(user_model, base_url=user_base_url, where="--user-model")
         if prompt_text is not None and user_prompt is not None:
             check_prompt_template(prompt_text, user_prompt)
-        persona_text = read_text_file(persona, "persona") if persona else None
-        settings = RunSettings(
-            domain=domain,
-            agent=RoleSettings(
-                agent_model, agent_base_url, agent_temperature, agent_max_tokens, agent_seed
-            ),
-            user=RoleSettings(
-                user_model_used, user_base_url, user_temperature, user_max_tokens, user_seed
-            ),
-            simulator=SimulatorSpec(user_kind, prompt_text, persona_text, user_plugin),
-            name=name,
-            seed=seed,
-            max_steps=100 if max_steps is None else max_steps,
-            max_errors=10 if max_errors is None else max_errors,
-            num_retries=retries,
-            timeout_s=timeout,
-            survey=survey,
-            protocol=protocol,
-            study=study,
-        )
         try:
             summary = run_episodes(
                 settings,
@@ -375,28 +406,30 @@ def register(app: typer.Typer) -> None:
 
     @app.command("judge")
     def judge_command(
-        episodes: Path = typer.Argument(
-            ..., help="Episodes to rate (canonical, tau-usi or τ² results)."
-        ),
-        model: str = typer.Option(
-            ..., "--model", help="Judge model (litellm string or offline/…)."
-        ),
-        out: Path = typer.Option(
-            ..., "-o", "--out", help="Output episodes with metadata.judge_survey."
-        ),
-        base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible URL."),
-        temperature: float | None = typer.Option(None, "--temperature"),
-        max_tokens: int | None = typer.Option(None, "--max-tokens"),
-        concurrency: int = typer.Option(1, "--concurrency"),
-        resume: bool = typer.Option(False, "--resume", help="Skip episodes already in OUT."),
-        overwrite: bool = typer.Option(False, "--overwrite"),
-        retries: int = typer.Option(5, "--retries"),
-        timeout: float = typer.Option(120.0, "--timeout"),
-        offline_latency_ms: float | None = typer.Option(None, "--offline-latency-ms"),
-        offline_faults: str | None = typer.Option(None, "--offline-faults"),
-        quiet: bool = typer.Option(False, "--quiet"),
+        episodes: Annotated[
+            Path,
+            typer.Argument(help="Episodes to rate (canonical, tau-usi or τ² results)."),
+        ],
+        model: Annotated[
+            str, typer.Option("--model", help="Judge model (litellm string or offline/…).")
+        ],
+        out: Out,
+        base_url: BaseUrl = None,
+        temperature: Annotated[float | None, typer.Option("--temperature")] = None,
+        max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
+        concurrency: Concurrency = 1,
+        resume: Resume = False,
+        overwrite: Overwrite = False,
+        retries: Retries = defaults.NUM_RETRIES,
+        timeout: Timeout = defaults.TIMEOUT_S,
+        offline_latency_ms: OfflineLatency = None,
+        offline_faults: OfflineFaults = None,
+        quiet: Quiet = False,
     ) -> None:
-        """A model rates conversations as their user would (into metadata.judge_survey)."""
+        """A model rates conversations as their user would (into metadata.judge_survey).
+
+        OUT (-o): the episodes, each with the model's answers in metadata.judge_survey.
+        """
         check_input_file(episodes)
         check_output_file(out, overwrite=overwrite, resume=resume)
         from usi.llm.models import check_credentials, validate_model
@@ -406,9 +439,17 @@ def register(app: typer.Typer) -> None:
         from usi.run.judge import JudgeSettings, judge_file
 
         _configure_offline(offline_latency_ms, offline_faults)
-        check_base_url(base_url, "base-url")
-        check_credentials(model, base_url=base_url, where="model")
-        settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
+        with flag_errors(JUDGE_FLAGS):
+            settings = JudgeSettings(
+                model=model,
+                base_url=base_url,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                num_retries=retries,
+                timeout_s=timeout,
+            )
+        check_base_url(base_url, option="--base-url")
+        check_credentials(model, base_url=base_url, where="--model")
         from usi.run.runner import RunInterrupted
 
         try:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from usi.cli.options import Definitions as DefinitionsOption
+from usi.cli.options import Json, OptionalHuman
 from usi.errors import UsiInputError
 from usi.layout import PIPE_WIDTH
 from usi.options import DEFAULT_DEFINITIONS
@@ -153,16 +155,12 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        human: Annotated[
-            Path | None, typer.Option("--human", help="Episode file with the human sessions.")
-        ] = None,
+        human: OptionalHuman = None,
         ceiling: Annotated[
             Path | None,
             typer.Option("--ceiling", help="Score the humans against themselves (the ceiling)."),
         ] = None,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print one JSON object on stdout.")
-        ] = False,
+        as_json: Json = False,
         n_bootstrap: Annotated[
             int,
             typer.Option(
@@ -180,14 +178,7 @@ def register(app: typer.Typer) -> None:
                 min=0, help="Processes reading a large JSONL file (0 = 2 above 16 MiB, else 1)."
             ),
         ] = 0,
-        definitions: Annotated[
-            Definitions,
-            typer.Option(
-                "--definitions",
-                help="tau-usi: the paper's USI, exactly (comparable with the published "
-                "simulators); usi-v2: usi's small-sample variant.",
-            ),
-        ] = DEFAULT_DEFINITIONS,
+        definitions: DefinitionsOption = DEFAULT_DEFINITIONS,
         ratings: Annotated[
             list[Path] | None,
             typer.Option(

@@ -10,8 +10,21 @@ from typing import Annotated
 
 import typer
 
+from usi.cli.options import (
+    AgentBaseUrl,
+    AgentModel,
+    Concurrency,
+    Db,
+    JudgeBaseUrl,
+    JudgeModel,
+    KeepThreshold,
+    Output,
+    Overwrite,
+)
 from usi.errors import UsiInputError
+from usi.llm.quality import DEFAULT_KEEP_THRESHOLD
 from usi.outputs import check_input_file, check_output_file
+from usi.run import defaults
 
 study_app = typer.Typer(
     name="study",
@@ -61,12 +74,8 @@ def _check_tasks_file(path: Path, domains: list[str]) -> None:
 
 @study_app.command("serve")
 def serve(
-    db: Annotated[
-        str, typer.Option("--db", help="SQLAlchemy URL (sqlite:///… or postgresql://…)")
-    ] = ("sqlite:///study.db"),
-    agent_model: Annotated[
-        str, typer.Option("--agent-model", help="litellm model or offline/oracle")
-    ] = ("offline/oracle"),
+    db: Db = "sqlite:///study.db",
+    agent_model: AgentModel = defaults.AGENT_MODEL,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     admin_token: Annotated[
@@ -81,12 +90,10 @@ def serve(
             "--tasks-file", help='JSON {"airline": ["0", "1"], …}; default: τ² base split.'
         ),
     ] = None,
-    agent_base_url: Annotated[str | None, typer.Option("--agent-base-url")] = None,
-    judge_model: Annotated[
-        str | None, typer.Option("--judge-model", help="Quality judge (default: no judge).")
-    ] = None,
-    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url")] = None,
-    keep_threshold: Annotated[float, typer.Option("--keep-threshold", min=0, max=100)] = 60.0,
+    agent_base_url: AgentBaseUrl = None,
+    judge_model: JudgeModel = None,
+    judge_base_url: JudgeBaseUrl = None,
+    keep_threshold: KeepThreshold = DEFAULT_KEEP_THRESHOLD,
     session_timeout: Annotated[
         float,
         typer.Option(
@@ -163,9 +170,9 @@ def serve(
             file=sys.stderr,
         )
     served = _domains(domains)
-    validate_model(agent_model)
+    validate_model(agent_model, where="--agent-model")
     if judge_model:
-        validate_model(judge_model)
+        validate_model(judge_model, where="--judge-model")
     if judge_base_url and not judge_model:
         raise UsiInputError("has no effect without --judge-model", where="--judge-base-url")
     if admin_token is not None:
@@ -185,8 +192,8 @@ def serve(
         _check_tasks_file(tasks_file, served)
     check_port(host, port)
     check_database_url(db, create=True)
-    check_base_url(agent_base_url, "--agent-base-url")
-    check_base_url(judge_base_url, "--judge-base-url")
+    check_base_url(agent_base_url, option="--agent-base-url")
+    check_base_url(judge_base_url, option="--judge-base-url")
 
     from usi.study.app import create_app
     from usi.study.config import StudyConfig
@@ -251,18 +258,16 @@ def _check_live_chats(db_url: str, agent_model: str) -> None:
 
 @study_app.command("export")
 def export(
-    db: Annotated[str, typer.Option("--db", help="The study database URL.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Canonical episodes (JSONL).")],
+    db: Db,
+    output: Output,
     kept_only: Annotated[
         bool, typer.Option("--kept-only", help="Only sessions kept by QC.")
     ] = False,
-    keep_threshold: Annotated[float, typer.Option("--keep-threshold", min=0, max=100)] = 60.0,
+    keep_threshold: KeepThreshold = DEFAULT_KEEP_THRESHOLD,
     include_recruiter_ids: Annotated[
         bool, typer.Option("--include-recruiter-ids", help="Keep PROLIFIC_PID etc. in metadata.")
     ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing OUTPUT.")
-    ] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Write finished sessions as canonical human episodes (reward from τ²'s evaluator)."""
     from usi.checks import check_database_url
@@ -287,7 +292,7 @@ def export(
 def loadtest(
     url: Annotated[str, typer.Option("--url", help="Base URL of a running study server.")],
     participants: Annotated[int, typer.Option("--participants", min=1)] = 50,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 20,
+    concurrency: Concurrency = 20,
     turns: Annotated[int, typer.Option("--turns", min=1, max=4)] = 3,
 ) -> None:
     """Drive scripted participants through the whole flow; print latency and errors.
@@ -303,6 +308,8 @@ def loadtest(
 
     from usi.study.loadtest import run_loadtest, summary_rows
 
+    if concurrency < 1:
+        raise UsiInputError(f"must be at least 1 (got {concurrency})", where="--concurrency")
     if not url.startswith(("http://", "https://")):
         raise UsiInputError("expected an http(s) URL", where="--url")
     _check_study_server(url)

@@ -52,16 +52,18 @@ def is_offline(model: str) -> bool:
     return model.startswith(OFFLINE_PREFIX)
 
 
-def validate_model(model: str) -> None:
-    """Raise :class:`UsiInputError` unless litellm (or usi's offline server) can serve ``model``."""
+def validate_model(model: str, where: str = "--model") -> None:
+    """Raise :class:`UsiInputError` unless litellm (or usi's offline server) can serve ``model``.
+
+    ``where``: the flag the model was given with (``--agent-model``, ``--judge-model``, …)."""
     name = model.strip()
     if not name:
-        raise UsiInputError("empty model string", where="model")
+        raise UsiInputError("empty model string", where=where)
     if is_offline(name):
         offline = name.removeprefix(OFFLINE_PREFIX)
         if offline not in OFFLINE_MODELS:
             known = ", ".join(OFFLINE_PREFIX + m for m in OFFLINE_MODELS)
-            raise UsiInputError(f"unknown offline model {name!r} (known: {known})", where="model")
+            raise UsiInputError(f"unknown offline model {name!r} (known: {known})", where=where)
         if offline == "flaky":  # its rates come from the environment: check them up front
             from usi.llm.offline.flaky import current_rates
 
@@ -73,7 +75,7 @@ def validate_model(model: str) -> None:
             raise UsiInputError(
                 f"unknown model prefix {prefix!r} in {name!r} (use a litellm provider such as "
                 "openai/, anthropic/, hosted_vllm/, ollama/, or offline/)",
-                where="model",
+                where=where,
             )
         return
     import litellm
@@ -82,7 +84,7 @@ def validate_model(model: str) -> None:
         raise UsiInputError(
             f"model {name!r} has no provider prefix and litellm does not know it "
             f"(write it as provider/model, e.g. openai/{name})",
-            where="model",
+            where=where,
         )
 
 
@@ -101,7 +103,7 @@ def completion_kwargs(
     """
     validate_model(model)
     if role not in ROLES:
-        raise UsiInputError(f"unknown role {role!r} (known: {', '.join(ROLES)})", where="role")
+        raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")  # usi's own bug
     if is_offline(model):
         from usi.llm.offline.server import default_server
 

@@ -13,22 +13,32 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, field, fields, is_dataclass, replace
 from functools import cache
 from importlib import metadata as importlib_metadata
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, SkipValidation, ValidationError, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from usi.core.episode import Episode
 from usi.data.paper import TAU_KEY
 from usi.errors import UsiInputError
 from usi.llm.models import completion_kwargs, is_offline
 from usi.llm.offline.flaky import episode_metadata as flaky_metadata
-from usi.run import paper
+from usi.run import defaults, paper
 from usi.run.instructions import StudyInstructions, StudyTask
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 from usi.tau.align import GOLD_ACTIONS_CHANGED, tau_usi_key
 from usi.tau.messages import ENDED_BY, from_tau
-from usi.tau.simulators import PluginUser, SimulatorSpec, build_user, user_system_prompt
+from usi.tau.simulators import (
+    SIMULATOR_KINDS,
+    PluginUser,
+    SimulatorSpec,
+    build_user,
+    user_system_prompt,
+)
 from usi.tau.tasks import SPLITS, check_domain, domain_tasks, scenario_text, task_splits
 
 __all__ = [
@@ -41,7 +51,24 @@ __all__ = [
     "select_tasks",
 ]
 
-DEFAULT_SEED = 300  # τ²'s default, so trial seeds match `tau2 run`
+DEFAULT_SEED = defaults.SEED  # τ²'s default, so trial seeds match `tau2 run`
+
+#: Sampling and call limits every model role shares (``usi run``'s two roles, ``usi judge``).
+Temperature = Annotated[float | None, Field(ge=0)]
+MaxTokens = Annotated[int | None, Field(ge=1)]
+Retries = Annotated[int, Field(ge=0)]
+Timeout = Annotated[float, Field(gt=0)]
+#: The simulator and the study are plain dataclasses, checked as a whole by ``_consistent``.
+_UNCHECKED = ConfigDict(arbitrary_types_allowed=True)
+
+
+def invalid(field: str, problem: str, value: Any) -> ValidationError:
+    """A settings error located at ``field`` (dotted for nested fields), as pydantic's own
+    are, so the CLI names the flag of the field whichever rule failed."""
+    loc = tuple(field.split("."))
+    error = PydanticCustomError("usi_settings", problem)
+    details: list[InitErrorDetails] = [{"type": error, "loc": loc, "input": value}]
+    return ValidationError.from_exception_data("RunSettings", details)
 
 
 @dataclass(frozen=True)
@@ -50,8 +77,8 @@ class RoleSettings:
 
     model: str | None
     base_url: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
+    temperature: Temperature = None
+    max_tokens: MaxTokens = None
     seed: int | None = None  # fixed per-role seed (plus the trial number); else the trial seed
 
     def sampling(self) -> dict[str, Any]:
@@ -63,37 +90,96 @@ class RoleSettings:
         return args
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_UNCHECKED)
 class RunSettings:
-    """Everything that decides an episode; recorded in each episode's metadata."""
+    """Everything that decides an episode; recorded in each episode's metadata.
+
+    A pydantic dataclass, so that every value is checked where it is defined: ranges on the
+    fields, the combinations (protocol and study, simulator kind and plugin, the paper's fixed
+    prompt and limits) in :meth:`_consistent`. A bad value raises a ``ValidationError`` whose
+    location is the field; ``usi run`` turns it into one line naming the flag.
+    """
 
     domain: str
     agent: RoleSettings
     user: RoleSettings
-    simulator: SimulatorSpec = field(default_factory=SimulatorSpec)
+    simulator: Annotated[SimulatorSpec, SkipValidation] = field(default_factory=SimulatorSpec)
     name: str | None = None
     seed: int = DEFAULT_SEED
-    max_steps: int = 100
-    max_errors: int = 10
-    num_retries: int = 5
-    timeout_s: float = 120.0
-    survey: bool = True
-    survey_retries: int = SURVEY_RETRIES
-    protocol: str = paper.TAU2  # or paper.TAU_USI: the study's instructions, rules and limits
-    study: StudyInstructions | None = None  # the study's instructions (protocol tau-usi)
+    max_steps: Annotated[int, Field(ge=1)] = defaults.MAX_STEPS
+    max_errors: Annotated[int, Field(ge=0)] = defaults.MAX_ERRORS
+    num_retries: Retries = defaults.NUM_RETRIES
+    timeout_s: Timeout = defaults.TIMEOUT_S
+    survey: bool = defaults.SURVEY
+    survey_retries: Annotated[int, Field(ge=0)] = SURVEY_RETRIES
+    # or paper.TAU_USI: the study's instructions, rules and limits
+    protocol: str = defaults.PROTOCOL
+    # the study's instructions (protocol tau-usi)
+    study: Annotated[StudyInstructions | None, SkipValidation] = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> RunSettings:
+        """The combinations no single field can check; the first that fails is raised."""
+        sim = self.simulator
         if self.protocol not in paper.PROTOCOLS:
-            raise UsiInputError(
-                f"unknown protocol {self.protocol!r} (known: {', '.join(paper.PROTOCOLS)})",
-                where="--protocol",
+            known = ", ".join(paper.PROTOCOLS)
+            raise invalid(
+                "protocol", f"unknown protocol {self.protocol!r} (known: {known})", self.protocol
             )
-        if (self.protocol == paper.TAU_USI) != (self.study is not None):
-            raise UsiInputError(
-                "--protocol tau-usi needs the study's instructions (--instructions), and only "
-                "it uses them",
-                where="--protocol",
+        if sim.kind not in SIMULATOR_KINDS:
+            known = ", ".join(SIMULATOR_KINDS)
+            raise invalid(
+                "simulator.kind", f"unknown simulator kind {sim.kind!r} (known: {known})", sim.kind
             )
+        if sim.plugin and sim.kind != "plugin":
+            raise invalid(
+                "simulator.plugin", "has no effect without --user-kind plugin", sim.plugin
+            )
+        if sim.kind == "plugin" and not sim.plugin:
+            raise invalid("simulator.plugin", "--user-kind plugin needs --user-plugin", sim.plugin)
+        if self.protocol != paper.TAU_USI:
+            if self.study is not None:
+                raise invalid(
+                    "study", "has no effect without --protocol tau-usi", self.study.source
+                )
+            return self
+        if self.study is None:
+            raise invalid(
+                "protocol",
+                "--protocol tau-usi needs --instructions HUMAN_FILE (the study's data: the "
+                "instruction each task's participants saw)",
+                self.protocol,
+            )
+        fixed = (
+            (
+                "simulator.user_prompt",
+                sim.user_prompt,
+                None,
+                "the paper's user rules are the prompt",
+            ),
+            (
+                "simulator.persona",
+                sim.persona,
+                None,
+                "the study's instruction is the whole scenario",
+            ),
+            (
+                "max_steps",
+                self.max_steps,
+                defaults.MAX_STEPS,
+                "the paper's limits are 80 user turns and 64 tool rounds",
+            ),
+            (
+                "max_errors",
+                self.max_errors,
+                defaults.MAX_ERRORS,
+                "the paper's protocol has no error limit",
+            ),
+        )
+        for name, value, default, why in fixed:
+            if value != default:
+                raise invalid(name, f"has no effect with --protocol tau-usi ({why})", value)
+        return self
 
     @property
     def source(self) -> str:
@@ -137,17 +223,17 @@ def select_tasks(domain: str, task_ids: list[str] | None, split: str | None) -> 
             raise UsiInputError(
                 f"unknown {domain} task id(s) {', '.join(unknown)} (τ² ids: {min(tasks, key=_num)}…"
                 f"{max(tasks, key=_num)})",
-                where="tasks",
+                where="--tasks",
             )
         return list(dict.fromkeys(task_ids))
     if split:
         if split not in SPLITS:
             raise UsiInputError(
-                f"unknown split {split!r} (known: {', '.join(SPLITS)})", where="split"
+                f"unknown split {split!r} (known: {', '.join(SPLITS)})", where="--split"
             )
         splits = task_splits(domain)
         if split not in splits:
-            raise UsiInputError(f"{domain} has no split {split!r}", where="split")
+            raise UsiInputError(f"{domain} has no split {split!r}", where="--split")
         return [t for t in splits[split] if t in tasks]
     return sorted(tasks, key=_num)
 

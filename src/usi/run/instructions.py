@@ -60,7 +60,7 @@ class StudyInstructions:
         if found is None:
             raise UsiInputError(
                 f"{self.domain} task {task_id} has no instruction in {self.source}",
-                where="tasks",
+                where="--tasks",
             )
         return found
 

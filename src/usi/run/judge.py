@@ -17,9 +17,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic.dataclasses import dataclass
 
 from usi.core.episode import Episode
 from usi.core.survey import FREE_TEXT_IDS, SURVEY_ITEM_IDS
@@ -28,7 +29,8 @@ from usi.data.readers import read_episodes
 from usi.errors import UsiInputError
 from usi.llm.models import completion_kwargs
 from usi.outputs import check_output_file, output_lock
-from usi.run.episode import package_versions
+from usi.run import defaults
+from usi.run.episode import MaxTokens, Retries, Temperature, Timeout, package_versions
 from usi.run.runner import RunInterrupted, _finished_lines, _rewrite, _whole_lines
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 
@@ -40,12 +42,14 @@ JUDGE_SYSTEM_PROMPT = (
 
 @dataclass
 class JudgeSettings:
+    """The judge's model and call settings: a run's role, with the same checks and defaults."""
+
     model: str
     base_url: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    num_retries: int = 5
-    timeout_s: float = 120.0
+    temperature: Temperature = None
+    max_tokens: MaxTokens = None
+    num_retries: Retries = defaults.NUM_RETRIES
+    timeout_s: Timeout = defaults.TIMEOUT_S
     survey_retries: int = SURVEY_RETRIES
 
 

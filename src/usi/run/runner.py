@@ -306,7 +306,7 @@ def run_episodes(
     out_path = Path(out)
     if backend not in BACKENDS:
         raise UsiInputError(
-            f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})", where="backend"
+            f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})", where="--backend"
         )
     if trials < 1 or concurrency < 1:
         raise UsiInputError("--trials and --concurrency must be at least 1")

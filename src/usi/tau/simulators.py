@@ -203,7 +203,7 @@ def load_plugin(reference: str) -> type:
             loaded = entry.load()
             if isinstance(loaded, type):
                 return loaded
-            raise UsiInputError(f"entry point {reference!r} is not a class", where="plugin")
+            raise UsiInputError(f"entry point {reference!r} is not a class", where="--user-plugin")
     module_name, sep, attr = reference.partition(":")
     if not sep:
         module_name, _, attr = reference.rpartition(".")
@@ -211,23 +211,23 @@ def load_plugin(reference: str) -> type:
         raise UsiInputError(
             f"bad plugin {reference!r}: write package.module:Class or an entry-point name "
             f"of group {ENTRY_POINT_GROUP!r}",
-            where="plugin",
+            where="--user-plugin",
         )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsiInputError(
-            f"cannot import plugin module {module_name!r}: {exc}", where="plugin"
+            f"cannot import plugin module {module_name!r}: {exc}", where="--user-plugin"
         ) from None
     cls = getattr(module, attr, None)
     if not isinstance(cls, type):
         raise UsiInputError(
-            f"plugin {reference!r}: {module_name} has no class {attr!r}", where="plugin"
+            f"plugin {reference!r}: {module_name} has no class {attr!r}", where="--user-plugin"
         )
     if not issubclass(cls, BaseUser) and not callable(getattr(cls, "reply", None)):
         raise UsiInputError(
             f"plugin {reference!r} is neither a τ² BaseUser nor has a reply(history) method",
-            where="plugin",
+            where="--user-plugin",
         )
     return cls
 
@@ -253,11 +253,11 @@ def build_user(
         )
     if spec.kind == "roleflip":
         if llm is None:
-            raise UsiInputError("the roleflip simulator needs --user-model", where="user-kind")
+            raise UsiInputError("the roleflip simulator needs --user-model", where="--user-kind")
         return RoleFlipUser(instructions=instructions, llm=llm, llm_args=llm_args, intent=intent)
     if spec.kind == "plugin":
         if not spec.plugin:
-            raise UsiInputError("--user-kind plugin needs --user-plugin", where="user-plugin")
+            raise UsiInputError("--user-kind plugin needs --user-plugin", where="--user-plugin")
         cls = load_plugin(spec.plugin)
         if issubclass(cls, BaseUser):
             user: BaseUser = cls(tools=tools, instructions=instructions, llm=llm, llm_args=llm_args)

@@ -14,30 +14,34 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from usi.audit.models import AuditError, Kind
+from usi.audit.models import KINDS, AuditError, Kind
 from usi.audit.view import EpisodeView
+
+Skipped = Callable[[EpisodeView], list[str]]
 
 
 @dataclass(frozen=True)
 class Rule:
     kind: Kind
     check: Callable[[EpisodeView], list[AuditError]]
-    skipped: Callable[[EpisodeView], list[str]]
+    skipped: Skipped
 
 
 @functools.cache
 def all_rules() -> tuple[Rule, ...]:
-    """The rules in table order."""
+    """The rules in table order (:data:`~usi.audit.models.KINDS`'): one per kind, each named
+    by the module that checks it."""
     from usi.audit.rules import empty, identifiers, leak, repetition, role, stop
 
-    return (
-        Rule("premature_stop", stop.check, stop.skipped),
-        Rule("hallucinated_identifier", identifiers.check, identifiers.skipped),
-        Rule("instruction_leak", leak.check, leak.skipped),
-        Rule("role_confusion", role.check, _never),
-        Rule("repetition_loop", repetition.check, _never),
-        Rule("empty_turn", empty.check, _never),
-    )
+    checks: dict[Kind, tuple[Callable[[EpisodeView], list[AuditError]], Skipped]] = {
+        "premature_stop": (stop.check, stop.skipped),
+        "hallucinated_identifier": (identifiers.check, identifiers.skipped),
+        "instruction_leak": (leak.check, leak.skipped),
+        "role_confusion": (role.check, _never),
+        "repetition_loop": (repetition.check, _never),
+        "empty_turn": (empty.check, _never),
+    }
+    return tuple(Rule(kind, *checks[kind]) for kind in KINDS)
 
 
 def _never(view: EpisodeView) -> list[str]:

@@ -35,6 +35,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from usi.core.mistakes import MISTAKE_KINDS
 from usi.errors import UsiInputError
 from usi.llm.offline.behaviour import (
     STOP,
@@ -52,14 +53,7 @@ from usi.llm.offline.behaviour import (
 MODEL = "offline/flaky"
 RATES_ENV = "USI_OFFLINE_FLAKY"
 DEFAULT_RATE = 0.2
-KINDS: tuple[str, ...] = (
-    "premature_stop",
-    "hallucinated_identifier",
-    "instruction_leak",
-    "role_confusion",
-    "repetition_loop",
-    "empty_turn",
-)
+KINDS: tuple[str, ...] = MISTAKE_KINDS  # it makes every mistake the audit finds
 #: The clean opening quotes at most this many words of the reason for calling, so that it
 #: never copies a 12-token span of the instruction by accident.
 OPENING_WORDS = 7

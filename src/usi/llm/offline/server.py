@@ -41,6 +41,7 @@ from usi.llm.offline import behaviour, flaky
 from usi.llm.offline.protocol import OFFLINE_MODELS, ROLE_HEADER, TASK_HEADER
 
 FAULT_KINDS = ("429", "500", "401", "timeout", "garbage")
+FAULTS_ENV = "USI_OFFLINE_FAULTS"  # the faults to inject (the child server reads it)
 
 
 @dataclass
@@ -62,7 +63,7 @@ class OfflineConfig:
     @classmethod
     def from_env(cls) -> OfflineConfig:
         latency = os.environ.get("USI_OFFLINE_LATENCY_MS", "0") or "0"
-        config = parse_faults(os.environ.get("USI_OFFLINE_FAULTS", ""))
+        config = parse_faults(os.environ.get(FAULTS_ENV, ""))
         try:
             config.latency_ms = float(latency)
         except ValueError:
@@ -98,15 +99,17 @@ class OfflineConfig:
         )
 
 
-def parse_faults(spec: str) -> OfflineConfig:
-    """Parse ``"429:0.1,500:0.05,timeout@3,garbage@5"``: ``kind:rate`` or ``kind@request``."""
+def parse_faults(spec: str, where: str = FAULTS_ENV) -> OfflineConfig:
+    """Parse ``"429:0.1,500:0.05,timeout@3,garbage@5"``: ``kind:rate`` or ``kind@request``.
+
+    ``where``: what the spec came from, the variable or the flag (``--offline-faults``)."""
     config = OfflineConfig()
     for part in filter(None, (p.strip() for p in spec.split(","))):
         if "@" in part:
             kind, _, at = part.partition("@")
             if kind not in FAULT_KINDS or not at.isdigit():
                 raise UsiInputError(
-                    f"bad fault {part!r} (kind@request, kinds: {FAULT_KINDS})", where="faults"
+                    f"bad fault {part!r} (kind@request, kinds: {FAULT_KINDS})", where=where
                 )
             config.fault_schedule[int(at)] = kind
         elif ":" in part:
@@ -117,11 +120,11 @@ def parse_faults(spec: str) -> OfflineConfig:
                 value = -1.0
             if kind not in FAULT_KINDS or not 0.0 <= value <= 1.0:
                 raise UsiInputError(
-                    f"bad fault {part!r} (kind:rate, kinds: {FAULT_KINDS})", where="faults"
+                    f"bad fault {part!r} (kind:rate, kinds: {FAULT_KINDS})", where=where
                 )
             config.fault_rates[kind] = value
         else:
-            raise UsiInputError(f"bad fault {part!r} (kind:rate or kind@request)", where="faults")
+            raise UsiInputError(f"bad fault {part!r} (kind:rate or kind@request)", where=where)
     return config
 
 
