@@ -21,7 +21,7 @@ from usi.errors import UsiInputError
 from usi.outputs import check_input_file, check_output_file
 
 if TYPE_CHECKING:
-    from usi.run.runner import RunInterrupted
+    from usi.run.outfile import RunInterrupted
 
 
 def _task_list(tasks: str | None) -> list[str] | None:
@@ -277,13 +277,9 @@ def register(app: typer.Typer) -> None:
             validate_model(user_model)
 
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
-        from usi.run.runner import (
-            RunInterrupted,
-            RunStopped,
-            failure_line,
-            run_episodes,
-            summary_line,
-        )
+        from usi.run.outfile import RunInterrupted
+        from usi.run.runner import RunStopped, run_episodes
+        from usi.run.summary import failure_line, summary_line
         from usi.tau.simulators import (
             SIMULATOR_KINDS,
             SimulatorSpec,
@@ -409,7 +405,7 @@ def register(app: typer.Typer) -> None:
         check_base_url(base_url, "base-url")
         check_credentials(model, base_url=base_url, where="model")
         settings = JudgeSettings(model, base_url, temperature, max_tokens, retries, timeout)
-        from usi.run.runner import RunInterrupted
+        from usi.run.outfile import RunInterrupted
 
         try:
             summary = judge_file(
