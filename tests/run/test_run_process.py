@@ -14,8 +14,8 @@ from usi.llm.offline.server import (
     default_server,
     set_default_server,
 )
-from usi.run.episode import RoleSettings, RunSettings
 from usi.run.backends import worker_threads
+from usi.run.episode import RoleSettings, RunSettings
 from usi.run.runner import run_episodes
 
 
