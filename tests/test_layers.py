@@ -161,7 +161,7 @@ def test_tau2_is_imported_only_where_the_map_says(
 ) -> None:
     order, allowed = package_map
     importers = {p for p in order if allowed[p] is not None and "tau2" in (allowed[p] or ())}
-    assert importers == {"usi.tau", "usi.llm", "usi.run", "usi.study"}
+    assert importers == {"usi.tau"}
 
 
 # The checker itself: a broken checker (one that skipped function bodies, or read

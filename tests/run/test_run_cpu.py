@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from usi.run.cpu import (
-    GC_THRESHOLDS,
-    environment,
-    evaluation_domain,
-    schema_cached_tools,
-    tuned_gc,
-)
+from usi.run.cpu import GC_THRESHOLDS, tuned_gc
 from usi.run.episode import RoleSettings, RunSettings, domain_tasks
+from usi.tau.environment import environment, evaluation_domain, schema_cached_tools
 
 _ORACLE_RETAIL = RunSettings(
     domain="retail", agent=RoleSettings("offline/oracle"), user=RoleSettings("offline/cooperative")
@@ -124,19 +119,19 @@ def test_an_episode_leaves_no_database_for_the_garbage_collector(
     """Reference counting alone frees every τ² database an episode built (no cycle holds one)."""
     import weakref
 
-    from usi.run import cpu
     from usi.run.episode import run_episode
+    from usi.tau import environment as tau_environment
 
     offline_server()
     built: list[weakref.ref[Any]] = []
-    original = cpu.environment
+    original = tau_environment.environment
 
     def recording(domain: str, solo_mode: bool = False) -> Any:
         env = original(domain, solo_mode=solo_mode)
         built.append(weakref.ref(env.tools.db))
         return env
 
-    monkeypatch.setattr(cpu, "environment", recording)
+    monkeypatch.setattr(tau_environment, "environment", recording)
     settings = _ORACLE_RETAIL
     gc.collect()
     gc.disable()  # read the references before any collection could free a cycle

@@ -123,7 +123,9 @@ def test_the_interrupt_count_is_what_out_holds(tmp_path: Path) -> None:
     import threading
 
     from usi.run.episode import RoleSettings, RunSettings
-    from usi.run.runner import RunInterrupted, RunSummary, _interrupted
+    from usi.run.outfile import RunInterrupted
+    from usi.run.runner import _interrupted
+    from usi.run.summary import RunSummary
 
     out = tmp_path / "out.jsonl"
     out.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3')

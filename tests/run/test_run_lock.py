@@ -80,7 +80,8 @@ def test_resume_drops_episodes_an_earlier_overlap_wrote_twice(
     so, and the file has every episode once (it used to say "already done" and keep both)."""
     from test_run_e2e import settings
 
-    from usi.run.runner import run_episodes, summary_line
+    from usi.run.runner import run_episodes
+    from usi.run.summary import summary_line
 
     offline_server()
     out = tmp_path / "out.jsonl"

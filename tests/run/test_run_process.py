@@ -14,8 +14,9 @@ from usi.llm.offline.server import (
     default_server,
     set_default_server,
 )
+from usi.run.backends import worker_threads
 from usi.run.episode import RoleSettings, RunSettings
-from usi.run.runner import run_episodes, worker_threads
+from usi.run.runner import run_episodes
 
 
 def test_server_process_handshake_faults_counters_and_shutdown() -> None:
@@ -90,17 +91,17 @@ def test_process_backend_matches_threads_and_resumes(tmp_path: Path, offline_ser
 
 
 def test_auto_backend_uses_processes_only_when_one_core_would_limit_the_run(monkeypatch) -> None:
-    from usi.run import runner
+    from usi.run import backends
 
-    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
-    limit = runner.AUTO_PROCESS_CONCURRENCY
-    assert runner.resolve_backend("auto", limit, 100) == "process"
-    assert runner.resolve_backend("auto", limit - 1, 100) == "thread"
-    assert runner.resolve_backend("auto", 64, limit - 1) == "thread"  # few episodes left
-    assert runner.resolve_backend("thread", 64, 100) == "thread"
-    assert runner.resolve_backend("ray", 1, 1) == "ray"
-    monkeypatch.setattr(runner.os, "cpu_count", lambda: 1)
-    assert runner.resolve_backend("auto", 64, 100) == "thread"
+    monkeypatch.setattr(backends.os, "cpu_count", lambda: 2)
+    limit = backends.AUTO_PROCESS_CONCURRENCY
+    assert backends.resolve_backend("auto", limit, 100) == "process"
+    assert backends.resolve_backend("auto", limit - 1, 100) == "thread"
+    assert backends.resolve_backend("auto", 64, limit - 1) == "thread"  # few episodes left
+    assert backends.resolve_backend("thread", 64, 100) == "thread"
+    assert backends.resolve_backend("ray", 1, 1) == "ray"
+    monkeypatch.setattr(backends.os, "cpu_count", lambda: 1)
+    assert backends.resolve_backend("auto", 64, 100) == "thread"
 
 
 def test_auto_backend_run_is_the_thread_run_for_a_small_plan(

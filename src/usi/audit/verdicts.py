@@ -42,7 +42,7 @@ def _card(episode: Episode) -> str | None:
     return None
 
 
-def judge_episode(episode: Episode, model: str, base_url: str | None = None) -> JudgeVerdict:
+def quality_verdict(episode: Episode, model: str, base_url: str | None = None) -> JudgeVerdict:
     """One verdict; a judge that fails or answers nonsense is recorded, not raised."""
     from usi.llm.quality import judge_quality
 
@@ -67,7 +67,7 @@ def add_verdicts(
     """Judge every episode (concurrently) and attach the verdict to its audit."""
 
     def one(pair: tuple[Episode, EpisodeAudit]) -> Any:
-        pair[1].judge = judge_episode(pair[0], model, base_url)
+        pair[1].judge = quality_verdict(pair[0], model, base_url)
 
     with ThreadPoolExecutor(max_workers=JUDGE_CONCURRENCY) as pool:
         list(pool.map(one, pairs))

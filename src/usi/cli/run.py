@@ -38,7 +38,7 @@ from usi.outputs import check_input_file, check_output_file
 from usi.run import defaults
 
 if TYPE_CHECKING:
-    from usi.run.runner import RunInterrupted
+    from usi.run.outfile import RunInterrupted
 
 
 def _task_list(tasks: str | None) -> list[str] | None:
@@ -300,13 +300,9 @@ def register(app: typer.Typer) -> None:
             validate_model(user_model, where="--user-model")
 
         from usi.run.episode import RoleSettings, RunSettings, select_tasks
-        from usi.run.runner import (
-            RunInterrupted,
-            RunStopped,
-            failure_line,
-            run_episodes,
-            summary_line,
-        )
+        from usi.run.outfile import RunInterrupted
+        from usi.run.runner import RunStopped, run_episodes
+        from usi.run.summary import failure_line, summary_line
         from usi.tau.simulators import (
             SimulatorSpec,
             check_prompt_template,
@@ -450,7 +446,7 @@ def register(app: typer.Typer) -> None:
             )
         check_base_url(base_url, option="--base-url")
         check_credentials(model, base_url=base_url, where="--model")
-        from usi.run.runner import RunInterrupted
+        from usi.run.outfile import RunInterrupted
 
         try:
             summary = judge_file(

@@ -49,7 +49,8 @@ def run_offline_simulators(
     Re-running the demo resumes these files instead of starting over, like ``usi run --resume``.
     """
     from usi.run.episode import RoleSettings, RunSettings
-    from usi.run.runner import run_episodes, summary_line
+    from usi.run.runner import run_episodes
+    from usi.run.summary import summary_line
 
     by_domain: dict[str, list[str]] = {}
     for task in demo_tasks():

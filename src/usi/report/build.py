@@ -30,7 +30,7 @@ from usi.report.sections import (
     capability,
     easy_mode,
     evaluative,
-    judge,
+    judge_agreement,
     leaderboard,
     reward,
     taxonomy,
@@ -49,7 +49,7 @@ SECTIONS: tuple[tuple[str, SectionBuilder], ...] = (
     ("evaluative", evaluative.build),
     ("reward", reward.build),
     ("easy_mode", easy_mode.build),
-    ("judge", judge.build),
+    ("judge", judge_agreement.build),
     ("audit", audit.build),
 )
 

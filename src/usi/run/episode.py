@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, field, fields, is_dataclass, replace
 from functools import cache
@@ -25,13 +24,13 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from usi.core.episode import Episode
 from usi.data.paper import TAU_KEY
 from usi.errors import UsiInputError
+from usi.llm.hooks import user_episode_metadata
 from usi.llm.models import completion_kwargs, is_offline
-from usi.llm.offline.flaky import episode_metadata as flaky_metadata
 from usi.run import defaults, paper
 from usi.run.instructions import StudyInstructions, StudyTask
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 from usi.tau.align import GOLD_ACTIONS_CHANGED, tau_usi_key
-from usi.tau.messages import ENDED_BY, from_tau
+from usi.tau.messages import ENDED_BY, Converted, from_tau
 from usi.tau.simulators import (
     SIMULATOR_KINDS,
     PluginUser,
@@ -335,16 +334,6 @@ def _pin_seed(obj: Any, role_seed: int | None, trial: int, trial_seed: int) -> i
     return effective
 
 
-def _usage(trajectory: list[Any], cls: type) -> dict[str, int]:
-    total = {"prompt_tokens": 0, "completion_tokens": 0}
-    for m in trajectory:
-        usage = getattr(m, "usage", None) if isinstance(m, cls) else None
-        if usage:
-            total["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
-            total["completion_tokens"] += int(usage.get("completion_tokens") or 0)
-    return total
-
-
 def episode_id(source: str, domain: str, task_id: str, trial: int) -> str:
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
     return f"{domain}-{task_id}-trial{trial}-{digest}"
@@ -429,35 +418,71 @@ def run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> E
         )
 
 
-def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> Episode:
-    from tau2.agent.llm_agent import LLMAgent
-    from tau2.data_model.message import AssistantMessage, UserMessage
-    from tau2.data_model.simulation import RewardInfo, SimulationRun, TerminationReason
-    from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
-    from tau2.orchestrator.orchestrator import Orchestrator
-    from tau2.utils.utils import get_now
+@dataclass
+class _Setup:
+    """Phase 1's product: the τ² pieces of one episode, ready to talk."""
 
-    from usi.run.cpu import database_work, evaluation_domain, schema_cached_tools
-    from usi.run.cpu import environment as build_environment
-    from usi.tau.limits import TurnLimitedOrchestrator
+    task_id: str
+    task: Any
+    given: dict[str, Any]  # provenance(): where the instruction came from
+    agent: Any
+    user: Any
+    orchestrator: Any
+    tau_usi: bool
+
+
+@dataclass
+class _Conversation:
+    """Phase 2's product: τ²'s simulation, and the crash that ended it early (if any)."""
+
+    trial: int
+    seed: int
+    simulation: Any
+    started: float  # perf_counter() when it began (the episode's duration counts from here)
+    agent_seed: int | None
+    user_seed: int | None
+    error: str | None = None
+    traceback: str | None = None
+
+
+@dataclass
+class _Survey:
+    """Phase 4's product: the simulator's answers and how they were obtained."""
+
+    answers: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> Episode:
+    """The phases of one episode: set-up, conversation, evaluation, survey, record."""
+    setup = _set_up(settings, task_id, seed)
+    talk = _converse(settings, setup, trial, seed)
+    reward_info, evaluation_error = _evaluate(settings.domain, setup.task, talk.simulation)
+    converted = from_tau(talk.simulation.messages)
+    survey = _Survey()
+    if settings.survey and talk.error is None:
+        survey = _ask_survey(settings, setup, converted)
+    return _record(settings, setup, talk, (reward_info, evaluation_error), converted, survey)
+
+
+def _set_up(settings: RunSettings, task_id: str, seed: int) -> _Setup:
+    """τ²'s environment (a fresh database), agent, the simulator as a τ² user, τ²'s
+    orchestrator; a simulator that cannot even be built is the simulator's crash."""
+    from usi.run.cpu import database_work
+    from usi.tau import environment as tau_environment
+    from usi.tau.agent import llm_agent, user_tools
+    from usi.tau.orchestrate import orchestrator
 
     domain = settings.domain
     task = domain_tasks(domain)[task_id]
     key = (domain, task_id)
     with database_work:
-        environment = build_environment(domain)
+        environment = tau_environment.environment(domain)
     agent_llm, agent_args = llm_args(settings.agent, settings, key, "agent")
     user_llm, user_args = llm_args(settings.user, settings, key, "user")
-    agent = LLMAgent(
-        tools=schema_cached_tools(domain, environment.get_tools()),
-        domain_policy=environment.get_policy(),
-        llm=agent_llm,
-        llm_args=agent_args,
-    )
-    try:
-        user_tools = environment.get_user_tools()
-    except Exception:
-        user_tools = None
+    agent = llm_agent(environment, agent_llm, agent_args, cache_schemas_of=domain)
+    tools = user_tools(environment)
     tau_usi = settings.protocol == paper.TAU_USI
     given = provenance(settings, task_id)
     spec = settings.simulator
@@ -474,7 +499,7 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             instructions=instructions,
             llm=user_llm,
             llm_args=user_args,
-            tools=user_tools or None,
+            tools=tools,
             intent=intent,
         )
     except UsiInputError:
@@ -482,120 +507,138 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
     except Exception as exc:  # a plugin that cannot even be built is the simulator's crash
         exc.usi_origin = "user"  # type: ignore[attr-defined]
         raise
-    orchestrator: Orchestrator
-    if tau_usi:
-        orchestrator = TurnLimitedOrchestrator(
-            domain=domain,
-            agent=agent,
-            user=user,
-            environment=environment,
-            task=task,
-            seed=seed,
-            max_user_turns=paper.MAX_USER_TURNS,
-            max_tool_rounds=paper.MAX_TOOL_ROUNDS,
-        )
-    else:
-        orchestrator = Orchestrator(
-            domain=domain,
-            agent=agent,
-            user=user,
-            environment=environment,
-            task=task,
-            max_steps=settings.max_steps,
-            max_errors=settings.max_errors,
-            seed=seed,
-        )
+    run = orchestrator(
+        domain=domain,
+        agent=agent,
+        user=user,
+        environment=environment,
+        task=task,
+        seed=seed,
+        max_steps=settings.max_steps,
+        max_errors=settings.max_errors,
+        turn_limits=(paper.MAX_USER_TURNS, paper.MAX_TOOL_ROUNDS) if tau_usi else None,
+    )
+    return _Setup(task_id, task, given, agent, user, run, tau_usi)
+
+
+def _converse(settings: RunSettings, setup: _Setup, trial: int, seed: int) -> _Conversation:
+    """τ²'s conversation; a crash in it ends the episode as τ² would (what was said is kept)."""
+    from usi.tau.orchestrate import crashed_simulation, now
+
+    agent, user = setup.agent, setup.user
     _origin_tagger(agent, "agent")
     _origin_tagger(user, "user")
     agent_seed = _pin_seed(agent, settings.agent.seed, trial, seed)
     user_seed = _pin_seed(user, settings.user.seed, trial, seed)
     started = time.perf_counter()
-    start_time = get_now()
-    error: str | None = None
-    traceback_tail: str | None = None
+    start_time = now()
     try:
-        simulation = orchestrator.run()
+        talk = _Conversation(trial, seed, setup.orchestrator.run(), started, agent_seed, user_seed)
     except Exception as exc:
-        origin = getattr(exc, "usi_origin", "agent")
-        reason = TerminationReason.USER_ERROR if origin == "user" else TerminationReason.AGENT_ERROR
-        error = _failure(exc)
-        simulation = SimulationRun(
-            id=str(uuid.uuid4()),
-            task_id=task_id,
+        simulation = crashed_simulation(
+            setup.orchestrator,
+            task_id=setup.task_id,
+            origin=getattr(exc, "usi_origin", "agent"),
             start_time=start_time,
-            end_time=get_now(),
-            duration=time.perf_counter() - started,
-            termination_reason=reason,
-            messages=orchestrator.get_trajectory(),
+            started=started,
             seed=seed,
         )
-        traceback_tail = traceback.format_exc(limit=3)
+        talk = _Conversation(
+            trial,
+            seed,
+            simulation,
+            started,
+            agent_seed,
+            user_seed,
+            error=_failure(exc),
+            traceback=traceback.format_exc(limit=3),
+        )
     finally:
         _release(agent, user)
-    simulation.trial = trial
+    talk.simulation.trial = trial
+    return talk
+
+
+def _evaluate(domain: str, task: Any, simulation: Any) -> tuple[Any, str | None]:
+    """(τ²'s reward info, the evaluator's error): a trajectory τ²'s replay cannot apply still
+    happened (it is behaviour), only its reward is unknown."""
+    from usi.run.cpu import database_work
+    from usi.tau.evaluate import evaluate, failed_evaluation
+
     evaluation_error: str | None = None
     try:
         with database_work:
-            reward_info = evaluate_simulation(
-                simulation=simulation,
-                task=task,
-                evaluation_type=EvaluationType.ALL,
-                solo_mode=False,
-                domain=evaluation_domain(domain),  # τ²'s evaluator on the cached database
-            )
+            reward_info = evaluate(simulation, task, domain)
     except Exception as exc:
-        # e.g. a trajectory τ²'s replay cannot apply: the conversation happened (it is
-        # behaviour), only its reward is unknown.
         evaluation_error = _failure(exc, "evaluator")
-        reward_info = RewardInfo(reward=0.0, info={"evaluation_error": evaluation_error})
+        reward_info = failed_evaluation(evaluation_error)
     simulation.reward_info = reward_info
-    converted = from_tau(simulation.messages)
+    return reward_info, evaluation_error
+
+
+def _ask_survey(settings: RunSettings, setup: _Setup, converted: Converted) -> _Survey:
+    """The survey, asked of the simulator: a plugin answers itself, a model through litellm;
+    under protocol tau-usi in the simulator's own chat, as the rollout asks it."""
+    survey = _Survey()
+    user = setup.user
+    asker: Callable[[list[dict[str, str]]], str] | None = None
+    if isinstance(user, PluginUser) and callable(getattr(user.impl, "answer_survey", None)):
+        impl = user.impl
+
+        def plugin_asker(chat: list[dict[str, str]]) -> str:
+            return str(impl.answer_survey(chat[-1]["content"]))
+
+        asker = plugin_asker
+    elif settings.user.model is not None:
+        kwargs = completion_kwargs(
+            settings.user.model,
+            base_url=settings.user.base_url,
+            task=(settings.domain, setup.task_id),
+            role="survey",
+        )
+        kwargs.update(settings.user.sampling())
+        kwargs.update(num_retries=settings.num_retries, timeout=settings.timeout_s)
+        asker = litellm_asker(kwargs, survey.usage)
+    if asker is None:
+        return survey
     messages = converted.messages
+    if setup.tau_usi:
+        outcome = ask_survey(
+            asker,
+            user_system_prompt(user),
+            paper.survey_prompt(),
+            retries=settings.survey_retries,
+            history=paper.simulator_chat(messages, converted.ended_by),
+        )
+    else:
+        outcome = ask_survey(
+            asker,
+            user_system_prompt(user),
+            survey_prompt(transcript(messages)),
+            retries=settings.survey_retries,
+        )
+    survey.answers = outcome.answers or None
+    survey.metadata = outcome.metadata()
+    return survey
 
-    survey_usage: dict[str, int] = {}
-    survey_meta: dict[str, Any] | None = None
-    answers: dict[str, str] | None = None
-    if settings.survey and error is None:
-        asker: Callable[[list[dict[str, str]]], str] | None = None
-        if isinstance(user, PluginUser) and callable(getattr(user.impl, "answer_survey", None)):
-            impl = user.impl
 
-            def plugin_asker(chat: list[dict[str, str]]) -> str:
-                return str(impl.answer_survey(chat[-1]["content"]))
+def _record(
+    settings: RunSettings,
+    setup: _Setup,
+    talk: _Conversation,
+    evaluation: tuple[Any, str | None],
+    converted: Converted,
+    survey: _Survey,
+) -> Episode:
+    """The canonical episode, with every setting needed to reproduce it."""
+    from usi.tau.orchestrate import termination, token_usage
 
-            asker = plugin_asker
-
-        elif settings.user.model is not None:
-            kwargs = completion_kwargs(
-                settings.user.model, base_url=settings.user.base_url, task=key, role="survey"
-            )
-            kwargs.update(settings.user.sampling())
-            kwargs.update(num_retries=settings.num_retries, timeout=settings.timeout_s)
-            asker = litellm_asker(kwargs, survey_usage)
-        if asker is not None and tau_usi:  # in the simulator's own chat, as the rollout asks
-            outcome = ask_survey(
-                asker,
-                user_system_prompt(user),
-                paper.survey_prompt(),
-                retries=settings.survey_retries,
-                history=paper.simulator_chat(messages, converted.ended_by),
-            )
-        elif asker is not None:
-            outcome = ask_survey(
-                asker,
-                user_system_prompt(user),
-                survey_prompt(transcript(messages)),
-                retries=settings.survey_retries,
-            )
-        if asker is not None:
-            answers = outcome.answers or None
-            survey_meta = outcome.metadata()
-
-    termination = str(
-        getattr(simulation.termination_reason, "value", simulation.termination_reason)
-    )
-    agent_usage = _usage(simulation.messages, AssistantMessage)
-    user_usage = _usage(simulation.messages, UserMessage)
+    reward_info, evaluation_error = evaluation
+    task_id, trial, seed = setup.task_id, talk.trial, talk.seed
+    simulation = talk.simulation
+    domain = settings.domain
+    messages = converted.messages
+    ended = termination(simulation)
     source = settings.source
     return Episode(
         episode_id=episode_id(source, domain, task_id, trial),
@@ -603,21 +646,21 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
         domain=domain,
         task_id=task_id,
         messages=messages,
-        reward=None if error or evaluation_error else float(reward_info.reward),
-        survey=answers,
+        reward=None if talk.error or evaluation_error else float(reward_info.reward),
+        survey=survey.answers,
         metadata={
-            **given,
-            "limit": getattr(orchestrator, "limit", None),
+            **setup.given,
+            "limit": getattr(setup.orchestrator, "limit", None),
             "trial": trial,
             "seed": seed,
-            "agent_seed": agent_seed,
-            "user_seed": user_seed,
-            "termination_reason": termination,
-            "termination": termination,
+            "agent_seed": talk.agent_seed,
+            "user_seed": talk.user_seed,
+            "termination_reason": ended,
+            "termination": ended,
             ENDED_BY: converted.ended_by,
-            "error": error,
+            "error": talk.error,
             "evaluation_error": evaluation_error,
-            "traceback": traceback_tail,
+            "traceback": talk.traceback,
             "agent_model": settings.agent.model,
             "user_model": settings.user.model,
             "agent_temperature": settings.agent.temperature,
@@ -628,14 +671,18 @@ def _run_episode(settings: RunSettings, task_id: str, trial: int, seed: int) -> 
             ),
             "settings": settings.recorded(),
             "versions": package_versions(),
-            "tokens": {"agent": agent_usage, "user": user_usage, "survey": survey_usage},
+            "tokens": {
+                "agent": token_usage(simulation, "agent"),
+                "user": token_usage(simulation, "user"),
+                "survey": survey.usage,
+            },
             "cost": {"agent": simulation.agent_cost, "user": simulation.user_cost},
-            "duration_s": round(time.perf_counter() - started, 4),
+            "duration_s": round(time.perf_counter() - talk.started, 4),
             "start_time": simulation.start_time,
             "end_time": simulation.end_time,
             "tau2_simulation_id": simulation.id,
             "reward_info": reward_info.model_dump(mode="json"),
-            "survey": survey_meta,
-            **flaky_metadata(settings.user.model, domain, task_id, messages, user_seed),
+            "survey": survey.metadata,
+            **user_episode_metadata(settings.user.model, domain, task_id, messages, talk.user_seed),
         },
     )

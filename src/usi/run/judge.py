@@ -28,10 +28,10 @@ from usi.data.io import append_line, episode_line
 from usi.data.readers import read_episodes
 from usi.errors import UsiInputError
 from usi.llm.models import completion_kwargs
-from usi.outputs import check_output_file, output_lock
+from usi.outputs import check_output_file
 from usi.run import defaults
 from usi.run.episode import MaxTokens, Retries, Temperature, Timeout, package_versions
-from usi.run.runner import RunInterrupted, _finished_lines, _rewrite, _whole_lines
+from usi.run.outfile import RunInterrupted, finished_lines, hold, keep_only, whole_lines
 from usi.run.survey import SURVEY_RETRIES, ask_survey, litellm_asker, survey_prompt, transcript
 
 JUDGE_SYSTEM_PROMPT = (
@@ -136,8 +136,7 @@ def judge_file(
         raise UsiInputError("--resume continues OUT and --overwrite replaces it: give one")
     if concurrency < 1:
         raise UsiInputError("--concurrency must be at least 1")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with output_lock(out_path):  # one writer per OUT, as for usi run
+    with hold(out_path):  # one writer per OUT, as for usi run
         return _judge_locked(
             episodes, out_path, settings, concurrency, resume, overwrite, progress, on_episode
         )
@@ -154,7 +153,7 @@ def _judge_locked(
     on_episode: Callable[[Episode], None] | None,
 ) -> JudgeSummary:
     """:func:`judge_file` once OUT is this command's alone."""
-    records, torn = _finished_lines(out_path) if resume else ([], False)
+    records, torn = finished_lines(out_path) if resume else ([], False)
     for done_episode, _ in records:
         judge = done_episode.metadata.get("judge")
         then = judge.get("model") if isinstance(judge, dict) else None
@@ -166,8 +165,7 @@ def _judge_locked(
                 done_episode.episode_id,
             )
     good = [(e, line) for e, line in records if judge_error(e) is None]
-    if torn or len(good) < len(records):
-        _rewrite(out_path, [line for _, line in good])  # failed judgments are judged again
+    keep_only(out_path, records, good, torn)  # failed judgments are judged again
     if overwrite and out_path.exists():
         out_path.unlink()
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +213,7 @@ def _judge_locked(
                     future.cancel()
                 raise
     except KeyboardInterrupt:
-        raise RunInterrupted(_whole_lines(out_path), out_path) from None  # OUT is the truth
+        raise RunInterrupted(whole_lines(out_path), out_path) from None  # OUT is the truth
     finally:
         if bar is not None:
             bar.stop()

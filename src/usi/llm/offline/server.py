@@ -486,7 +486,9 @@ class _Handler(BaseHTTPRequestHandler):
 def _warm() -> None:
     """Load τ²'s registry before the first completion needs it (off the request's clock)."""
     with contextlib.suppress(Exception):  # the first request will report it
-        import tau2.registry  # noqa: F401
+        from usi.tau.environment import load_registry
+
+        load_registry()
 
 
 def main(argv: list[str] | None = None) -> None:
