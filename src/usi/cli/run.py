@@ -294,7 +294,9 @@ def register(app: typer.Typer) -> None:
                 check_input_file(path, what=what)
         check_output_file(out, overwrite=overwrite, resume=resume)
         from usi.llm.models import check_credentials, validate_model
+        from usi.tau.tasks import check_domain
 
+        check_domain(domain)  # before τ² is imported: a mistyped domain answers at once
         validate_model(agent_model, where="--agent-model")
         if user_model:
             validate_model(user_model, where="--user-model")

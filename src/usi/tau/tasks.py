@@ -32,7 +32,7 @@ _TOOLKITS: Mapping[str, tuple[str, str]] = {
 }
 
 
-def check_domain(domain: str, where: str = "domain") -> str:
+def check_domain(domain: str, where: str = "--domain") -> str:
     """``domain`` if usi supports it, else bad input naming the known ones."""
     if domain not in DOMAINS:
         raise UsiInputError(f"unknown domain {domain!r} (known: {', '.join(DOMAINS)})", where=where)
