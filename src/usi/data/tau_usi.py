@@ -254,19 +254,29 @@ def _conversation_messages(
             content = ""
         if not isinstance(content, str):
             raise session.error("message content is not text", position)
-        if not is_meta(content, human=True):
+        meta = is_meta(content, human=True)
+        if not meta:
             n_turns += 1
         if role == "user":
             if agent_model is None and "\\tau" in content:
                 setup = SETUP_RE.match(content)
                 if setup is not None:
                     agent_model = setup["model"]
-            if not is_meta(content, human=True) or is_user_content(content):
+            if not meta or is_user_content(content):
                 # Kept when either definition set counts it: tau-usi counts an empty turn
                 # (the paper's meta rules, spec §10.2); usi-v2's Episode.user_turns() filters
                 # its own way (spec §1). Checked above (a str, the user role): no need to
-                # validate 200k turns again.
-                messages.append(Message.model_construct(role="user", content=content))
+                # validate 200k turns again; the defaults are given (not looked up per turn),
+                # the fields set are the two a user message sets.
+                messages.append(
+                    Message.model_construct(
+                        {"role", "content"},
+                        role="user",
+                        content=content,
+                        tool_calls=None,
+                        tool_call_id=None,
+                    )
+                )
         elif role == "assistant":
             if agent:
                 messages.extend(_agent_messages(session, content, position))
