@@ -130,22 +130,41 @@ def write_raw_corpus(path: Path, n_sessions: int, seed: int = 0) -> tuple[Path, 
     return path, str(source)
 
 
+# Linux keeps a process's peak RSS across exec: a child forked from this script (which holds
+# the corpus it wrote) would report this script's size as its own peak. So each measured
+# command is started by a small launcher process, and its peak is the launcher's reading.
+LAUNCHER = """
+import os, sys
+report, command = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.execv(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as handle:
+    handle.write(f"{usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _run_process(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak RSS MB, stdout) of one fresh process running ``command``.
 
-    ``os.wait4`` gives that one child's own resource usage (CPU and max RSS).
+    ``os.wait4`` in the launcher gives that one process's own resource usage (CPU and max RSS).
     """
-    wall = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    stdout = process.stdout.read().decode("utf-8")
-    process.stdout.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - wall
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{command[:3]} failed with exit code {process.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
+    with tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
+        wall = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, report.name, *command], env=env, stdout=subprocess.PIPE
+        )
+        assert process.stdout is not None
+        stdout = process.stdout.read().decode("utf-8")
+        process.stdout.close()
+        process.wait()
+        wall = time.perf_counter() - wall
+        if process.returncode:
+            raise SystemExit(f"{command[:3]} failed with exit code {process.returncode}")
+        cpu, rss_kb = report.read().split()
+    return wall, float(cpu), int(rss_kb) / 1024, stdout
 
 
 def whole_process(
