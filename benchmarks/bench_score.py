@@ -137,6 +137,13 @@ def main() -> None:
             fingerprint = [sys.executable, "-m", "usi", "fingerprint", str(corpus), "--json"]
             f_wall, f_cpu, f_rss, _ = run_measured([*fingerprint, "--definitions", chosen])
             ratios.append((chosen, s_wall / f_wall, s_cpu / f_cpu))
+            if chosen == sets[0]:  # the default: 2 reading workers above 16 MiB
+                print(
+                    f"{sizes[-1]:>6} episodes, --definitions {chosen}: usi score --json (audit "
+                    f"block, default workers) / usi fingerprint --json {auto[0] / f_wall:4.2f}× "
+                    "wall",
+                    flush=True,
+                )
             print(
                 f"{sizes[-1]:>6} episodes, --definitions {chosen}: usi score --json (audit "
                 f"block, 1 process) {s_wall:6.2f} s wall {s_cpu:6.2f} s CPU, {s_rss:6.1f} MiB | "
