@@ -218,7 +218,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--audit/--no-audit",
                 help="With --json: the audit block beside USI (usi audit's rates, human baseline). "
-                'It reads the conversations again; --no-audit gives "audit": null.',
+                'Computed as the conversations are read; --no-audit gives "audit": null.',
             ),
         ] = True,
     ) -> None:

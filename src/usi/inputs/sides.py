@@ -364,7 +364,7 @@ def simulator_rows(
 ) -> tuple[dict[str, pd.DataFrame], list[str], dict[str, Origin]]:
     """One row per (source, file): a source in several files is split by file, with a note.
 
-    Also returns each row's origin, so a command that reads the conversations again (the
+    Also returns each row's origin, so what is computed per episode beside the scores (the
     audit) names and fills its rows exactly as the scores do.
     """
     found: dict[str, list[tuple[Input, pd.DataFrame]]] = {}
