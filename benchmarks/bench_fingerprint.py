@@ -1,13 +1,15 @@
 """Fingerprint throughput: usi vs ppol's BehavioralFingerprintExtractor, same episodes, same run.
 
     .venv/bin/python benchmarks/bench_fingerprint.py [--episodes 20000] [--ppol-episodes N]
-    .venv/bin/python benchmarks/bench_fingerprint.py --raw [--episodes 20000]
+    .venv/bin/python benchmarks/bench_fingerprint.py --raw [--episodes 20000] \
+        [--definitions tau-usi,usi-v2]
 
 ``--raw``: whole process, the way a user meets it. A raw tau-usi file of real-format sessions
 is written (the participants' messages of the real sample in ``../shared``, or of the repo's
 test fixture when it is absent, and agent messages with the platform's full markup — think
 blocks, ``<function=…>`` calls, ``<|tool|>`` results, canvas, survey form — where the sample
-elides them), then ``usi fingerprint RAW.json --json`` and a ppol script (load the same file,
+elides them), then ``usi fingerprint RAW.json --json --definitions D`` for each definition set
+D (``--definitions``, default both) and a ppol script (load the same file,
 ``compute_fingerprint`` on every session's messages) each run as a fresh process, alternately,
 ``--repeats`` times. Wall time, CPU time and peak RSS of each process are reported.
 
@@ -128,59 +130,89 @@ def write_raw_corpus(path: Path, n_sessions: int, seed: int = 0) -> tuple[Path, 
     return path, str(source)
 
 
+# Linux keeps a process's peak RSS across exec: a child forked from this script (which holds
+# the corpus it wrote) would report this script's size as its own peak. So each measured
+# command is started by a small launcher process, and its peak is the launcher's reading.
+LAUNCHER = """
+import os, sys
+report, command = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.execv(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as handle:
+    handle.write(f"{usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _run_process(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak RSS MB, stdout) of one fresh process running ``command``.
 
-    ``os.wait4`` gives that one child's own resource usage (CPU and max RSS).
+    ``os.wait4`` in the launcher gives that one process's own resource usage (CPU and max RSS).
     """
-    wall = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    stdout = process.stdout.read().decode("utf-8")
-    process.stdout.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - wall
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{command[:3]} failed with exit code {process.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
+    with tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
+        wall = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, report.name, *command], env=env, stdout=subprocess.PIPE
+        )
+        assert process.stdout is not None
+        stdout = process.stdout.read().decode("utf-8")
+        process.stdout.close()
+        process.wait()
+        wall = time.perf_counter() - wall
+        if process.returncode:
+            raise SystemExit(f"{command[:3]} failed with exit code {process.returncode}")
+        cpu, rss_kb = report.read().split()
+    return wall, float(cpu), int(rss_kb) / 1024, stdout
 
 
-def whole_process(n_sessions: int, repeats: int, seed: int) -> None:
-    """``usi fingerprint RAW.json --json`` vs ppol on the same raw file, fresh processes."""
+def whole_process(
+    n_sessions: int, repeats: int, seed: int, definitions: tuple[str, ...] = ("tau-usi", "usi-v2")
+) -> None:
+    """``usi fingerprint RAW.json --json`` per definition set vs ppol on the same raw file,
+    fresh processes."""
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     usi = [sys.executable, "-c", "from usi.cli import main; main()", "fingerprint"]
+    names = [f"usi {d}" for d in definitions]
     with tempfile.TemporaryDirectory() as tmp:
         raw, source = write_raw_corpus(Path(tmp) / "raw.json", n_sessions, seed)
         size_mb = raw.stat().st_size / 1e6
         print(f"raw tau-usi file: {n_sessions} sessions, {size_mb:.0f} MB (users from {source})")
-        runs: dict[str, list[tuple[float, float, float]]] = {"usi": [], "ppol": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in [*names, "ppol"]}
         for repeat in range(repeats):
-            order = ("usi", "ppol") if repeat % 2 == 0 else ("ppol", "usi")
+            order = [*names, "ppol"] if repeat % 2 == 0 else ["ppol", *names]
             for name in order:
-                if name == "usi":
-                    command = [*usi, str(raw), "--json"]
-                else:
+                if name == "ppol":
                     command = [sys.executable, "-c", PPOL_SCRIPT, str(raw)]
+                else:
+                    chosen = name.removeprefix("usi ")
+                    command = [*usi, str(raw), "--json", "--definitions", chosen]
                 wall, cpu, rss, stdout = _run_process(command, env)
-                lines = stdout.count("\n") if name == "usi" else int(stdout.strip())
+                lines = int(stdout.strip()) if name == "ppol" else stdout.count("\n")
                 assert lines == n_sessions, (name, lines)
                 runs[name].append((wall, cpu, rss))
-                print(f"  {name:4s} run {repeat + 1}: {wall:6.2f} s wall, {cpu:6.2f} s CPU")
+                print(
+                    f"  {name:12s} run {repeat + 1}: {wall:6.2f} s wall, {cpu:6.2f} s CPU, "
+                    f"peak RSS {rss:5.0f} MB",
+                    flush=True,
+                )
     best = {name: min(r[0] for r in rs) for name, rs in runs.items()}
     cpu = {name: min(r[1] for r in rs) for name, rs in runs.items()}
     peak = {name: max(r[2] for r in rs) for name, rs in runs.items()}
-    for name in ("usi", "ppol"):
+    for name in runs:
         print(
-            f"{name:4s} whole process: best {best[name]:.2f} s wall ({n_sessions / best[name]:,.0f}"
-            f" sessions/s), {cpu[name]:.2f} s CPU"
+            f"{name:12s} whole process: best {best[name]:.2f} s wall "
+            f"({n_sessions / best[name]:,.0f} sessions/s), {cpu[name]:.2f} s CPU, "
+            f"peak RSS {peak[name]:.0f} MB"
         )
-    print(
-        f"ratio ppol / usi time: {best['ppol'] / best['usi']:.1f}x wall clock, "
-        f"{cpu['ppol'] / cpu['usi']:.1f}x CPU (target >= 10x, moonshot 30x)"
-    )
-    print(f"peak RSS: usi {peak['usi']:.0f} MB, ppol {peak['ppol']:.0f} MB")
+    for name in names:
+        print(
+            f"ratio ppol / {name}: {best['ppol'] / best[name]:.1f}x wall clock, "
+            f"{cpu['ppol'] / cpu[name]:.1f}x CPU (target >= 15x, moonshot 30x); peak RSS "
+            f"{peak[name]:.0f} MB vs ppol {peak['ppol']:.0f} MB (target: no more than ppol)"
+        )
 
 
 def main() -> None:
@@ -190,9 +222,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--raw", action="store_true", help="whole process on a raw tau-usi file")
     parser.add_argument("--repeats", type=int, default=1, help="--raw: runs of each process")
+    parser.add_argument(
+        "--definitions",
+        default="tau-usi,usi-v2",
+        help="--raw: the definition sets `usi fingerprint` is measured with",
+    )
     args = parser.parse_args()
     if args.raw:
-        whole_process(args.episodes, args.repeats, args.seed)
+        whole_process(args.episodes, args.repeats, args.seed, tuple(args.definitions.split(",")))
         return
 
     with tempfile.TemporaryDirectory() as tmp:

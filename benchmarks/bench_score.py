@@ -5,6 +5,9 @@ What it shows:
   at 20k episodes on 2 cores), against the straightforward peer measured in the same run:
   pandas building a frame from the same JSON Lines with ``json.loads`` per line (which only
   *reads* the data; it computes nothing);
+- ``usi score --json`` with its audit block against ``usi fingerprint --json`` of the same
+  file, per definition set (target: at most 1.5×): the data is read once, and the rules, the
+  feature table and the audit come out of that one pass;
 - peak RSS of each run: the scorer streams episodes in chunks and keeps only the feature
   table, so its memory should grow by roughly the table's size per extra episode, while
   the peer, holding every conversation, grows with the text.
@@ -126,6 +129,29 @@ def main() -> None:
                 f"{cpu:6.2f} s CPU, peak RSS {rss:6.1f} MiB",
                 flush=True,
             )
+        # one read: score with its audit block vs just fingerprinting the same file
+        ratios = []
+        for chosen in sets:
+            score = [*usi[:-1], chosen, str(corpus), "--human", str(corpus), "--json"]
+            s_wall, s_cpu, s_rss, _ = run_measured([*score, "--workers", "1"])
+            fingerprint = [sys.executable, "-m", "usi", "fingerprint", str(corpus), "--json"]
+            f_wall, f_cpu, f_rss, _ = run_measured([*fingerprint, "--definitions", chosen])
+            ratios.append((chosen, s_wall / f_wall, s_cpu / f_cpu))
+            if chosen == sets[0]:  # the default: 2 reading workers above 16 MiB
+                print(
+                    f"{sizes[-1]:>6} episodes, --definitions {chosen}: usi score --json (audit "
+                    f"block, default workers) / usi fingerprint --json {auto[0] / f_wall:4.2f}× "
+                    "wall",
+                    flush=True,
+                )
+            print(
+                f"{sizes[-1]:>6} episodes, --definitions {chosen}: usi score --json (audit "
+                f"block, 1 process) {s_wall:6.2f} s wall {s_cpu:6.2f} s CPU, {s_rss:6.1f} MiB | "
+                f"usi fingerprint --json {f_wall:6.2f} s wall {f_cpu:6.2f} s CPU, "
+                f"{f_rss:6.1f} MiB | score/fingerprint {s_wall / f_wall:4.2f}× wall, "
+                f"{s_cpu / f_cpu:4.2f}× CPU (target ≤ 1.5×)",
+                flush=True,
+            )
         per_episode = table_bytes_per_episode(Path(tmp) / f"corpus-{sizes[0]}.jsonl")
 
     print()
@@ -156,6 +182,11 @@ def main() -> None:
         f"{no_audit[0]:.2f} s without (target < 10 s on 2 cores), "
         f"{best / last[4]:.2f}× the time of just parsing the file with json.loads + pandas"
     )
+    for chosen, wall_ratio, cpu_ratio in ratios:
+        print(
+            f"usi score --json (with audit) / usi fingerprint --json, {chosen}: "
+            f"{wall_ratio:.2f}× wall, {cpu_ratio:.2f}× CPU (target ≤ 1.5×)"
+        )
 
 
 if __name__ == "__main__":

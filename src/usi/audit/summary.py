@@ -82,14 +82,18 @@ def score_audit(sides: Sides, human: Path) -> dict[str, dict[str, object]]:
     """The ``audit`` block of ``usi score --json``: row name → comparison (JSON-ready).
 
     One entry per scored row, named and filled as the scores are (``sides.origins``: a
-    source found in several files is one row per file), over the same episodes.
+    source found in several files is one row per file), over the same episodes. Files read
+    with the audit in their pass (``read_input(per_episode=audit_episode)``) are not read
+    again; any other is audited here.
     """
     seen: dict[Path, list[EpisodeAudit]] = {}
 
     def audits_of(path: Path) -> list[EpisodeAudit]:
         key = path.resolve()
         if key not in seen:
-            seen[key] = audit_file(path)
+            read = sides.inputs.get(key)
+            done = read.per_episode if read is not None else None
+            seen[key] = done if done is not None else audit_file(path)
         return seen[key]
 
     people = [a for a in audits_of(human) if a.source == HUMAN_SOURCE]

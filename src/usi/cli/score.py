@@ -18,17 +18,35 @@ from usi.options import DefinitionsName as Definitions
 from usi.outputs import check_input_file
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from usi.core.episode import Episode
     from usi.inputs.sides import Input, Sides
 
 DEFAULT_BOOTSTRAP = 1000  # mirrors usi.metrics.bootstrap.N_BOOTSTRAP without importing numpy
 
 
-def _read(path: Path, console: Console, workers: int | None, definitions: str = "usi-v2") -> Input:
-    """One file read by the rules of ``usi.inputs.sides``, with a status line on stderr."""
+def _read(
+    path: Path,
+    console: Console,
+    workers: int | None,
+    definitions: str = "usi-v2",
+    audit: bool = False,
+) -> Input:
+    """One file read by the rules of ``usi.inputs.sides``, with a status line on stderr.
+
+    ``audit``: each kept episode is audited in the same pass (the ``--json`` audit block),
+    so the conversations are read once.
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from usi.inputs.sides import read_input
 
+    per_episode: Callable[[Episode], object] | None = None
+    if audit:
+        from usi.audit.runner import audit_episode
+
+        per_episode = audit_episode
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -44,6 +62,7 @@ def _read(path: Path, console: Console, workers: int | None, definitions: str = 
             progress=lambda n: progress.update(task, completed=n),
             workers=workers,
             definitions=definitions,
+            per_episode=per_episode,
         )
 
 
@@ -53,11 +72,14 @@ def _sides(
     console: Console,
     workers: int | None,
     definitions: str = "usi-v2",
+    audit: bool = False,
 ) -> Sides:
     """The people and each simulator by the shared rules; their warnings go to stderr."""
     from usi.inputs.sides import WARNING_PREFIX, read_sides
 
-    sides = read_sides(simulators, human, lambda path: _read(path, console, workers, definitions))
+    sides = read_sides(
+        simulators, human, lambda path: _read(path, console, workers, definitions, audit)
+    )
     for note in sides.notes:
         typer.echo(WARNING_PREFIX + note, err=True)
     return sides
@@ -112,7 +134,7 @@ def _run(
         raise UsiInputError("give SIM files and --human HUMAN, or --ceiling HUMAN")
     if human is None:
         raise UsiInputError("--human HUMAN is required to score simulators")
-    sides = _sides(simulators, human, status, workers)
+    sides = _sides(simulators, human, status, workers, audit=as_json and with_audit)
     human_table, sims = sides.human, sides.simulators
     scored = score(
         sims,
@@ -200,7 +222,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--audit/--no-audit",
                 help="With --json: the audit block beside USI (usi audit's rates, human baseline). "
-                'It reads the conversations again; --no-audit gives "audit": null.',
+                'Computed as the conversations are read; --no-audit gives "audit": null.',
             ),
         ] = True,
     ) -> None:
@@ -230,7 +252,12 @@ def register(app: typer.Typer) -> None:
                     seed=seed,
                     workers=workers or None,
                     read=lambda sims, hum: _sides(
-                        sims, hum, Console(stderr=True), workers or None, "tau-usi"
+                        sims,
+                        hum,
+                        Console(stderr=True),
+                        workers or None,
+                        "tau-usi",
+                        audit=as_json and audit and bool(sims),
                     ),
                     with_audit=audit,
                 )

@@ -41,7 +41,9 @@ def is_meta(content: str, human: bool) -> bool:
     if human:
         if content.startswith(_HUMAN_PREFIXES):
             return True
-        if any(marker in content for marker in _HUMAN_MARKERS):
+        # Every marker opens with "<|": most messages are rejected by that one test (this
+        # runs on every message of a raw file).
+        if "<|" in content and any(marker in content for marker in _HUMAN_MARKERS):
             return True
         return content.strip() == "/stop"
     return content.strip() == STOP

@@ -49,10 +49,12 @@ def is_results_document(document: Any) -> bool:
     # anything else with conversations is read as the human study's format (spec §8).
     if not all("instance_id" in v or "reward" in v for v in values):
         return False
-    return not any(_is_study_session(v) for v in values)
+    return not any(is_study_session(v) for v in values)
 
 
-def _is_study_session(entry: Mapping[str, Any]) -> bool:
+def is_study_session(entry: Mapping[str, Any]) -> bool:
+    """True for a session of the human study (never a results entry): platform fields or the
+    study's set-up line first."""
     if "quality_score" in entry or "task_id" in entry:
         return True
     conversation = entry.get("conversation") or []

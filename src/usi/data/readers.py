@@ -97,7 +97,15 @@ def _is_text(prefix: bytes) -> bool:
 
 def detect_format(path: str | Path) -> EpisodeFormat:
     """Tell the format of ``path`` from its content."""
-    return _sniff(Path(path))[0]
+    p = Path(path)
+    fmt, document = _sniff(p)
+    if fmt is EpisodeFormat.TAU_USI and not isinstance(document, dict):
+        try:  # a streamed document is a tau-usi one only once every session was seen
+            for _ in document:
+                pass
+        except _NotStreamable:
+            return _classify(p, load_json(p))[0]
+    return fmt
 
 
 def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
@@ -125,10 +133,17 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
             except (json.JSONDecodeError, RecursionError):  # nested deeper than json goes
                 record = None
         else:  # the whole file is one line: decode it once, whatever it is
+            streamed = _study_stream(p)
+            if streamed is not None:
+                return EpisodeFormat.TAU_USI, streamed
             record = document = load_json(p)
         if isinstance(record, dict) and "episode_id" in record:
             return EpisodeFormat.CANONICAL, None
     if document is None:
+        if record is None and first.startswith(b"{"):
+            streamed = _study_stream(p)
+            if streamed is not None:
+                return EpisodeFormat.TAU_USI, streamed
         try:
             document = load_json(p)
         except UsiInputError:
@@ -141,6 +156,11 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
                     "line 1",
                 ) from None
             raise
+    return _classify(p, document)
+
+
+def _classify(p: Path, document: Any) -> tuple[EpisodeFormat, Any]:
+    """The format of a decoded whole document (the rules of :func:`_sniff`)."""
     if isinstance(document, dict):
         if "simulations" in document and "info" in document:
             return EpisodeFormat.TAU2_RESULTS, document
@@ -159,6 +179,60 @@ def _sniff(p: Path) -> tuple[EpisodeFormat, Any]:
                 'tau-usi session without a "conversation" list', p, f"session {session}"
             )
     raise UsiInputError(f"unrecognized format ({ACCEPTED_SHAPES})", p)
+
+
+class _NotStreamable(Exception):
+    """The streamed document turned out not to be a plain tau-usi one: decode it whole."""
+
+
+def _study_stream(p: Path) -> Iterator[tuple[str, Any]] | None:
+    """The sessions of a tau-usi document, decoded one at a time, or None when it is not one.
+
+    A raw study file is one JSON object of sessions, often 100 MB on one line; decoded whole
+    it is several times that in memory, and as large again when read. ijson's C parser
+    yields one ``(key, session)`` at a time instead, as fast as decoding it whole. The first
+    session decides: a study session (set-up line, platform fields) is never of another format
+    (:func:`usi.data.paper_results.is_results_document`). Anything that would make the
+    document not a plain tau-usi one (a value without a conversation, a repeated key, τ²'s
+    ``info`` and ``simulations``, bad JSON after the first session) raises
+    :class:`_NotStreamable` from the stream: the reader then decodes the file whole, and every
+    message is the whole-document path's own.
+    """
+    import ijson
+
+    from usi.data.paper_results import is_study_session
+
+    handle = p.open("rb")
+    if handle.read(3) != BOM:
+        handle.seek(0)
+    items = ijson.kvitems(handle, "", use_float=True)
+    try:
+        key, value = next(items)
+    except (StopIteration, ijson.JSONError, UnicodeDecodeError, ValueError):
+        handle.close()
+        return None
+    if not (isinstance(value, dict) and "conversation" in value and is_study_session(value)):
+        handle.close()
+        return None
+
+    def sessions() -> Iterator[tuple[str, Any]]:
+        seen = {key}
+        with handle:
+            yield key, value
+            try:
+                for name, session in items:
+                    if name in seen or not (
+                        isinstance(session, dict) and "conversation" in session
+                    ):
+                        raise _NotStreamable
+                    seen.add(name)
+                    yield name, session
+            except (ijson.JSONError, UnicodeDecodeError, ValueError):
+                raise _NotStreamable from None
+            if "info" in seen and "simulations" in seen:
+                raise _NotStreamable
+
+    return sessions()
 
 
 def read_canonical(path: str | Path) -> Iterator[Episode]:
@@ -213,7 +287,19 @@ def _episodes(
     elif fmt is EpisodeFormat.TAU_USI:
         from usi.data.tau_usi import read_tau_usi
 
-        yield from read_tau_usi(p, document=document, agent=agent)
+        if isinstance(document, dict) or document is None:
+            yield from read_tau_usi(p, document=document, agent=agent)
+            return
+        try:  # streamed: every session is read before the first episode is yielded
+            episodes = read_tau_usi(p, document=document, agent=agent)
+            first = next(episodes, None)
+        except _NotStreamable:  # not a plain tau-usi document after all: decode it whole
+            fmt, document = _classify(p, load_json(p))
+            yield from _episodes(p, fmt, document, agent=agent)
+            return
+        if first is not None:
+            yield first
+            yield from episodes
     elif fmt is EpisodeFormat.TAU_USI_RESULTS:
         from usi.data.paper_results import read_results
 

@@ -104,17 +104,23 @@ def read_tau_usi(
     malformed session anywhere must fail the file before anything is written.
     ``document``: the file already decoded (it is consumed: each raw session is dropped once
     it is an episode, so the raw and the parsed file are never both in memory);
+    ``document`` may also be the file's ``(key, session)`` pairs as they are decoded
+    (:func:`usi.data.readers.open_episodes` streams a large one);
     ``agent=False``: see the module doc.
     """
     p = Path(path)
     if document is None:
         document = load_json(p)
-    if not isinstance(document, dict):
+    if isinstance(document, dict):
+        with tree_building():
+            episodes = [
+                session_episode(p, str(key), document.pop(key), agent=agent)
+                for key in list(document)
+            ]
+    elif isinstance(document, Iterator):
+        episodes = _streamed_episodes(p, document, agent=agent)
+    else:
         raise UsiInputError("expected a JSON object of sessions (tau-usi format)", p)
-    with tree_building():
-        episodes = [
-            session_episode(p, str(key), document.pop(key), agent=agent) for key in list(document)
-        ]
     if not episodes:
         return
     from usi.tau.align import SessionTask, align_sessions  # deferred: loads τ² task sets
@@ -129,6 +135,29 @@ def read_tau_usi(
         episode.task_id = alignment.task_id
         episode.metadata["alignment"] = alignment.as_metadata()
         yield episode
+
+
+def _streamed_episodes(
+    path: Path, sessions: Iterator[tuple[str, Any]], *, agent: bool
+) -> list[Episode]:
+    """The episodes of streamed sessions, each raw session dropped once it is an episode.
+
+    A malformed session is reported once the stream has ended: the stream may still find
+    that the document is not a plain tau-usi one, and that is said first, as when the whole
+    document is decoded before any session is read.
+    """
+    episodes: list[Episode] = []
+    failure: UsiInputError | None = None
+    with tree_building():
+        for key, raw in sessions:
+            if failure is None:
+                try:
+                    episodes.append(session_episode(path, str(key), raw, agent=agent))
+                except UsiInputError as exc:
+                    failure = exc
+    if failure is not None:
+        raise failure
+    return episodes
 
 
 def session_episode(path: Path, key: str, raw: Any, *, agent: bool = True) -> Episode:
@@ -225,19 +254,29 @@ def _conversation_messages(
             content = ""
         if not isinstance(content, str):
             raise session.error("message content is not text", position)
-        if not is_meta(content, human=True):
+        meta = is_meta(content, human=True)
+        if not meta:
             n_turns += 1
         if role == "user":
             if agent_model is None and "\\tau" in content:
                 setup = SETUP_RE.match(content)
                 if setup is not None:
                     agent_model = setup["model"]
-            if not is_meta(content, human=True) or is_user_content(content):
+            if not meta or is_user_content(content):
                 # Kept when either definition set counts it: tau-usi counts an empty turn
                 # (the paper's meta rules, spec §10.2); usi-v2's Episode.user_turns() filters
                 # its own way (spec §1). Checked above (a str, the user role): no need to
-                # validate 200k turns again.
-                messages.append(Message.model_construct(role="user", content=content))
+                # validate 200k turns again; the defaults are given (not looked up per turn),
+                # the fields set are the two a user message sets.
+                messages.append(
+                    Message.model_construct(
+                        {"role", "content"},
+                        role="user",
+                        content=content,
+                        tool_calls=None,
+                        tool_call_id=None,
+                    )
+                )
         elif role == "assistant":
             if agent:
                 messages.extend(_agent_messages(session, content, position))

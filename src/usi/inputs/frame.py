@@ -6,8 +6,9 @@ conversation can be dropped, which is what keeps scoring memory flat in the corp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,15 +93,29 @@ def batches(episodes: Iterable[Episode], size: int) -> Iterator[list[Episode]]:
 
 
 def rows_of(
-    episodes: Iterable[Episode], chunk_size: int, definitions: str = TABLE_DEFINITIONS
-) -> Iterator[pd.DataFrame]:
-    """Table rows chunk by chunk; each chunk's conversations are dropped once reduced.
+    episodes: Iterable[Episode],
+    chunk_size: int,
+    definitions: str = TABLE_DEFINITIONS,
+    per_episode: Callable[[Episode], Any] | None = None,
+) -> Iterator[tuple[pd.DataFrame, list[Any]]]:
+    """Table rows chunk by chunk, with what ``per_episode`` gives for each of them (an empty
+    list without it); each chunk's conversations are dropped once reduced.
 
-    The feature columns are those of the ``definitions`` set (:mod:`usi.fingerprint.definitions`).
+    The one table builder's step, in one process or in a reading worker. The feature columns
+    are those of the ``definitions`` set (:mod:`usi.fingerprint.definitions`).
     """
     from usi.fingerprint.definitions import get_definitions
 
     frame = get_definitions(definitions).feature_frame
     for chunk in batches(episodes, chunk_size):
         meta = episode_frame(chunk)
-        yield pd.concat([meta, frame(chunk).reset_index(drop=True)], axis=1)
+        rows = pd.concat([meta, frame(chunk).reset_index(drop=True)], axis=1)
+        yield rows, [per_episode(e) for e in chunk] if per_episode is not None else []
+
+
+def empty_rows(definitions: str = TABLE_DEFINITIONS) -> pd.DataFrame:
+    """The table with no row: an input whose every episode the rules left out."""
+    from usi.fingerprint.definitions import get_definitions
+
+    features = get_definitions(definitions).feature_frame([])
+    return pd.concat([episode_frame([]), features.reset_index(drop=True)], axis=1)

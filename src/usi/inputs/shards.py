@@ -13,12 +13,18 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import ValidationError
 
 from usi.errors import UsiInputError
+
+if TYPE_CHECKING:
+    from usi.core.episode import Episode
+    from usi.inputs.sides import Screening
 
 SHARD_BYTES = 4 * 2**20
 """Bytes of JSON Lines per shard: about 1,300 episodes of the study's size, so progress
@@ -60,34 +66,71 @@ def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
+@dataclass
+class Shard:
+    """What a reading worker sends back: its rows, ``per_episode``'s results for them, the
+    episodes it read (before the rules) and, when the rules ran, their counts."""
+
+    rows: pd.DataFrame
+    results: list[Any]
+    read: int
+    screening: Screening | None
+
+
 def load_shard(
-    path: Path, start: int, end: int, chunk_size: int, definitions: str = "usi-v2"
-) -> pd.DataFrame | ShardError | None:
-    """Rows of the episodes in one byte range; an error as (message, line in shard)."""
+    path: Path,
+    start: int,
+    end: int,
+    chunk_size: int,
+    definitions: str = "usi-v2",
+    screen: bool = False,
+    per_episode: Callable[[Episode], Any] | None = None,
+) -> Shard | ShardError | None:
+    """Rows of the episodes in one byte range; an error as (message, line in shard).
+
+    ``screen``: the input rules run here (:func:`usi.inputs.sides.screened`; the id rule is
+    the parent's, over every shard), and ``per_episode`` on each episode kept.
+    """
     from usi.core.episode import Episode
     from usi.data.readers import BOM, describe_validation_error
     from usi.inputs.frame import rows_of
+    from usi.inputs.sides import Screening, screened
+
+    read = 0
 
     def episodes() -> Iterator[Episode]:
+        nonlocal read
         for number, line in _lines(path, start, end):
             if start == 0 and number == 1:
                 line = line.removeprefix(BOM)  # as the one-process reader does
             if not line.strip():
                 continue
             try:
-                yield Episode.model_validate_json(line)
+                episode = Episode.model_validate_json(line)
             except ValidationError as exc:
                 if exc.errors()[0].get("type") == "json_invalid":
                     raise _LineError("invalid JSON line", number) from None
                 raise _LineError(describe_validation_error(exc), number) from None
+            read += 1
+            yield episode
 
+    screening = Screening(str(path)) if screen else None
+    kept = episodes() if screening is None else screened(episodes(), screening)
     try:
-        parts = list(rows_of(episodes(), chunk_size, definitions))
+        parts = list(rows_of(kept, chunk_size, definitions, per_episode))
     except _LineError as exc:
         return exc.message, exc.number
     except UnicodeDecodeError:
         return "not a text file (expected JSON Lines)", 0
-    return pd.concat(parts, ignore_index=True) if parts else None
+    if not read:
+        return None
+    rows = [part for part, _ in parts]
+    return Shard(
+        rows=pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(),
+        results=[result for _, extra in parts for result in extra],
+        read=read,
+        screening=screening,
+    )
 
 
 class _LineError(Exception):
@@ -119,13 +162,29 @@ def load_parallel(
     shard_bytes: int = SHARD_BYTES,
     definitions: str = "usi-v2",
 ) -> list[pd.DataFrame]:
-    """The table parts of a canonical JSONL file, in file order, from ``workers`` processes.
+    """The table parts of a canonical JSONL file, in file order, from ``workers`` processes."""
+    shards = read_shards(path, chunk_size, workers, progress, shard_bytes, definitions)
+    return [shard.rows for shard in shards]
+
+
+def read_shards(
+    path: Path,
+    chunk_size: int,
+    workers: int,
+    progress: Callable[[int], None] | None = None,
+    shard_bytes: int = SHARD_BYTES,
+    definitions: str = "usi-v2",
+    *,
+    screen: bool = False,
+    per_episode: Callable[[Episode], Any] | None = None,
+) -> list[Shard]:
+    """The shards of a canonical JSONL file, in file order, from ``workers`` processes.
 
     Workers are spawned, not forked: the CLI's status line runs a thread, and forking a
     process with threads can deadlock the child.
     """
     ranges = shard_ranges(path, shard_bytes)
-    parts: list[pd.DataFrame] = []
+    shards: list[Shard] = []
     done = 0
     context = multiprocessing.get_context("spawn")
     from usi.tau.env import setup_environment  # a spawned worker is an entry point
@@ -133,7 +192,10 @@ def load_parallel(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=setup_environment
     ) as pool:
-        futures = [pool.submit(load_shard, path, s, e, chunk_size, definitions) for s, e in ranges]
+        futures = [
+            pool.submit(load_shard, path, s, e, chunk_size, definitions, screen, per_episode)
+            for s, e in ranges
+        ]
         for (start, _), future in zip(ranges, futures, strict=True):
             result = future.result()
             if isinstance(result, tuple):
@@ -143,11 +205,11 @@ def load_parallel(
                 where = f"line {_line_number(path, start, relative)}" if relative else None
                 raise UsiInputError(message, path, where)
             if result is not None:
-                parts.append(result)
-                done += len(result)
+                shards.append(result)
+                done += len(result.rows)
                 if progress is not None:
                     progress(done)
-    return parts
+    return shards
 
 
 def default_workers(path: Path) -> int:

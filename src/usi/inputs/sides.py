@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from usi.core.episode import HUMAN_SOURCE, Episode
 from usi.errors import UsiInputError
@@ -90,9 +90,53 @@ class Screening:
     #: Source → episodes kept.
     kept: Counter[str] = field(default_factory=Counter)
 
+    #: Ids seen among the kept episodes, and those seen again (in order of their repeat).
+    seen: set[str] = field(default_factory=set, repr=False)
+    repeated: dict[str, None] = field(default_factory=dict, repr=False)
+
     def leave_out(self, source: str, error: str, n: int = 1) -> None:
         self.failed[source] += n
         self.first_errors.setdefault(source, error)
+
+    def admit(
+        self, source: str, error: str | None, domain: str, task_id: str | None
+    ) -> tuple[bool, str | None]:
+        """The rules for one episode, in one place: (kept?, its task_id after the rules).
+
+        Every view applies the rules through here: the stream (:func:`screen_episodes`), the
+        table (:func:`screen_table`) and the table builder's pass over a file, in its reading
+        workers too (:func:`usi.inputs.table.build_table`). Repeated ids are :meth:`see`'s.
+        """
+        if error:
+            self.leave_out(source, error)
+            return False, task_id
+        if task_id is not None and task_id not in known_task_ids(domain):
+            self.unknown_tasks[f"{domain}/{task_id}"] += 1
+            task_id = None
+        self.kept[source] += 1
+        return True, task_id
+
+    def see(self, episode_id: str) -> bool:
+        """Note a kept episode's id; False when it was seen before (noted in ``repeated``)."""
+        if episode_id in self.seen:
+            self.repeated[episode_id] = None
+            return False
+        self.seen.add(episode_id)
+        return True
+
+    def merge(self, other: Screening) -> None:
+        """Add the counts of a later part of the same input (a reading worker's shard)."""
+        for source, n in other.failed.items():
+            self.leave_out(source, other.first_errors[source], n)
+        self.unknown_tasks.update(other.unknown_tasks)
+        self.kept.update(other.kept)
+
+    def check_ids(self, ids: Iterable[str]) -> None:
+        """The id rule over a whole input: every repeated id named in one error."""
+        for episode_id in ids:
+            self.see(episode_id)
+        if self.repeated:
+            raise self.duplicates(list(self.repeated))
 
     def notes(self) -> list[str]:
         """One warning line per rule that changed something."""
@@ -148,6 +192,9 @@ class Input:
     table: pd.DataFrame
     screening: Screening
     path: Path | None = None
+    #: What ``read_input``'s ``per_episode`` gave for each row of ``table``, in row order
+    #: (the audit of ``usi score``, computed in the reading pass); None when not asked.
+    per_episode: list[Any] | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -155,62 +202,68 @@ class Input:
 
 
 def screen_table(table: pd.DataFrame, label: str, path: Path | None = None) -> Input:
-    """Apply the rules to a table of ``usi.metrics.load_table``'s shape."""
+    """Apply the rules to a table of ``usi.metrics.load_table``'s shape: the table view of
+    :meth:`Screening.admit`, row by row, then the id rule over the rows kept."""
     import pandas as pd
 
     screening = Screening(label)
-    if ERROR_COLUMN in table.columns:
-        errors = table[ERROR_COLUMN]
-        failed = errors.notna() & (errors.astype(str) != "")
-        if failed.any():
-            gone = pd.DataFrame(
-                {"source": table.loc[failed, "source"].astype(str), "error": errors[failed]}
-            )
-            for source, rows in gone.groupby("source", sort=False):
-                screening.leave_out(str(source), str(rows["error"].iloc[0]), len(rows))
-            table = table[~failed]
-    ids = table["episode_id"].astype(str)
-    repeated = ids[ids.duplicated()]
-    if not repeated.empty:
-        raise screening.duplicates(list(dict.fromkeys(repeated)))
+    errors = table[ERROR_COLUMN] if ERROR_COLUMN in table.columns else [None] * len(table)
+    kept: list[bool] = []
+    nulled: list[bool] = []
+    for source, error, domain, task in zip(
+        table["source"], errors, table["domain"], table["task_id"], strict=True
+    ):
+        failure = None if _missing(error) or str(error) == "" else str(error)
+        task_id = None if _missing(task) else str(task)
+        keep, after = screening.admit(str(source), failure, str(domain), task_id)
+        kept.append(keep)
+        nulled.append(keep and task_id is not None and after is None)
+    if not all(kept):
+        table = table[kept]
+        nulled = [flag for flag, keep in zip(nulled, kept, strict=True) if keep]
+    screening.check_ids(table["episode_id"].astype(str))
     table = table.reset_index(drop=True)
-    aligned = table["task_id"].notna()
-    if aligned.any():
-        keys = table["domain"].astype(str) + "/" + table["task_id"].astype(str)
-        pairs = table.loc[aligned, ["domain", "task_id"]].astype(str).drop_duplicates()
-        unknown = {
-            f"{domain}/{task}"
-            for domain, task in pairs.itertuples(index=False)
-            if task not in known_task_ids(domain)
-        }
-        if unknown:
-            unaligned = aligned & keys.isin(unknown)
-            screening.unknown_tasks.update(keys[unaligned].tolist())
-            # Null as load_table writes it (None, not NaN): the same table as an unaligned file.
-            table = table.assign(task_id=table["task_id"].astype(object).where(~unaligned, None))
-    screening.kept.update(table["source"].astype(str).tolist())
+    if any(nulled):
+        # Null as load_table writes it (None, not NaN): the same table as an unaligned file.
+        keep_task = pd.Series(_not(nulled), index=table.index)
+        table = table.assign(task_id=table["task_id"].astype(object).where(keep_task, None))
     return Input(label=label, table=table, screening=screening, path=path)
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA: a cell with no value."""
+    import pandas as pd
+
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _not(flags: list[bool]) -> list[bool]:
+    return [not flag for flag in flags]
+
+
+def screened(episodes: Iterable[Episode], screening: Screening) -> Iterator[Episode]:
+    """The episodes :meth:`Screening.admit` keeps, their task ids after the rules; the id rule
+    is left to the caller (the table builder checks it over a whole input's rows, across its
+    reading workers; :func:`screen_episodes` at each episode)."""
+    for episode in episodes:
+        keep, task_id = screening.admit(
+            episode.source, episode.infrastructure_error, episode.domain, episode.task_id
+        )
+        if keep:
+            episode.task_id = task_id
+            yield episode
 
 
 def screen_episodes(episodes: Iterable[Episode], screening: Screening) -> Iterator[Episode]:
     """Apply the rules to a stream of episodes (``usi fingerprint`` never builds a table).
 
-    The same rules as :func:`screen_table`, one episode at a time: a duplicate id is an
-    error at its second occurrence. ``screening`` collects the counts for the warnings.
+    The stream view of :meth:`Screening.admit`: a duplicate id is an error at its second
+    occurrence (what was written before it stays written). ``screening`` collects the counts
+    for the warnings.
     """
-    seen: set[str] = set()
-    for episode in episodes:
-        error = episode.infrastructure_error
-        if error is not None:
-            screening.leave_out(episode.source, error)
-            continue
-        if episode.episode_id in seen:
+    for episode in screened(episodes, screening):
+        if not screening.see(episode.episode_id):
             raise screening.duplicates([episode.episode_id])
-        seen.add(episode.episode_id)
-        if episode.task_id is not None and episode.task_id not in known_task_ids(episode.domain):
-            screening.unknown_tasks[f"{episode.domain}/{episode.task_id}"] += 1
-            episode.task_id = None
-        screening.kept[episode.source] += 1
         yield episode
 
 
@@ -220,16 +273,32 @@ def read_input(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     definitions: str = "usi-v2",
+    per_episode: Callable[[Episode], Any] | None = None,
 ) -> Input:
     """One episode file in any format ``usi`` reads, as a table of ``definitions``' features,
-    after the rules."""
-    from usi.inputs.table import load_table
+    after the rules, read once: the rules and ``per_episode`` (a module-level function, so
+    that reading workers can run it) are applied in the same pass that builds the rows."""
+    from usi.inputs.table import build_table
 
+    screening = Screening(str(path))
     try:
-        table = load_table(path, progress=progress, workers=workers, definitions=definitions)
+        table, results = build_table(
+            path,
+            progress=progress,
+            workers=workers,
+            definitions=definitions,
+            screening=screening,
+            per_episode=per_episode,
+        )
     except OSError as exc:
         raise UsiInputError(exc.strerror or str(exc), path) from None
-    return screen_table(table, str(path), path)
+    return Input(
+        label=str(path),
+        table=table,
+        screening=screening,
+        path=path,
+        per_episode=results if per_episode is not None else None,
+    )
 
 
 def human_side(source: Input) -> pd.DataFrame:
@@ -295,7 +364,7 @@ def simulator_rows(
 ) -> tuple[dict[str, pd.DataFrame], list[str], dict[str, Origin]]:
     """One row per (source, file): a source in several files is split by file, with a note.
 
-    Also returns each row's origin, so a command that reads the conversations again (the
+    Also returns each row's origin, so what is computed per episode beside the scores (the
     audit) names and fills its rows exactly as the scores do.
     """
     found: dict[str, list[tuple[Input, pd.DataFrame]]] = {}
@@ -336,6 +405,8 @@ class Sides:
     notes: list[str]
     #: Row name → the file and source its episodes come from.
     origins: dict[str, Origin] = field(default_factory=dict)
+    #: Each file read (resolved) → its input, with what ``per_episode`` gave for its rows.
+    inputs: dict[Path, Input] = field(default_factory=dict)
 
 
 Reader = Callable[[Path], Input]
@@ -362,4 +433,4 @@ def read_sides(simulators: Sequence[Path], human: Path, read: Reader = read_inpu
     for key, source in zip(given, sim_inputs, strict=True):
         if key != human.resolve():
             notes += people_note(source)
-    return Sides(human=people, simulators=rows, notes=notes, origins=origins)
+    return Sides(human=people, simulators=rows, notes=notes, origins=origins, inputs=inputs)

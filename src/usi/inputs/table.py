@@ -7,15 +7,19 @@ table (about 50 numbers per episode), never with the text of the corpus.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from usi.core.episode import HUMAN_SOURCE, Episode
 from usi.errors import UsiInputError
 from usi.fingerprint.features import FEATURES  # noqa: F401  (re-exported for callers)
-from usi.inputs.frame import TABLE_DEFINITIONS, rows_of
+from usi.inputs.frame import TABLE_DEFINITIONS, empty_rows, rows_of
+
+if TYPE_CHECKING:
+    from usi.inputs.sides import Screening
 
 DEFAULT_CHUNK_SIZE = 2048
 """Episodes reduced per step: large enough to amortize pandas overhead, small enough that
@@ -39,37 +43,99 @@ def load_table(
     already in memory. ``progress`` is called with the number of episodes read so far
     (the CLI draws its status line from it). A large canonical JSONL file is read by
     ``workers`` processes (default: 2 above ``shards.PARALLEL_MIN_BYTES``, else 1); the
-    table is the same either way.
+    table is the same either way. No input rule is applied (``build_table`` applies them).
+    """
+    return build_table(
+        source, chunk_size=chunk_size, progress=progress, workers=workers, definitions=definitions
+    )[0]
+
+
+def build_table(
+    source: str | Path | Iterable[Episode],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    definitions: str = TABLE_DEFINITIONS,
+    screening: Screening | None = None,
+    per_episode: Callable[[Episode], Any] | None = None,
+) -> tuple[pd.DataFrame, list[Any]]:
+    """The one table builder: each episode is decoded once and, in the same pass (in the
+    reading workers when there are workers), kept or left out by the input rules
+    (``screening``, :meth:`usi.inputs.sides.Screening.admit`), reduced to its row and given
+    to ``per_episode``. Returns the table and ``per_episode``'s results in row order.
+
+    With ``screening`` the id rule is checked over the rows kept (all repeated ids in one
+    error), and an input whose episodes were all left out is an empty table, not an error:
+    the commands say which side has nothing left.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     path: Path | None = None
     parts: list[pd.DataFrame] = []
+    results: list[Any] = []
+    read = 0
     if isinstance(source, str | Path):
         from usi.data.readers import EpisodeFormat, open_episodes
-        from usi.inputs.shards import default_workers, load_parallel
+        from usi.inputs.shards import default_workers, read_shards
 
         path = Path(source)
         fmt, stream = open_episodes(path)  # a whole-document format is decoded here, once
         n_workers = workers if workers is not None else default_workers(path)
         if fmt is EpisodeFormat.CANONICAL and n_workers > 1:
-            parts = load_parallel(path, chunk_size, n_workers, progress, definitions=definitions)
+            shards = read_shards(
+                path,
+                chunk_size,
+                n_workers,
+                progress,
+                definitions=definitions,
+                screen=screening is not None,
+                per_episode=per_episode,
+            )
+            for shard in shards:
+                parts.append(shard.rows)
+                results += shard.results
+                read += shard.read
+                if screening is not None and shard.screening is not None:
+                    screening.merge(shard.screening)
             episodes: Iterable[Episode] = ()
         else:
             episodes = stream
     else:
         episodes = source
+    from usi.inputs.sides import screened
+
     done = 0
-    for part in rows_of(episodes, chunk_size, definitions):
+    counted = _counted(episodes)
+    kept = counted if screening is None else screened(counted, screening)
+    for part, extra in rows_of(kept, chunk_size, definitions, per_episode):
         parts.append(part)
+        results += extra
         done += len(part)
         if progress is not None:
             progress(done)
-    if not parts:
+    read += counted.n
+    if not read:
         raise UsiInputError("no episodes", path)
-    table = pd.concat(parts, ignore_index=True)
+    parts = [part for part in parts if len(part)]
+    table = pd.concat(parts, ignore_index=True) if parts else empty_rows(definitions)
+    if screening is not None:
+        screening.check_ids(table["episode_id"].astype(str))
     table.attrs["definitions"] = definitions
-    return table
+    return table, results
+
+
+class _counted:
+    """Episodes passed through, counted (before any rule leaves one out)."""
+
+    def __init__(self, episodes: Iterable[Episode]) -> None:
+        self.episodes = episodes
+        self.n = 0
+
+    def __iter__(self) -> Iterator[Episode]:
+        for episode in self.episodes:
+            self.n += 1
+            yield episode
 
 
 def task_keys(table: pd.DataFrame) -> pd.Series:
