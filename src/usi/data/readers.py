@@ -235,6 +235,30 @@ def _study_stream(p: Path) -> Iterator[tuple[str, Any]] | None:
     return sessions()
 
 
+class LineError(ValueError):
+    """A canonical line that is not an episode; ``str(exc)`` is the one-line reason."""
+
+
+def parse_line(raw: bytes, *, first: bool = False) -> Episode:
+    """One line of canonical JSON Lines as an :class:`Episode` — the one parser of the format.
+
+    The file reader, the parallel shard readers (:mod:`usi.inputs.shards`) and ``--resume``
+    (:mod:`usi.run.outfile`) all read lines through here, so a line is valid, or refused
+    with the same reason, whoever reads it. ``first``: the file's first line, which may
+    carry a UTF-8 byte-order mark.
+    """
+    try:
+        line = (raw.removeprefix(BOM) if first else raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LineError(f"not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+    try:
+        return Episode.model_validate_json(line)
+    except ValidationError as exc:
+        if exc.errors()[0].get("type") == "json_invalid":
+            raise LineError("invalid JSON line") from None
+        raise LineError(describe_validation_error(exc)) from None
+
+
 def read_canonical(path: str | Path) -> Iterator[Episode]:
     """Canonical JSON Lines, validated line by line."""
     p = Path(path)
@@ -243,16 +267,9 @@ def read_canonical(path: str | Path) -> Iterator[Episode]:
             if not raw.strip():
                 continue
             try:
-                line = (raw.removeprefix(BOM) if number == 1 else raw).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                message = f"not valid UTF-8 (byte {exc.start + 1} of the line)"
-                raise UsiInputError(message, p, f"line {number}") from None
-            try:
-                yield Episode.model_validate_json(line)
-            except ValidationError as exc:
-                if exc.errors()[0].get("type") == "json_invalid":
-                    raise UsiInputError("invalid JSON line", p, f"line {number}") from None
-                raise UsiInputError(describe_validation_error(exc), p, f"line {number}") from None
+                yield parse_line(raw, first=number == 1)
+            except LineError as exc:
+                raise UsiInputError(str(exc), p, f"line {number}") from None
 
 
 def open_episodes(

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from pydantic import ValidationError
 
 from usi.errors import UsiInputError
 
@@ -91,8 +90,7 @@ def load_shard(
     ``screen``: the input rules run here (:func:`usi.inputs.sides.screened`; the id rule is
     the parent's, over every shard), and ``per_episode`` on each episode kept.
     """
-    from usi.core.episode import Episode
-    from usi.data.readers import BOM, describe_validation_error
+    from usi.data.readers import LineError, parse_line
     from usi.inputs.frame import rows_of
     from usi.inputs.sides import Screening, screened
 
@@ -101,16 +99,12 @@ def load_shard(
     def episodes() -> Iterator[Episode]:
         nonlocal read
         for number, line in _lines(path, start, end):
-            if start == 0 and number == 1:
-                line = line.removeprefix(BOM)  # as the one-process reader does
             if not line.strip():
                 continue
-            try:
-                episode = Episode.model_validate_json(line)
-            except ValidationError as exc:
-                if exc.errors()[0].get("type") == "json_invalid":
-                    raise _LineError("invalid JSON line", number) from None
-                raise _LineError(describe_validation_error(exc), number) from None
+            try:  # the one line parser: the same reason as the one-process reader gives
+                episode = parse_line(line, first=start == 0 and number == 1)
+            except LineError as exc:
+                raise _LineError(str(exc), number) from None
             read += 1
             yield episode
 

@@ -15,10 +15,9 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from usi.core.episode import Episode
 from usi.data.io import atomic_writer
+from usi.data.readers import LineError, parse_line
 from usi.errors import UsiInputError
 from usi.outputs import output_lock
 
@@ -60,8 +59,8 @@ def finished_lines(out: Path) -> tuple[list[Record], bool]:
         if not line.strip():
             continue
         try:
-            records.append((Episode.model_validate_json(line), line))
-        except ValidationError:
+            records.append((parse_line(line), line))
+        except LineError:
             if is_last:
                 return records, True
             raise UsiInputError(
