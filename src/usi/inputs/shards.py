@@ -10,7 +10,6 @@ reader does.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from usi import workers
 from usi.errors import UsiInputError
 
 if TYPE_CHECKING:
@@ -208,6 +208,5 @@ def read_shards(
 
 def default_workers(path: Path) -> int:
     """How many processes to read ``path`` with: 1 unless the file is large."""
-    if path.stat().st_size < PARALLEL_MIN_BYTES:
-        return 1
-    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+    large = path.stat().st_size >= PARALLEL_MIN_BYTES
+    return workers.default_workers(MAX_WORKERS if large else 1, cap=MAX_WORKERS)

@@ -10,10 +10,11 @@ use every core.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+
+from usi import workers
 
 #: Below this many simulators, starting worker processes costs more than it saves.
 PARALLEL_MIN_SIMS = 4
@@ -28,9 +29,7 @@ PRELOAD: tuple[str, ...] = (
 
 def default_workers(n_sims: int) -> int:
     """One worker per core when there are enough simulators to pay for starting them."""
-    if n_sims < PARALLEL_MIN_SIMS:
-        return 1
-    return max(1, min(os.cpu_count() or 1, n_sims))
+    return workers.default_workers(n_sims, pays_from=PARALLEL_MIN_SIMS)
 
 
 def _start_worker() -> None:

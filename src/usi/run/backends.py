@@ -27,6 +27,7 @@ from usi.run.cpu import tuned_gc
 from usi.run.episode import RunSettings, run_episode
 from usi.tau.env import COST_MAP_ENV
 from usi.tau.environment import warm_up
+from usi.workers import usable_cores
 
 BACKENDS = ("auto", "thread", "process", "ray")
 # ``auto`` picks the process backend from this many episodes in flight (on 2+ cores): below
@@ -65,7 +66,7 @@ def resolve_backend(backend: str, concurrency: int, jobs: int) -> str:
     """The backend ``auto`` stands for: processes once one core would limit the run."""
     if backend != "auto":
         return backend
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     busy = min(concurrency, jobs)
     return "process" if cores > 1 and busy >= AUTO_PROCESS_CONCURRENCY else "thread"
 
@@ -118,7 +119,7 @@ def worker_threads(concurrency: int, jobs: int, workers: int | None = None) -> l
     Never more workers than episodes in flight or to run: an idle worker still pays ~2.5 s
     of CPU importing τ² and litellm.
     """
-    n = max(1, min(concurrency, jobs, workers or os.cpu_count() or 1))
+    n = max(1, min(concurrency, jobs, workers or usable_cores()))
     return [concurrency // n + (i < concurrency % n) for i in range(n)]
 
 
@@ -225,7 +226,7 @@ def run_ray(
         if address:
             init["address"] = address
         else:
-            init["num_cpus"] = max(1, min(concurrency, os.cpu_count() or 1))
+            init["num_cpus"] = max(1, min(concurrency, usable_cores()))
         ray.init(**init)
         started_here = True
     remote = ray.remote(num_cpus=0.0001, max_retries=0)(
