@@ -12,7 +12,6 @@ from usi import workers
 from usi.inputs import shards
 from usi.report import workers as report_workers
 
-
 Cores = Callable[[int], None]
 
 
