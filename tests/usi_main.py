@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import pytest
+import typer.core
+import typer.main
 
-from usi.cli import main
+from usi.cli import app, main
 
 
 class CliResult(NamedTuple):
@@ -66,20 +68,44 @@ def _environment(env: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+class _Captured:
+    """Standard output and error of one call, for callers without capsys (module fixtures)."""
+
+    def __init__(self) -> None:
+        self.bytes = io.BytesIO(), io.BytesIO()
+        # Text streams with a ``buffer``, like the ones they stand in for.
+        self.streams = tuple(
+            io.TextIOWrapper(b, encoding="utf-8", newline="", write_through=True)
+            for b in self.bytes
+        )
+
+    def readouterr(self) -> tuple[str, str]:
+        for stream in self.streams:
+            stream.flush()
+        return self.bytes[0].getvalue().decode(), self.bytes[1].getvalue().decode()
+
+
 def run_usi(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str] | None,
     *args: str | Path,
     env: Mapping[str, str | None] | None = None,
     stdin: str | None = None,
 ) -> CliResult:
     """(exit code, stdout, stderr) of ``usi ARGS``, with ENV set and STDIN as standard input.
 
-    Output printed before the call is discarded, so the result is this command's alone.
-    Exceptions other than those ``main()`` turns into an exit code propagate: a crash fails
-    the test with its traceback.
+    Output is read from CAPSYS; output printed before the call is discarded, so the result is
+    this command's alone. Without CAPSYS (a module-scoped fixture cannot have one) the call's
+    standard output and error are captured here. Exceptions other than those ``main()`` turns
+    into an exit code propagate: a crash fails the test with its traceback.
     """
-    capsys.readouterr()
-    argv, saved_stdin = sys.argv, sys.stdin
+    saved = sys.argv, sys.stdin, sys.stdout, sys.stderr
+    capture: pytest.CaptureFixture[str] | _Captured
+    if capsys is None:
+        capture = _Captured()
+        sys.stdout, sys.stderr = capture.streams
+    else:
+        capture = capsys
+        capsys.readouterr()
     sys.argv = ["usi", *map(str, args)]
     if stdin is not None:
         sys.stdin = io.StringIO(stdin)
@@ -94,6 +120,13 @@ def run_usi(
         else:
             code = int(exc.code or 0)
     finally:
-        sys.argv, sys.stdin = argv, saved_stdin
-    out, err = capsys.readouterr()
+        out, err = capture.readouterr()
+        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
     return CliResult(code, out, err)
+
+
+def usi_command() -> typer.core.TyperGroup:
+    """The command tree of ``usi`` (its groups, commands and options), to inspect, not run."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    return command
