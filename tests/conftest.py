@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from usi_main import Usi
 
 # No test may reach the network: litellm must not fetch its cost map, the Hub is faked.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -22,3 +27,11 @@ def tau_usi_sample() -> Path:
     if not SAMPLE.exists():
         pytest.skip("../shared/data/tau-usi-sample is absent")
     return SAMPLE
+
+
+@pytest.fixture
+def usi(capsys: pytest.CaptureFixture[str]) -> Usi:
+    """``usi(*args, env=…, stdin=…)``: :func:`usi_main.run_usi` with this test's capsys."""
+    from usi_main import run_usi  # imported here: usi.cli is heavy, and not every test needs it
+
+    return functools.partial(run_usi, capsys)

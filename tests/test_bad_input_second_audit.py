@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from test_cli_contract import _run
 from usi.data.readers import read_episodes
 from usi.inputs.table import load_table
+from usi_main import run_usi
 
 EPISODE = {
     "episode_id": "e1",
@@ -67,7 +67,7 @@ def test_bad_file_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, case: str
 ) -> None:
     path = _write(tmp_path, case)
-    code, out, err = _run(COMMANDS[command](path), capsys)
+    code, out, err = run_usi(capsys, *COMMANDS[command](path))
     assert (code, out, err.splitlines()) == (2, "", [f"usi: error: {path}:{CASES[case]}"])
     assert not path.with_name("out.jsonl").exists()
 
@@ -80,7 +80,7 @@ def test_a_device_is_refused_not_read_without_end(
     args = COMMANDS[command](Path("/dev/zero"))
     if command == "data convert":
         args[-1] = str(tmp_path / "out.jsonl")
-    code, out, err = _run(args, capsys)
+    code, out, err = run_usi(capsys, *args)
     refusal = "not a regular file (a device or a pipe), expected an episodes file"
     assert (code, out, err.splitlines()) == (2, "", [f"usi: error: /dev/zero: {refusal}"])
 

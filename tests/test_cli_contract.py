@@ -18,14 +18,13 @@ import os
 import socket
 import sqlite3
 import stat
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from usi.cli import main
+from usi_main import run_usi
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = FIXTURES / "tau_usi_small.json"
@@ -362,19 +361,6 @@ def work(tmp_path: Path) -> Iterator[Work]:
         busy.close()
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["usi", *args]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), out, err
-
-
 @pytest.mark.parametrize(
     ("command", "mistake", "args", "needle"),
     ROWS,
@@ -398,7 +384,7 @@ def test_one_line_exit_2_nothing_written(
             pytest.skip("/sys accepts new files here")
     monkeypatch.chdir(work.root)  # `usi demo`'s default folder, a stray relative path: all here
     before = _tree(work.root)
-    code, out, err = _run(args(work), capsys)
+    code, out, err = run_usi(capsys, *args(work))
     assert code == 2, err
     assert out == ""
     lines = err.splitlines()
@@ -434,7 +420,7 @@ def test_files_are_written_0644(work: Work, capsys: pytest.CaptureFixture[str]) 
     old = os.umask(0o022)
     try:
         out = work.root / "converted.jsonl"
-        code, stdout, err = _run(["data", "convert", str(work.good), "-o", str(out)], capsys)
+        code, stdout, err = run_usi(capsys, "data", "convert", str(work.good), "-o", str(out))
     finally:
         os.umask(old)
     assert code == 0, err
@@ -451,11 +437,11 @@ def test_report_folder_is_replaced_whole(work: Work, capsys: pytest.CaptureFixtu
     write_episodes(sim, [e.model_copy(update={"source": "sim"}) for e in read_episodes(GOOD)])
     out = work.root / "report"
     args = ["report", "--human", str(work.good), "--sim", f"a={sim}", "-o", str(out)]
-    code, _, err = _run(args, capsys)
+    code, _, err = run_usi(capsys, *args)
     assert code == 0, err
     stale = out / "tables" / "capability.md"
     stale.write_text("a table of an earlier run")
-    code, _, err = _run([*args, "--overwrite"], capsys)
+    code, _, err = run_usi(capsys, *args, "--overwrite")
     assert code == 0, err
     assert (out / "report.html").exists()
     assert not stale.exists()
@@ -488,7 +474,7 @@ def test_tau_usi_and_tau2_problems_name_the_session_or_simulation(
     del sessions["retail_120"]["conversation"]
     tau_usi = work.root / "no-conversation.json"
     tau_usi.write_text(json.dumps(sessions))
-    code, _, err = _run(["fingerprint", str(tau_usi)], capsys)
+    code, _, err = run_usi(capsys, "fingerprint", str(tau_usi))
     assert code == 2
     assert err.strip() == (
         f'usi: error: {tau_usi}:session retail_120: tau-usi session without a "conversation" list'
@@ -499,7 +485,7 @@ def test_tau_usi_and_tau2_problems_name_the_session_or_simulation(
     second = document["simulations"][1]
     del second["task_id"]
     results.write_text(json.dumps(document))
-    code, _, err = _run(["fingerprint", str(results)], capsys)
+    code, _, err = run_usi(capsys, "fingerprint", str(results))
     assert code == 2
     assert err.startswith(f"usi: error: {results}:simulation {second['id']}: not a valid tau2")
     assert "task_id" in err

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
 
-from usi.cli import app
 from usi.cli.options import OVERWRITE_HELP
 from usi.cli.run import JUDGE_FLAGS, RUN_FLAGS
-from usi_main import run_usi
+from usi_main import run_usi, usi_command
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "usi"
 
@@ -37,7 +35,7 @@ def commands() -> dict[str, Any]:
         else:
             found[" ".join(path)] = command
 
-    walk(typer.main.get_command(app), ())
+    walk(usi_command(), ())
     return found
 
 

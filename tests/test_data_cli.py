@@ -19,24 +19,10 @@ from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
 from data_fixtures import SIM_SURVEY, TAU_USI_SMALL, write_tau2_results
 from fakehub import FakeHub
-from usi.cli import main
 from usi.data.readers import read_canonical
+from usi_main import run_usi
 
 REPO_ID = "cmu-lti/tau-usi"
-
-
-def run_usi(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run the real entry point (with its error handling) in-process."""
-    old = sys.argv
-    sys.argv = ["usi", *args]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), captured.out, captured.err
 
 
 def _lines(path: Path) -> list[dict[str, object]]:
@@ -50,7 +36,7 @@ def test_convert_tau_usi_summary_and_warnings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "human.jsonl"
-    code, _, err = run_usi(["data", "convert", str(TAU_USI_SMALL), "-o", str(out)], capsys)
+    code, _, err = run_usi(capsys, "data", "convert", str(TAU_USI_SMALL), "-o", str(out))
     assert code == 0, err
     rows = _lines(out)
     assert [r["episode_id"] for r in rows] == [
@@ -73,7 +59,7 @@ def test_convert_tau2_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     source = write_tau2_results(tmp_path / "run.json", survey_top_level=SIM_SURVEY)
     out = tmp_path / "sim.jsonl"
     code, _, err = run_usi(
-        ["data", "convert", str(source), "-o", str(out), "--format", "tau2-results"], capsys
+        capsys, "data", "convert", str(source), "-o", str(out), "--format", "tau2-results"
     )
     assert code == 0, err
     episodes = list(read_canonical(out))
@@ -88,8 +74,8 @@ def test_canonical_round_trip_is_identical(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert run_usi(["data", "convert", str(TAU_USI_SMALL), "-o", str(first)], capsys)[0] == 0
-    code, _, err = run_usi(["data", "convert", str(first), "-o", str(second)], capsys)
+    assert run_usi(capsys, "data", "convert", str(TAU_USI_SMALL), "-o", str(first))[0] == 0
+    code, _, err = run_usi(capsys, "data", "convert", str(first), "-o", str(second))
     assert code == 0, err
     assert first.read_bytes() == second.read_bytes()
     assert "warning" not in err  # canonical input is already aligned: nothing to warn about
@@ -98,7 +84,7 @@ def test_canonical_round_trip_is_identical(
 def _assert_bad_input(
     args: list[str], out: Path, capsys: pytest.CaptureFixture[str], *fragments: str
 ) -> str:
-    code, stdout, err = run_usi(args, capsys)
+    code, stdout, err = run_usi(capsys, *args)
     assert code == 2
     assert stdout == ""
     lines = [line for line in err.splitlines() if not line.startswith("warning:")]
@@ -151,7 +137,7 @@ def test_convert_failure_keeps_the_previous_output(
     document["airline_7"]["survey"] = {"human_like": {"answer": "Robotic"}}  # last session
     source = tmp_path / "in.json"
     source.write_text(json.dumps(document))
-    code, _, err = run_usi(["data", "convert", str(source), "-o", str(out), "--overwrite"], capsys)
+    code, _, err = run_usi(capsys, "data", "convert", str(source), "-o", str(out), "--overwrite")
     assert code == 2 and ":airline_7:" in err
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["episodes.jsonl", "in.json"]
@@ -212,7 +198,7 @@ def test_fetch_from_fake_hub_into_dest(
     dest = tmp_path / "dest"
     with _hub().serve() as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        code, out, err = run_usi(["data", "fetch", "--dest", str(dest)], capsys)
+        code, out, err = run_usi(capsys, "data", "fetch", "--dest", str(dest))
     assert code == 0, err
     assert out.strip() == str(dest / "human.jsonl")
     assert (dest / "snapshot" / "data" / "sessions.json").read_bytes() == TAU_USI_SMALL.read_bytes()
@@ -235,7 +221,7 @@ def test_fetch_default_locations_and_revision(
     commit = hub.repos[REPO_ID].commit
     with hub.serve():
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        code, out, err = run_usi(["data", "fetch", "--revision", commit], capsys)
+        code, out, err = run_usi(capsys, "data", "fetch", "--revision", commit)
     assert code == 0, err
     expected = tmp_path / "usi-cache" / "tau-usi" / "human.jsonl"
     assert out.strip() == str(expected) and expected.exists()
@@ -251,17 +237,17 @@ def test_fetch_from_local_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (folder / "notes.txt").write_text("hello")
     dest = tmp_path / "dest"
     code, out, err = run_usi(
-        ["data", "fetch", "--from", str(tmp_path / "copy"), "--dest", str(dest)], capsys
+        capsys, "data", "fetch", "--from", str(tmp_path / "copy"), "--dest", str(dest)
     )
     assert code == 0, err
     assert out.strip() == str(dest / "human.jsonl")
     assert len(_lines(dest / "human.jsonl")) == 5
     assert "5 duplicate sessions skipped" in err
     again = ["data", "fetch", "--from", str(TAU_USI_SMALL), "--dest", str(dest)]
-    refused = run_usi(again, capsys)  # one overwrite policy: an existing output needs the flag
+    refused = run_usi(capsys, *again)  # one overwrite policy: an existing output needs the flag
     assert refused[0] == 2 and "already exists (use --overwrite" in refused[2]
     assert len(_lines(dest / "human.jsonl")) == 5
-    single = run_usi([*again, "--overwrite"], capsys)
+    single = run_usi(capsys, *again, "--overwrite")
     assert single[0] == 0
 
 

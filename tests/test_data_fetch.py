@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pytest
 from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
 from fakehub import FakeHub
-from usi.cli import main
 from usi.data.fetch import DATASET_REPO, SESSIONS_FILE
 from usi.data.readers import read_canonical
+from usi_main import run_usi
 
 TAU_USI_SMALL = Path(__file__).parent / "fixtures" / "tau_usi_small.json"
 TOKEN = "hf_test_token_granted_access"
@@ -36,19 +35,6 @@ def online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
         yield
     finally:
         enable_progress_bars()
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["usi", *args]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), out, err
 
 
 def _released(**extra: bytes) -> dict[str, bytes]:
@@ -77,7 +63,7 @@ def test_gated_dataset_says_how_to_get_access(
     hub = FakeHub({DATASET_REPO: _released()}, gated={DATASET_REPO: TOKEN})
     with hub.serve():
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        code, out, err = _run(["data", "fetch", "--dest", str(dest)], capsys)
+        code, out, err = run_usi(capsys, "data", "fetch", "--dest", str(dest))
         assert code == 2 and out == ""
         line = err.strip()
         assert "\n" not in line and "Traceback" not in err
@@ -87,11 +73,11 @@ def test_gated_dataset_says_how_to_get_access(
         assert not (dest / "human.jsonl").exists()
 
         monkeypatch.setenv("HF_TOKEN", "hf_someone_without_access")  # 403: still gated
-        code, _, err = _run(["data", "fetch", "--dest", str(dest)], capsys)
+        code, _, err = run_usi(capsys, "data", "fetch", "--dest", str(dest))
         assert code == 2 and "the dataset is gated" in err
 
         monkeypatch.setenv("HF_TOKEN", TOKEN)  # terms accepted: the same command works
-        code, out, err = _run(["data", "fetch", "--dest", str(dest)], capsys)
+        code, out, err = run_usi(capsys, "data", "fetch", "--dest", str(dest))
     assert code == 0, err
     assert out.strip() == str(dest / "human.jsonl")
     assert len(list(read_canonical(dest / "human.jsonl"))) == 5
@@ -107,7 +93,7 @@ def test_downloads_only_the_sessions_file(
     hub = FakeHub({DATASET_REPO: _released()})
     with hub.serve():
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        code, out, err = _run(["data", "fetch", "--dest", str(dest)], capsys)
+        code, out, err = run_usi(capsys, "data", "fetch", "--dest", str(dest))
     assert code == 0, err
     assert out.strip() == str(dest / "human.jsonl")
     files = [path for path in _gets(hub) if "/resolve/" in path]
@@ -136,7 +122,7 @@ def test_falls_back_to_the_snapshot_when_the_layout_changes(
     hub = FakeHub({DATASET_REPO: files})
     with hub.serve():
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        code, _, err = _run(["data", "fetch", "--dest", str(dest)], capsys)
+        code, _, err = run_usi(capsys, "data", "fetch", "--dest", str(dest))
     assert code == 0, err
     asked = [(method, path.split("?")[0]) for method, path in hub.requests]
     sessions = ("HEAD", f"/datasets/{DATASET_REPO}/resolve/main/{SESSIONS_FILE}")

@@ -8,12 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from usi.cli import app
 from usi.data import read_episodes
 from usi.demo.corpus import HUMAN_BATCHES, SIM_TRIALS, demo_tasks, generate_corpus
 from usi.tau.align import tau2_task_id, tau_usi_key
+from usi_main import Usi
 
 
 def test_corpus_is_deterministic_and_shaped_as_documented() -> None:
@@ -59,14 +58,12 @@ def test_corpus_names_the_study_task_of_every_episode() -> None:
     assert tau_usi_key("airline", "2") == "airline_46"  # the alignment, inverted
 
 
-def test_demo_prints_the_tau_usi_leaderboard_by_default(tmp_path: Path) -> None:
+def test_demo_prints_the_tau_usi_leaderboard_by_default(tmp_path: Path, usi: Usi) -> None:
     from usi.demo.corpus import write_demo_corpus
     from usi.demo.pipeline import simulator_tables
     from usi.metrics.score import score
 
-    result = CliRunner().invoke(
-        app, ["demo", "--out", str(tmp_path), "--no-run", "--no-report"], catch_exceptions=False
-    )
+    result = usi("demo", "--out", tmp_path, "--no-run", "--no-report")
     assert result.exit_code == 0, result.output
     assert "definitions tau-usi" in result.output
     human, sims = simulator_tables(write_demo_corpus(tmp_path / "again"), {}, "tau-usi")
@@ -86,12 +83,8 @@ def test_demo_prints_the_tau_usi_leaderboard_by_default(tmp_path: Path) -> None:
     assert "signature: defs:tau-usi|map:frozen-31:" in result.output
 
 
-def test_demo_without_live_runs_prints_a_leaderboard(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app,
-        ["demo", "--out", str(tmp_path), "--no-run", "--no-report", "--definitions", "usi-v2"],
-        catch_exceptions=False,
-    )
+def test_demo_without_live_runs_prints_a_leaderboard(tmp_path: Path, usi: Usi) -> None:
+    result = usi("demo", "--out", tmp_path, "--no-run", "--no-report", "--definitions", "usi-v2")
     assert result.exit_code == 0, result.output
     assert "humans (ceiling)" in result.output
     assert "sim/cooperative" in result.output and "sim/persona" in result.output
@@ -101,10 +94,8 @@ def test_demo_without_live_runs_prints_a_leaderboard(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_full_demo_runs_offline_simulators_and_writes_the_report(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["demo", "--out", str(tmp_path), "--tasks-per-domain", "1"], catch_exceptions=False
-    )
+def test_full_demo_runs_offline_simulators_and_writes_the_report(tmp_path: Path, usi: Usi) -> None:
+    result = usi("demo", "--out", tmp_path, "--tasks-per-domain", "1")
     assert result.exit_code == 0, result.output
     for sim in ("offline/cooperative", "offline/terse"):
         assert sim in result.output

@@ -9,16 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import usi.cli.fingerprint as fingerprint_cli
-from usi.cli import app, main
 from usi.core.episode import Episode, Message
 from usi.data.io import write_episodes
-from usi.errors import UsiInputError
 from usi.fingerprint import DIMENSION_NAMES, FEATURES, fingerprint_episode
-
-runner = CliRunner()
+from usi_main import Usi
 
 
 def _episode(episode_id: str, source: str, turns: list[str], task_id: str | None = "7") -> Episode:
@@ -49,9 +45,9 @@ def episodes_file(tmp_path: Path) -> tuple[Path, list[Episode]]:
     return path, episodes
 
 
-def test_json_lines_contract(episodes_file: tuple[Path, list[Episode]]) -> None:
+def test_json_lines_contract(episodes_file: tuple[Path, list[Episode]], usi: Usi) -> None:
     path, episodes = episodes_file
-    result = runner.invoke(app, ["fingerprint", "--definitions", "usi-v2", str(path), "--json"])
+    result = usi("fingerprint", "--definitions", "usi-v2", path, "--json")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == len(episodes)
@@ -66,11 +62,9 @@ def test_json_lines_contract(episodes_file: tuple[Path, list[Episode]]) -> None:
     assert records[3]["features"] == dict.fromkeys(FEATURES, 0.0)
 
 
-def test_profile_table(episodes_file: tuple[Path, list[Episode]]) -> None:
+def test_profile_table(episodes_file: tuple[Path, list[Episode]], usi: Usi) -> None:
     path, _ = episodes_file
-    result = runner.invoke(
-        app, ["fingerprint", "--definitions", "usi-v2", str(path)], terminal_width=200
-    )
+    result = usi("fingerprint", "--definitions", "usi-v2", path)
     assert result.exit_code == 0, result.output
     out = result.stdout
     for dimension, name in DIMENSION_NAMES.items():
@@ -87,25 +81,15 @@ def test_profile_table(episodes_file: tuple[Path, list[Episode]]) -> None:
 
 
 def test_no_episodes_is_bad_input(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, usi: Usi
 ) -> None:
     # A readable file in a valid format that holds no episode (e.g. a run with no simulations).
     path = tmp_path / "none.json"
     path.write_text("{}", encoding="utf-8")
     monkeypatch.setattr(fingerprint_cli, "iter_episodes", lambda p, **_: iter(()))
     for extra in ([], ["--json"]):
-        result = runner.invoke(app, ["fingerprint", "--definitions", "usi-v2", str(path), *extra])
-        assert isinstance(result.exception, UsiInputError)
-        assert result.exception.one_line() == f"{path}: no episodes"
-    monkeypatch.setattr(
-        sys, "argv", ["usi", "fingerprint", "--definitions", "usi-v2", str(path), "--json"]
-    )
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    assert exit_info.value.code == 2
-    captured = capsys.readouterr()
-    assert captured.err == f"usi: error: {path}: no episodes\n"
-    assert captured.out == ""
+        result = usi("fingerprint", "--definitions", "usi-v2", path, *extra)
+        assert result == (2, "", f"usi: error: {path}: no episodes\n")
 
 
 def test_bad_files_exit_2_with_one_line(tmp_path: Path) -> None:

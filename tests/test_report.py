@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from usi.report.build import SECTIONS, build_report
 from usi.report.sections.capability import BAND_LEVEL, fit_family
 from usi.report.sections.reward import association_row
 from usi.report.synthetic import SIM_STYLES, UserStyle, generate, write_corpus
+from usi_main import run_usi
 
 N_HUMAN = 180
 N_SIM = 120
@@ -44,27 +44,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-def invoke(args: list[str]) -> int:
-    """Run ``usi`` in-process through its real entry point; return the exit code."""
-    from usi.cli import main
-
-    argv = sys.argv
-    sys.argv = ["usi", *args]
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return 0
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = invoke(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def sim_args(corpus: dict[str, Path]) -> list[str]:
     return [arg for name in SIM_STYLES for arg in ("--sim", f"{name}={corpus[name]}")]
 
@@ -72,21 +51,21 @@ def sim_args(corpus: dict[str, Path]) -> list[str]:
 @pytest.fixture(scope="module")
 def report_dir(corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "out"
-    code = invoke(
-        [
-            "report",
-            "--human",
-            str(corpus["human"]),
-            *sim_args(corpus),
-            "--capability",
-            str(corpus["capability"]),
-            "--definitions",
-            "usi-v2",
-            "-o",
-            str(out),
-        ]
+    # A module-scoped fixture has no capsys: run_usi captures the output.
+    code, _, err = run_usi(
+        None,
+        "report",
+        "--human",
+        corpus["human"],
+        *sim_args(corpus),
+        "--capability",
+        corpus["capability"],
+        "--definitions",
+        "usi-v2",
+        "-o",
+        out,
     )
-    assert code == 0
+    assert code == 0, err
     return out
 
 
@@ -325,7 +304,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
         cap.write_text(capability, encoding="utf-8")
         args += ["--capability", str(cap)]
     out = tmp_path / "out"
-    code, _, err = run_cli([*args, *extra, "-o", str(out)], capsys)
+    code, _, err = run_usi(capsys, *args, *extra, "-o", str(out))
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("usi: error: "), err
@@ -340,7 +319,7 @@ def test_output_that_is_a_file_is_bad_input(
     taken = tmp_path / "taken"
     taken.write_text("mine", encoding="utf-8")
     args = ["report", "--human", str(corpus["human"]), "--sim", f"m={corpus['mimic']}"]
-    code, _, err = run_cli([*args, "-o", str(taken)], capsys)
+    code, _, err = run_usi(capsys, *args, "-o", str(taken))
     assert code == 2
     assert err.strip() == f"usi: error: {taken}: exists and is not a folder"
     assert taken.read_text(encoding="utf-8") == "mine"
@@ -352,17 +331,15 @@ def test_bad_episode_line_is_reported_with_its_place(
     broken = tmp_path / "broken.jsonl"
     lines = corpus["mimic"].read_text(encoding="utf-8").splitlines()
     broken.write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n", encoding="utf-8")
-    code, _, err = run_cli(
-        [
-            "report",
-            "--human",
-            str(corpus["human"]),
-            "--sim",
-            f"b={broken}",
-            "-o",
-            str(tmp_path / "o"),
-        ],
+    code, _, err = run_usi(
         capsys,
+        "report",
+        "--human",
+        str(corpus["human"]),
+        "--sim",
+        f"b={broken}",
+        "-o",
+        str(tmp_path / "o"),
     )
     assert code == 2
     assert "broken.jsonl:line 2: invalid JSON line" in err
@@ -399,21 +376,19 @@ def test_cli_prints_the_report_path(
 ) -> None:
     only_sections(monkeypatch, "taxonomy")
     out = tmp_path / "rep"
-    code, stdout, _ = run_cli(
-        [
-            "report",
-            "--human",
-            str(corpus["human"]),
-            "--sim",
-            f"mimic={corpus['mimic']}",
-            "--focus",
-            "mimic",
-            "--definitions",
-            "usi-v2",
-            "-o",
-            str(out),
-        ],
+    code, stdout, _ = run_usi(
         capsys,
+        "report",
+        "--human",
+        str(corpus["human"]),
+        "--sim",
+        f"mimic={corpus['mimic']}",
+        "--focus",
+        "mimic",
+        "--definitions",
+        "usi-v2",
+        "-o",
+        str(out),
     )
     assert code == 0
     assert stdout.strip().splitlines()[-1] == str(out / "report.html")

@@ -8,7 +8,6 @@ simulators), written once; every USI the report shows is checked against the JSO
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,24 +20,10 @@ from usi.data.io import write_episodes
 from usi.demo.corpus import write_demo_corpus
 from usi.report.build import SECTIONS
 from usi.report.specs import SimSpec, parse_sim_spec
+from usi_main import run_usi
 
 SIMS = {"coop": "sim/cooperative", "persona": "sim/persona"}
 SECTION_KEYS = ("leaderboard", "capability", "taxonomy", "evaluative")
-
-
-def invoke(args: list[str]) -> int:
-    """Run ``usi`` in-process through its real entry point; return the exit code."""
-    from usi.cli import main
-
-    argv = sys.argv
-    sys.argv = ["usi", *args]
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return 0
 
 
 @pytest.fixture(scope="module")
@@ -81,20 +66,20 @@ def report(files: dict[str, Path], out: Path, *extra: str, ratings: bool = False
             + (f":{files['ratings']}" if ratings and name == "coop" else ""),
         )
     ]
-    code = invoke(
-        [
-            "report",
-            "--human",
-            str(files["human"]),
-            *sims,
-            "--capability",
-            str(files["capability"]),
-            *extra,
-            "-o",
-            str(out),
-        ]
+    # Called from module-scoped fixtures, which have no capsys: run_usi captures the output.
+    code, _, err = run_usi(
+        None,
+        "report",
+        "--human",
+        files["human"],
+        *sims,
+        "--capability",
+        files["capability"],
+        *extra,
+        "-o",
+        out,
     )
-    assert code == 0
+    assert code == 0, err
     return out
 
 
@@ -113,9 +98,9 @@ def v2_report(
 
 
 def score_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    capsys.readouterr()
-    assert invoke(["score", *args, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+    code, out, err = run_usi(capsys, "score", *args, "--json")
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
 
 
 def board(out: Path) -> pd.DataFrame:
@@ -261,8 +246,9 @@ def test_bad_ratings_are_one_line_exit_2_before_any_work(
 ) -> None:
     out = tmp_path / "out"
     sim = spec.format(coop=files["coop"], ratings=files["ratings"])
-    code = invoke(["report", "--human", str(files["human"]), "--sim", sim, *extra, "-o", str(out)])
-    err = capsys.readouterr().err
+    code, _, err = run_usi(
+        capsys, "report", "--human", files["human"], "--sim", sim, *extra, "-o", out
+    )
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("usi: error: "), err

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from usi.cli import app
 from usi.cli.score import DEFAULT_BOOTSTRAP
 from usi.core.episode import Episode, Message
 from usi.core.survey import SURVEY_ITEMS
@@ -18,8 +18,7 @@ from usi.fingerprint.features import FEATURES
 from usi.inputs.table import human_rows
 from usi.metrics import load_table, score_simulator
 from usi.metrics.bootstrap import N_BOOTSTRAP
-
-runner = CliRunner()
+from usi_main import CliResult, Usi
 
 HUMAN_TURNS = ["yes", "ok go ahead", "my order is #W1234567", "hmm not sure", "ugh forget it"]
 POLITE_TURNS = [
@@ -88,13 +87,16 @@ def two_sims_file(tmp_path: Path) -> Path:
     return _write(tmp_path / "sims.jsonl", episodes)
 
 
-def _invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["score", "--definitions", "usi-v2", *args])
-    return result.exit_code, result.stdout, result.stderr
+@pytest.fixture
+def score_cli(usi: Usi) -> Callable[..., CliResult]:
+    """``usi score --definitions usi-v2 ARGS``."""
+    return functools.partial(usi, "score", "--definitions", "usi-v2")
 
 
-def test_single_simulator_json_is_exactly_the_contract(human_file: Path, sim_file: Path) -> None:
-    code, out, err = _invoke(str(sim_file), "--human", str(human_file), "--json")
+def test_single_simulator_json_is_exactly_the_contract(
+    score_cli: Callable[..., CliResult], human_file: Path, sim_file: Path
+) -> None:
+    code, out, err = score_cli(str(sim_file), "--human", str(human_file), "--json")
     assert code == 0, err
     payload = json.loads(out)  # exactly one JSON object, nothing else on stdout
     assert isinstance(payload, dict)
@@ -145,8 +147,10 @@ def test_single_simulator_json_is_exactly_the_contract(human_file: Path, sim_fil
     assert payload == json.loads(json.dumps(expected))
 
 
-def test_single_simulator_summary_is_readable(human_file: Path, sim_file: Path) -> None:
-    code, out, _ = _invoke(str(sim_file), "--human", str(human_file), "--bootstrap", "20")
+def test_single_simulator_summary_is_readable(
+    score_cli: Callable[..., CliResult], human_file: Path, sim_file: Path
+) -> None:
+    code, out, _ = score_cli(str(sim_file), "--human", str(human_file), "--bootstrap", "20")
     assert code == 0
     assert "polite-llm" in out and "USI" in out
     assert "95% task-bootstrap interval (bias-centred percentile), 20 replicates" in out
@@ -159,19 +163,21 @@ def test_single_simulator_summary_is_readable(human_file: Path, sim_file: Path) 
     assert "discriminator AUC" in out
 
 
-def test_one_file_can_hold_humans_and_simulators(human_file: Path, sim_file: Path) -> None:
+def test_one_file_can_hold_humans_and_simulators(
+    score_cli: Callable[..., CliResult], human_file: Path, sim_file: Path
+) -> None:
     both = Path(sim_file).parent / "both.jsonl"
     both.write_text(human_file.read_text() + sim_file.read_text())
-    code, out, _ = _invoke(str(both), "--human", str(both), "--json")
+    code, out, _ = score_cli(str(both), "--human", str(both), "--json")
     assert code == 0
     payload = json.loads(out)
     assert payload["n_episodes"] == {"human": 48, "simulator": 32}
 
 
 def test_leaderboard_json_is_sorted_under_the_ceiling(
-    human_file: Path, two_sims_file: Path
+    score_cli: Callable[..., CliResult], human_file: Path, two_sims_file: Path
 ) -> None:
-    code, out, err = _invoke(str(two_sims_file), "--human", str(human_file), "--json")
+    code, out, err = score_cli(str(two_sims_file), "--human", str(human_file), "--json")
     assert code == 0, err
     payload = json.loads(out)
     assert set(payload) == {"definitions", "ceiling", "leaderboard", "audit"}
@@ -188,8 +194,10 @@ def test_leaderboard_json_is_sorted_under_the_ceiling(
     assert payload["definitions"] == "usi-v2"
 
 
-def test_leaderboard_table_has_the_ceiling_on_top(human_file: Path, two_sims_file: Path) -> None:
-    code, out, _ = _invoke(str(two_sims_file), "--human", str(human_file), "--bootstrap", "20")
+def test_leaderboard_table_has_the_ceiling_on_top(
+    score_cli: Callable[..., CliResult], human_file: Path, two_sims_file: Path
+) -> None:
+    code, out, _ = score_cli(str(two_sims_file), "--human", str(human_file), "--bootstrap", "20")
     assert code == 0
     assert out.index("humans (ceiling)") < out.index("humanlike") < out.index("terse")
     assert "definitions usi-v2" in out
@@ -198,8 +206,8 @@ def test_leaderboard_table_has_the_ceiling_on_top(human_file: Path, two_sims_fil
     assert "  polite-llm: " in out and "for people" in out
 
 
-def test_ceiling_json(human_file: Path) -> None:
-    code, out, _ = _invoke("--ceiling", str(human_file), "--json")
+def test_ceiling_json(score_cli: Callable[..., CliResult], human_file: Path) -> None:
+    code, out, _ = score_cli("--ceiling", str(human_file), "--json")
     assert code == 0
     payload = json.loads(out)
     assert payload["definitions"] == "usi-v2"
@@ -214,7 +222,7 @@ def test_ceiling_json(human_file: Path) -> None:
     assert payload["usi"]["value"] == payload["value"]
     assert 0 < payload["value"] <= 100
     assert payload["uncertainty"]["method"] == "bootstrap"
-    code, out, _ = _invoke("--ceiling", str(human_file))
+    code, out, _ = score_cli("--ceiling", str(human_file))
     assert code == 0 and "Human ceiling" in out
     assert "one batch against the other" in out and "definitions usi-v2" in out
 
@@ -228,33 +236,37 @@ def _assert_one_line_error(code: int, out: str, err: str, needle: str) -> None:
     assert "Traceback" not in err
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, human_file: Path, sim_file: Path) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    score_cli: Callable[..., CliResult], tmp_path: Path, human_file: Path, sim_file: Path
+) -> None:
     missing = tmp_path / "nope.jsonl"
-    _assert_one_line_error(*_invoke(str(sim_file), "--human", str(missing)), "no such file")
+    _assert_one_line_error(*score_cli(str(sim_file), "--human", str(missing)), "no such file")
     _assert_one_line_error(
-        *_invoke(str(sim_file), "--human", str(sim_file), "--json"), "no human episodes"
+        *score_cli(str(sim_file), "--human", str(sim_file), "--json"), "no human episodes"
     )
     _assert_one_line_error(
-        *_invoke(str(human_file), "--human", str(human_file)), "no simulator episodes"
+        *score_cli(str(human_file), "--human", str(human_file)), "no simulator episodes"
     )
     broken = tmp_path / "broken.jsonl"
     broken.write_text(sim_file.read_text().splitlines()[0] + "\n{not json\n")
-    _assert_one_line_error(*_invoke(str(broken), "--human", str(human_file)), "line 2")
+    _assert_one_line_error(*score_cli(str(broken), "--human", str(human_file)), "line 2")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    _assert_one_line_error(*_invoke("--ceiling", str(empty)), "empty.jsonl")
-    _assert_one_line_error(*_invoke(str(sim_file)), "--human")
-    _assert_one_line_error(*_invoke(), "--ceiling")
+    _assert_one_line_error(*score_cli("--ceiling", str(empty)), "empty.jsonl")
+    _assert_one_line_error(*score_cli(str(sim_file)), "--human")
+    _assert_one_line_error(*score_cli(), "--ceiling")
     _assert_one_line_error(
-        *_invoke(str(sim_file), "--ceiling", str(human_file)), "--ceiling HUMAN takes no SIM"
+        *score_cli(str(sim_file), "--ceiling", str(human_file)), "--ceiling HUMAN takes no SIM"
     )
 
 
-def test_unreadable_input_is_bad_input(tmp_path: Path, human_file: Path) -> None:
+def test_unreadable_input_is_bad_input(
+    score_cli: Callable[..., CliResult], tmp_path: Path, human_file: Path
+) -> None:
     binary = tmp_path / "episodes.bin"
     binary.write_bytes(b"\xff\xfe\x00garbage")
-    _assert_one_line_error(*_invoke(str(binary), "--human", str(human_file)), "episodes.bin")
-    _assert_one_line_error(*_invoke(str(tmp_path), "--human", str(human_file)), "directory")
+    _assert_one_line_error(*score_cli(str(binary), "--human", str(human_file)), "episodes.bin")
+    _assert_one_line_error(*score_cli(str(tmp_path), "--human", str(human_file)), "directory")
 
 
 def test_cli_default_bootstrap_matches_the_library() -> None:
@@ -262,8 +274,10 @@ def test_cli_default_bootstrap_matches_the_library() -> None:
 
 
 @pytest.mark.shared
-def test_ceiling_of_the_real_sample(tau_usi_sample: Path) -> None:
-    code, out, err = _invoke("--ceiling", str(tau_usi_sample), "--json")
+def test_ceiling_of_the_real_sample(
+    score_cli: Callable[..., CliResult], tau_usi_sample: Path
+) -> None:
+    code, out, err = score_cli("--ceiling", str(tau_usi_sample), "--json")
     assert code == 0, err
     payload = json.loads(out)
     assert payload["n_batches"] == 2 and payload["method"] == "batch-vs-batch"

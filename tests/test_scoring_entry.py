@@ -10,9 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from usi.cli import app
 from usi.demo.corpus import write_demo_corpus
 from usi.inputs.sides import human_side
 from usi.metrics import load_table
@@ -20,6 +18,7 @@ from usi.metrics.models import CeilingResult, ScoreResult
 from usi.metrics.score import score, score_leaderboard, score_simulator
 from usi.report.inputs import load_input
 from usi.report.scores import from_ceiling, from_result, score_all, score_all_tau_usi
+from usi_main import Usi
 
 N_BOOTSTRAP = 30
 
@@ -114,8 +113,8 @@ def test_the_entry_equals_the_one_simulator_function_and_the_leaderboard(
     assert persona.usi.value == again.usi.value  # the same episodes under two names
 
 
-def _cli_json(*args: str | Path) -> dict[str, Any]:
-    result = CliRunner().invoke(app, ["score", *map(str, args), "--json"])
+def _cli_json(usi: Usi, *args: str | Path) -> dict[str, Any]:
+    result = usi("score", *args, "--json")
     assert result.exit_code == 0, result.output
     document: dict[str, Any] = json.loads(result.stdout)
     return document
@@ -125,10 +124,12 @@ def _sim_files(corpus: dict[str, Path]) -> dict[str, Path]:
     return {name: corpus[name] for name in ("sim/cooperative", "sim/persona")}
 
 
-def test_report_usi_v2_numbers_equal_usi_score_json(corpus: dict[str, Path]) -> None:
+def test_report_usi_v2_numbers_equal_usi_score_json(corpus: dict[str, Path], usi: Usi) -> None:
     """Same answer by two paths: the report's leaderboard and ``usi score --json``."""
     files = _sim_files(corpus)
-    document = _cli_json(*files.values(), "--human", corpus["human"], "--definitions", "usi-v2")
+    document = _cli_json(
+        usi, *files.values(), "--human", corpus["human"], "--definitions", "usi-v2"
+    )
     human = human_side(load_input(corpus["human"], "--human"))
     _, scores, ceiling, reason = score_all(human, files)
     assert reason == "" and ceiling is not None
@@ -153,9 +154,9 @@ def test_report_usi_v2_numbers_equal_usi_score_json(corpus: dict[str, Path]) -> 
     )
 
 
-def test_report_tau_usi_numbers_equal_usi_score_json(corpus: dict[str, Path]) -> None:
+def test_report_tau_usi_numbers_equal_usi_score_json(corpus: dict[str, Path], usi: Usi) -> None:
     files = _sim_files(corpus)
-    document = _cli_json(*files.values(), "--human", corpus["human"])
+    document = _cli_json(usi, *files.values(), "--human", corpus["human"])
     human = human_side(load_input(corpus["human"], "--human", "tau-usi"))
     scores, ceiling, reason = score_all_tau_usi(human, files, {})
     assert reason == "" and ceiling is not None and ceiling.tau is not None
@@ -174,11 +175,13 @@ def test_report_tau_usi_numbers_equal_usi_score_json(corpus: dict[str, Path]) ->
     )
 
 
-def test_score_ceiling_alone_equals_the_leaderboards_ceiling(corpus: dict[str, Path]) -> None:
+def test_score_ceiling_alone_equals_the_leaderboards_ceiling(
+    corpus: dict[str, Path], usi: Usi
+) -> None:
     files = list(_sim_files(corpus).values())
     for definitions in ("usi-v2", "tau-usi"):
-        board = _cli_json(*files, "--human", corpus["human"], "--definitions", definitions)
-        alone = _cli_json("--ceiling", corpus["human"], "--definitions", definitions)
+        board = _cli_json(usi, *files, "--human", corpus["human"], "--definitions", definitions)
+        alone = _cli_json(usi, "--ceiling", corpus["human"], "--definitions", definitions)
         if definitions == "usi-v2":
             assert alone == board["ceiling"]
         else:  # the leaderboard's tau-usi ceiling is shown without an interval

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_fixtures import write_tau2_results
-from usi.cli import main
 from usi.core.episode import Episode, Message
 from usi.data.io import write_episodes
 from usi.data.readers import iter_episodes
@@ -29,6 +27,7 @@ from usi.inputs.table import human_rows
 from usi.metrics import load_table, score_simulator
 from usi.report.sections.leaderboard import HUMAN_ROW
 from usi.report.synthetic import SIM_STYLES, generate
+from usi_main import CliResult, run_usi
 
 N_HUMAN = 40
 N_SIM = 24
@@ -44,19 +43,9 @@ def with_v2(args: Iterable[str]) -> list[str]:
     return out
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    """``usi ARGS`` in-process through its real entry point: (exit code, stdout, stderr)."""
-    argv = sys.argv
-    sys.argv = ["usi", *with_v2(map(str, args))]
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> CliResult:
+    """``usi ARGS`` (usi-v2 named, see :func:`with_v2`) through the one CLI helper."""
+    return run_usi(capsys, *with_v2(map(str, args)))
 
 
 def humans(seed: int = 1, n: int = N_HUMAN, n_tasks: int = N_TASKS) -> list[Episode]:

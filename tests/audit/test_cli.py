@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from usi.cli import app, main
 from usi.data.io import write_episodes
 from usi.llm.offline.behaviour import quality_reply
 from usi.llm.quality import judge_messages, parse_verdict
 from usi.tau.cards import task_card
+from usi_main import Usi
 
 from ._episodes import agent, episode, retail_clean, retail_opening, user
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -38,9 +34,11 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return sim_path, human_path
 
 
-def test_json_is_one_object_per_episode_with_the_documented_keys(files: tuple[Path, Path]) -> None:
+def test_json_is_one_object_per_episode_with_the_documented_keys(
+    files: tuple[Path, Path], usi: Usi
+) -> None:
     sim_path, _ = files
-    result = runner.invoke(app, ["audit", str(sim_path), "--json"])
+    result = usi("audit", sim_path, "--json")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.output.splitlines()]
     assert [r["episode_id"] for r in records] == ["s-clean", "s-stop", "s-x"]
@@ -70,10 +68,10 @@ def test_json_is_one_object_per_episode_with_the_documented_keys(files: tuple[Pa
 
 
 def test_the_table_has_shares_per_kind_and_the_human_baseline_beside(
-    files: tuple[Path, Path],
+    files: tuple[Path, Path], usi: Usi
 ) -> None:
     sim_path, human_path = files
-    result = runner.invoke(app, ["audit", str(sim_path), "--human", str(human_path)])
+    result = usi("audit", sim_path, "--human", human_path)
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
     cells = {key: [c.strip() for c in row.split("│")[2:-1]] for key, row in rows.items()}
@@ -91,12 +89,12 @@ def test_the_table_has_shares_per_kind_and_the_human_baseline_beside(
 
 
 def test_the_judge_adds_the_studys_offline_quality_verdict(
-    files: tuple[Path, Path], tmp_path: Path
+    files: tuple[Path, Path], tmp_path: Path, usi: Usi
 ) -> None:
     path = tmp_path / "one.jsonl"
     clean = retail_clean()
     write_episodes(path, [clean])
-    result = runner.invoke(app, ["audit", str(path), "--json", "--judge-model", "offline/terse"])
+    result = usi("audit", path, "--json", "--judge-model", "offline/terse")
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.output.splitlines()]
     # The same verdict computed directly from the study's judge prompt and the offline judge.
@@ -112,18 +110,8 @@ def test_the_judge_adds_the_studys_offline_quality_verdict(
     }
 
 
-def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["usi", "audit", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return int(exit_info.value.code or 0)
-
-
 def test_bad_input_is_one_line_and_exit_2_with_nothing_written(
-    files: tuple[Path, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    files: tuple[Path, Path], tmp_path: Path, usi: Usi
 ) -> None:
     sim_path, _ = files
     broken = tmp_path / "broken.jsonl"
@@ -139,19 +127,17 @@ def test_bad_input_is_one_line_and_exit_2_with_nothing_written(
         ),
     ]
     for args, expected in cases:
-        code = _main(monkeypatch, *args)
-        captured = capsys.readouterr()
-        assert code == 2, captured
-        assert captured.out == ""
-        lines = captured.err.splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"usi: error: {expected}"), captured.err
+        code, out, err = usi("audit", *args)
+        assert code == 2, (out, err)
+        assert out == ""
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"usi: error: {expected}"), err
 
 
-def test_a_human_file_without_people_is_bad_input(
-    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_human_file_without_people_is_bad_input(files: tuple[Path, Path], usi: Usi) -> None:
     sim_path, human_path = files
     other = human_path.parent / "other-sim.jsonl"
     write_episodes(other, [retail_clean()])
-    assert _main(monkeypatch, str(sim_path), "--human", str(other)) == 2
-    assert capsys.readouterr().err == f'usi: error: {other}: no human episodes (source "human")\n'
+    code, _, err = usi("audit", sim_path, "--human", other)
+    assert code == 2
+    assert err == f'usi: error: {other}: no human episodes (source "human")\n'

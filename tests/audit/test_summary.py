@@ -7,20 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from usi.audit import audit_file, summarise
 from usi.audit.models import KindRate, SideAudit
 from usi.audit.summary import compare
-from usi.cli import app
 from usi.data.io import write_episodes
 from usi.inputs.table import human_rows
 from usi.metrics import load_table, score_simulator
 from usi.report.synthetic import SIM_STYLES, generate
+from usi_main import Usi
 
 from ._episodes import agent, episode, retail_clean, retail_opening, user
-
-runner = CliRunner()
 
 
 def _side(source: str, flagged: dict[str, tuple[int, int]]) -> SideAudit:
@@ -69,21 +66,20 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return sim_path, human_path
 
 
-def test_score_json_carries_the_audit_beside_an_unchanged_usi(corpus: tuple[Path, Path]) -> None:
+def test_score_json_carries_the_audit_beside_an_unchanged_usi(
+    corpus: tuple[Path, Path], usi: Usi
+) -> None:
     sim_path, human_path = corpus
-    result = runner.invoke(
-        app,
-        [
-            "score",
-            "--definitions",
-            "usi-v2",
-            str(sim_path),
-            "--human",
-            str(human_path),
-            "--json",
-            "--bootstrap",
-            "20",
-        ],
+    result = usi(
+        "score",
+        "--definitions",
+        "usi-v2",
+        sim_path,
+        "--human",
+        human_path,
+        "--json",
+        "--bootstrap",
+        "20",
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)  # notes (few tasks paired) go to stderr
@@ -123,7 +119,7 @@ def test_report_section_shows_the_table_and_escaped_examples(
     assert "<b>I need my keyboard swapped</b>" in examples  # files keep the raw evidence
 
 
-def test_no_audit_leaves_the_score_as_it_is(corpus: tuple[Path, Path]) -> None:
+def test_no_audit_leaves_the_score_as_it_is(corpus: tuple[Path, Path], usi: Usi) -> None:
     """--no-audit only drops the block beside USI: the score is the same object."""
     sim_path, human_path = corpus
     args = [
@@ -137,8 +133,8 @@ def test_no_audit_leaves_the_score_as_it_is(corpus: tuple[Path, Path]) -> None:
         "--bootstrap",
         "20",
     ]
-    with_audit = json.loads(runner.invoke(app, args).stdout)
-    without = json.loads(runner.invoke(app, [*args, "--no-audit"]).stdout)
+    with_audit = json.loads(usi(*args).stdout)
+    without = json.loads(usi(*args, "--no-audit").stdout)
     assert with_audit.pop("audit") is not None
     assert without.pop("audit") is None
     assert without == with_audit

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from usi.core.survey import ITEMS_BY_ID, SURVEY_ITEM_IDS
 from usi.data.readers import read_episodes
-
-
-def usi(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    from usi.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["usi", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
+from usi_main import Usi
 
 BASE = ("run", "--domain", "retail", "--tasks", "1", "--quiet")
 
@@ -43,23 +31,17 @@ BASE = ("run", "--domain", "retail", "--tasks", "1", "--quiet")
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    extra: tuple[str, ...],
-    message: str,
+    usi: Usi, tmp_path: Path, extra: tuple[str, ...], message: str
 ) -> None:
     out = tmp_path / "out.jsonl"
-    code = usi(monkeypatch, *BASE, "-o", str(out), *extra)
-    err = capsys.readouterr().err.strip()
+    code, _, err = usi(*BASE, "-o", out, *extra)
+    err = err.strip()
     assert code == 2
     assert err.startswith("usi: error: ") and "\n" not in err and message in err
     assert not out.exists()
 
 
-def test_bad_prompt_files(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_bad_prompt_files(usi: Usi, tmp_path: Path) -> None:
     empty = tmp_path / "empty.md"
     empty.write_text("  \n")
     binary = tmp_path / "bin.md"
@@ -71,28 +53,29 @@ def test_bad_prompt_files(
         ("--persona", binary, "not UTF-8"),
         ("--user-prompt", braces, "bad placeholder"),
     ):
-        assert usi(monkeypatch, *BASE, "-o", str(tmp_path / "o.jsonl"), flag, str(path)) == 2
-        assert message in capsys.readouterr().err
+        code, _, err = usi(*BASE, "-o", tmp_path / "o.jsonl", flag, path)
+        assert code == 2
+        assert message in err
 
 
 def test_existing_output_needs_resume_or_overwrite(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    offline_server,
+    usi: Usi, tmp_path: Path, offline_server
 ) -> None:
     offline_server()
     out = tmp_path / "out.jsonl"
-    assert usi(monkeypatch, *BASE, "-o", str(out)) == 0
-    assert "1 episode(s) run" in capsys.readouterr().err
-    assert usi(monkeypatch, *BASE, "-o", str(out)) == 2
-    assert "use --resume" in capsys.readouterr().err
-    assert usi(monkeypatch, *BASE, "-o", str(out), "--resume") == 0
-    assert "0 episode(s) run, 1 already done" in capsys.readouterr().err
+    code, _, err = usi(*BASE, "-o", out)
+    assert code == 0
+    assert "1 episode(s) run" in err
+    code, _, err = usi(*BASE, "-o", out)
+    assert code == 2
+    assert "use --resume" in err
+    code, _, err = usi(*BASE, "-o", out, "--resume")
+    assert code == 0
+    assert "0 episode(s) run, 1 already done" in err
 
 
 def test_prompt_and_persona_files_reach_the_simulator(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, offline_server
+    monkeypatch: pytest.MonkeyPatch, usi: Usi, tmp_path: Path, offline_server
 ) -> None:
     server = offline_server()
     prompts: list[str] = []
@@ -111,9 +94,7 @@ def test_prompt_and_persona_files_reach_the_simulator(
     persona = tmp_path / "persona.md"
     persona.write_text("A retired teacher who types slowly.")
     out = tmp_path / "out.jsonl"
-    code = usi(
-        monkeypatch, *BASE, "-o", str(out), "--user-prompt", str(prompt), "--persona", str(persona)
-    )
+    code = usi(*BASE, "-o", out, "--user-prompt", prompt, "--persona", persona).exit_code
     assert code == 0 and server.requests > 0
     assert prompts and prompts[0].startswith("You are a hurried customer.")
     assert "retired teacher" in prompts[0] and "Simulation Guidelines" not in prompts[0]
@@ -121,18 +102,10 @@ def test_prompt_and_persona_files_reach_the_simulator(
     assert ep.metadata["settings"]["simulator"]["persona_sha256"]
 
 
-def test_judge_rates_existing_conversations(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    offline_server,
-) -> None:
+def test_judge_rates_existing_conversations(usi: Usi, tmp_path: Path, offline_server) -> None:
     offline_server()
     runs = tmp_path / "runs.jsonl"
-    assert (
-        usi(monkeypatch, "run", "--domain", "retail", "--tasks", "1,2", "--quiet", "-o", str(runs))
-        == 0
-    )
+    assert usi("run", "--domain", "retail", "--tasks", "1,2", "--quiet", "-o", runs).exit_code == 0
     judged = tmp_path / "judged.jsonl"
     args = (
         "judge",
@@ -145,7 +118,7 @@ def test_judge_rates_existing_conversations(
         "--concurrency",
         "2",
     )
-    assert usi(monkeypatch, *args) == 0
+    assert usi(*args).exit_code == 0
     originals = {e.episode_id: e for e in read_episodes(runs)}
     episodes = read_episodes(judged)
     assert {e.episode_id for e in episodes} == set(originals)
@@ -156,7 +129,7 @@ def test_judge_rates_existing_conversations(
         assert all(judge[k] in ITEMS_BY_ID[k].options for k in judge)
         assert judge != ep.survey  # the terse judge rates differently from the cooperative user
         assert ep.metadata["judge"]["model"] == "offline/terse"
-    capsys.readouterr()
-    assert usi(monkeypatch, *args, "--resume") == 0
-    assert "0 episode(s) judged by offline/terse, 2 already done" in capsys.readouterr().err
+    code, _, err = usi(*args, "--resume")
+    assert code == 0
+    assert "0 episode(s) judged by offline/terse, 2 already done" in err
     assert len(read_episodes(judged)) == 2

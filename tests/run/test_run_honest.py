@@ -2,46 +2,28 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-import pytest
 
 from usi.core.episode import Episode, Message
 from usi.data.io import write_episodes
 from usi.data.readers import read_canonical, read_episodes
 from usi.run.episode import RoleSettings, RunSettings
 from usi.run.runner import run_episodes
+from usi_main import Usi
 
 RUN = ("run", "--domain", "retail", "--quiet", "--survey", "--retries", "0")
 
 
-def usi(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    from usi.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["usi", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_a_provider_answering_401_fails_the_run(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    offline_server,
-) -> None:
+def test_a_provider_answering_401_fails_the_run(usi: Usi, tmp_path: Path, offline_server) -> None:
     """Every call refused: exit 1, one line, every episode an error with no reward."""
     offline_server(fault_rates={"401": 1.0})
     out = tmp_path / "out.jsonl"
-    assert usi(monkeypatch, *RUN, "--tasks", "1,2", "-o", str(out)) == 1
-    captured = capsys.readouterr()
-    err = captured.err.strip()
+    code, stdout, err = usi(*RUN, "--tasks", "1,2", "-o", out)
+    assert code == 1
+    err = err.strip()
     assert err.startswith("usi: error: all 2 episode(s) failed") and "\n" not in err
     assert "AuthenticationError" in err and "invalid api key" in err
-    assert "success" not in captured.out
+    assert "success" not in stdout
     episodes = list(read_canonical(out))
     assert len(episodes) == 2
     for episode in episodes:
@@ -51,42 +33,32 @@ def test_a_provider_answering_401_fails_the_run(
 
 
 def test_some_failures_are_named_with_the_first_error(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    offline_server,
+    usi: Usi, tmp_path: Path, offline_server
 ) -> None:
     offline_server(fault_schedule={1: "401"})
     out = tmp_path / "out.jsonl"
-    assert usi(monkeypatch, *RUN, "--tasks", "1,2", "-o", str(out)) == 0
-    line = capsys.readouterr().err  # the summary goes to stderr, the output path to stdout
+    code, _, line = usi(*RUN, "--tasks", "1,2", "-o", out)
+    assert code == 0  # the summary goes to stderr, the output path to stdout
     assert "2 episode(s) run, 0 already done, 1 failed (first error: user: Authentication" in line
     assert "success 100% over the episodes of this run that ran" in line
 
 
-def test_missing_credentials_fail_fast(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    offline_server,
-) -> None:
+def test_missing_credentials_fail_fast(usi: Usi, tmp_path: Path, offline_server) -> None:
     server = offline_server()
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    unset: dict[str, str | None] = {"OPENAI_API_KEY": None, "ANTHROPIC_API_KEY": None}
     out = tmp_path / "out.jsonl"
-    code = usi(monkeypatch, *RUN, "--tasks", "1", "-o", str(out), "--user-model", "openai/gpt-4o")
-    err = capsys.readouterr().err.strip()
+    code, _, err = usi(*RUN, "--tasks", "1", "-o", out, "--user-model", "openai/gpt-4o", env=unset)
+    err = err.strip()
     assert code == 2 and not out.exists() and server.requests == 0
     assert err == "usi: error: --user-model: no credentials for openai/gpt-4o: set OPENAI_API_KEY"
-    code = usi(
-        monkeypatch, *RUN, "--tasks", "1", "-o", str(out), "--agent-model", "anthropic/claude-x"
-    )
-    assert code == 2 and "set ANTHROPIC_API_KEY" in capsys.readouterr().err
+    args = (*RUN, "--tasks", "1", "-o", out, "--agent-model", "anthropic/claude-x")
+    code, _, err = usi(*args, env=unset)
+    assert code == 2 and "set ANTHROPIC_API_KEY" in err
     episodes = tmp_path / "episodes.jsonl"
     write_episodes(episodes, [_human("h1")])
     judged = tmp_path / "judged.jsonl"
-    code = usi(monkeypatch, "judge", str(episodes), "--model", "openai/gpt-4o", "-o", str(judged))
-    assert code == 2 and "no credentials for openai/gpt-4o" in capsys.readouterr().err
+    code, _, err = usi("judge", episodes, "--model", "openai/gpt-4o", "-o", judged, env=unset)
+    assert code == 2 and "no credentials for openai/gpt-4o" in err
     assert not judged.exists()
 
 
@@ -138,17 +110,11 @@ def _human(episode_id: str) -> Episode:
     )
 
 
-def test_resume_refuses_another_runs_file(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    offline_server,
-) -> None:
+def test_resume_refuses_another_runs_file(usi: Usi, tmp_path: Path, offline_server) -> None:
     offline_server()
     out = tmp_path / "out.jsonl"
     base = (*RUN, "--tasks", "1,2", "-o", str(out), "--user-temperature", "0")
-    assert usi(monkeypatch, *base, "--tasks", "1") == 0
-    capsys.readouterr()
+    assert usi(*base, "--tasks", "1").exit_code == 0
     before = out.read_bytes()
     persona = tmp_path / "persona.md"
     persona.write_text("A retired teacher.")
@@ -165,50 +131,52 @@ def test_resume_refuses_another_runs_file(
         (("--persona", str(persona)), "simulator.persona file: None in the file"),
         (("--overwrite",), "--resume continues OUT and --overwrite replaces it"),
     ):
-        assert usi(monkeypatch, *base, "--resume", *extra) == 2, extra
-        err = capsys.readouterr().err.strip()
+        code, _, err = usi(*base, "--resume", *extra)
+        assert code == 2, extra
+        err = err.strip()
         assert err.startswith("usi: error: ") and "\n" not in err and message in err, err
         assert out.read_bytes() == before  # nothing appended, nothing rewritten
     # A file of people is never continued by a simulator.
     humans = tmp_path / "human.jsonl"
     write_episodes(humans, [_human("h1")])
     human_bytes = humans.read_bytes()
-    assert usi(monkeypatch, *RUN, "--tasks", "1", "-o", str(humans), "--resume") == 2
-    assert "holds episodes of source 'human'" in capsys.readouterr().err
+    code, _, err = usi(*RUN, "--tasks", "1", "-o", humans, "--resume")
+    assert code == 2
+    assert "holds episodes of source 'human'" in err
     assert humans.read_bytes() == human_bytes
     # The same settings resume.
-    assert usi(monkeypatch, *base, "--resume") == 0
-    assert "1 episode(s) run, 1 already done" in capsys.readouterr().err
+    code, _, err = usi(*base, "--resume")
+    assert code == 0
+    assert "1 episode(s) run, 1 already done" in err
 
 
 def test_an_empty_judge_survey_is_a_failed_judgment(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    offline_server,
+    usi: Usi, tmp_path: Path, offline_server
 ) -> None:
     offline_server()
     runs = tmp_path / "runs.jsonl"
-    assert usi(monkeypatch, *RUN, "--tasks", "1,2", "-o", str(runs)) == 0
-    capsys.readouterr()
+    assert usi(*RUN, "--tasks", "1,2", "-o", runs).exit_code == 0
     # The judge answers every survey with prose: no item can be read from it.
     offline_server(
         fault_schedule={n: "garbage" for n in range(1, 50)}, fault_roles=frozenset({"judge"})
     )
     judged = tmp_path / "judged.jsonl"
     args = ("judge", str(runs), "--model", "offline/terse", "-o", str(judged), "--quiet")
-    assert usi(monkeypatch, *args) == 1
-    err = capsys.readouterr().err.strip()
+    code, _, err = usi(*args)
+    assert code == 1
+    err = err.strip()
     assert err.startswith("usi: error: 0 episode(s) judged by offline/terse") and "\n" not in err
     assert "2 failed (first error: the judge's reply held no survey answer)" in err
     for episode in read_canonical(judged):
         assert "judge_survey" not in episode.metadata
         assert episode.metadata["judge"]["error"]
     offline_server()  # a judge that answers: --resume judges the failed ones again
-    assert usi(monkeypatch, *args, "--resume") == 0
-    assert "2 episode(s) judged by offline/terse, 0 already done" in capsys.readouterr().err
+    code, _, err = usi(*args, "--resume")
+    assert code == 0
+    assert "2 episode(s) judged by offline/terse, 0 already done" in err
     episodes = list(read_canonical(judged))
     assert len(episodes) == 2 and all(e.metadata["judge_survey"] for e in episodes)
     other = ("judge", str(runs), "--model", "offline/cooperative", "-o", str(judged))
-    assert usi(monkeypatch, *other, "--quiet", "--resume") == 2
-    assert "holds episodes judged by 'offline/terse'" in capsys.readouterr().err
+    code, _, err = usi(*other, "--quiet", "--resume")
+    assert code == 2
+    assert "holds episodes judged by 'offline/terse'" in err

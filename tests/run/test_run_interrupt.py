@@ -16,6 +16,7 @@ import pytest
 
 from usi.cli.run import resume_command
 from usi.core.episode import Episode
+from usi_main import Usi
 
 TAU_USI_SMALL = Path(__file__).parents[1] / "fixtures" / "tau_usi_small.json"
 
@@ -83,10 +84,9 @@ def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(tmp_path: Path) -> No
 
 
 def test_ctrl_c_on_judge_says_how_many_are_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, usi: Usi
 ) -> None:
     """The third judgement is interrupted: two are whole lines of OUT, the hint says so."""
-    from usi.cli import main
     from usi.run import judge
 
     calls: list[str] = []
@@ -99,16 +99,13 @@ def test_ctrl_c_on_judge_says_how_many_are_written(
 
     monkeypatch.setattr(judge, "judge_episode", judge_or_interrupt)
     out = tmp_path / "judged.jsonl"
-    argv = ["usi", "judge", str(TAU_USI_SMALL), "--model", "offline/terse", "-o", str(out)]
-    monkeypatch.setattr(sys, "argv", argv)
-    with pytest.raises(SystemExit) as info:
-        main()
-    assert info.value.code == 130
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
+    args = ["judge", str(TAU_USI_SMALL), "--model", "offline/terse", "-o", str(out)]
+    code, stdout, stderr = usi(*args)
+    assert code == 130
+    assert stdout == ""
+    assert stderr == (
         f"usi: interrupted: 2 episode(s) safely written to {out}; "
-        f"continue with: {shlex.join(['usi', *argv[1:], '--resume'])}\n"
+        f"continue with: {shlex.join(['usi', *args, '--resume'])}\n"
     )
     assert len(out.read_text().splitlines()) == 2
     assert calls[:3] == ["airline_0", "airline_0_ann2", "retail_5_ann3"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from usi.run.episode import RoleSettings, RunSettings
 from usi.run.instructions import load_study_instructions
 from usi.run.runner import run_episodes
 from usi.tau.tasks import domain_tasks
+from usi_main import Usi
 
 PROVENANCE_KEYS = (
     "protocol",
@@ -255,29 +255,14 @@ def test_study_tasks_without_a_tau2_task_are_left_out_and_counted(tmp_path: Path
     ]
 
 
-def usi(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    from usi.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["usi", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def test_cli_runs_the_study_tasks_and_warns_once_for_those_left_out(
-    offline_server: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    offline_server: Callable[..., Any], usi: Usi, tmp_path: Path
 ) -> None:
     offline_server()
     study = study_file(tmp_path / "study.json", "retail", (2, 95))
     out = tmp_path / "out.jsonl"
     args = ("run", "--domain", "retail", "--quiet", "-o", str(out))
-    code = usi(monkeypatch, *args, "--protocol", "tau-usi", "--instructions", str(study))
-    err = capsys.readouterr().err
+    code, _, err = usi(*args, "--protocol", "tau-usi", "--instructions", study)
     assert code == 0
     assert [line for line in err.splitlines() if "warning" in line.lower()] == [
         f"usi: warning: {study}: left out 1 study task(s) with no τ² task (retail_95) and 113 "
@@ -311,8 +296,7 @@ def test_cli_runs_the_study_tasks_and_warns_once_for_those_left_out(
     ],
 )
 def test_protocol_flags_are_checked_before_any_work(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    usi: Usi,
     tmp_path: Path,
     extra: tuple[str, ...],
     message: str,
@@ -323,8 +307,8 @@ def test_protocol_flags_are_checked_before_any_work(
         for a in extra
     )
     out = tmp_path / "out.jsonl"
-    code = usi(monkeypatch, "run", "--domain", "retail", "--quiet", "-o", str(out), *extra)
-    err = capsys.readouterr().err.strip()
+    code, _, err = usi("run", "--domain", "retail", "--quiet", "-o", out, *extra)
+    err = err.strip()
     assert code == 2
     assert err.startswith("usi: error: ") and "\n" not in err and message in err
     assert not out.exists()

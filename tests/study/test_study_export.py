@@ -8,20 +8,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
-from typer.testing import CliRunner
 
-from usi.cli import app as cli_app
 from usi.core.survey import SURVEY_ITEMS
 from usi.data.readers import read_episodes
 from usi.errors import UsiInputError
 from usi.study.db import make_engine, migrate
 from usi.tau.cards import read_task_list
+from usi_main import CliResult, Usi
 
 from .test_study_api import full_session, study_of
 
 
 def test_export_writes_canonical_human_episodes(
-    make_app: Callable[..., TestClient], tmp_path: Path
+    make_app: Callable[..., TestClient], tmp_path: Path, usi: Usi
 ) -> None:
     client = make_app(tasks={"retail": ["0"]})
     p = full_session(client, "exporter01")
@@ -38,9 +37,7 @@ def test_export_writes_canonical_human_episodes(
     other = type(p)(TestClient(client.app))
     other.to_chat("unfinished01")
     out = tmp_path / "human.jsonl"
-    result = CliRunner().invoke(
-        cli_app, ["study", "export", "--db", study.config.db_url, "-o", str(out)]
-    )
+    result = usi("study", "export", "--db", study.config.db_url, "-o", out)
     assert result.exit_code == 0, result.output
     episodes = read_episodes(out)
     assert len(episodes) == 1
@@ -54,9 +51,7 @@ def test_export_writes_canonical_human_episodes(
     assert ep.user_turns()[0].startswith("Hi!")
     service.set_keep(rows, session_id, False)  # a manual discard drops it from --kept-only
     kept = tmp_path / "kept.jsonl"
-    result = CliRunner().invoke(
-        cli_app, ["study", "export", "--db", study.config.db_url, "-o", str(kept), "--kept-only"]
-    )
+    result = usi("study", "export", "--db", study.config.db_url, "-o", kept, "--kept-only")
     assert result.exit_code == 0, result.output
     assert kept.exists() and kept.read_text() == ""
 
@@ -99,24 +94,26 @@ def test_task_list_file(tmp_path: Path) -> None:
         read_task_list(path, ["retail"])
 
 
-def test_cli_rejects_bad_input(tmp_path: Path) -> None:
-    runner = CliRunner()
-    short = runner.invoke(
-        cli_app,
-        ["study", "serve", "--db", f"sqlite:///{tmp_path / 'a.db'}", "--admin-token", "abc"],
-    )
-    assert isinstance(short.exception, UsiInputError) and "too weak" in str(short.exception)
+def _error_line(result: CliResult) -> str:
+    """The one ``usi: error:`` line of a refused command (after any warnings), exit code 2."""
+    assert result.exit_code == 2 and result.stdout == "", result
+    *warnings, line = result.stderr.splitlines()
+    assert all(w.startswith("usi: warning: ") for w in warnings), result.stderr
+    assert line.startswith("usi: error: "), result.stderr
+    return line
+
+
+def test_cli_rejects_bad_input(tmp_path: Path, usi: Usi) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    short = _error_line(usi("study", "serve", "--db", db, "--admin-token", "abc"))
+    assert short.startswith("usi: error: --admin-token: admin token too weak")
     # 22 × "a" has the length of a strong token but no entropy (issue 13): refused, with a hint.
-    weak = runner.invoke(
-        cli_app,
-        ["study", "serve", "--db", f"sqlite:///{tmp_path / 'a.db'}", "--admin-token", "a" * 22],
-    )
-    assert isinstance(weak.exception, UsiInputError)
-    assert "too weak" in str(weak.exception) and "token_urlsafe" in str(weak.exception)
-    bad_pattern = runner.invoke(cli_app, ["study", "serve", "--pid-pattern", "(unclosed"])
-    assert isinstance(bad_pattern.exception, UsiInputError)
-    assert "--pid-pattern" in str(bad_pattern.exception)
-    bad_domain = runner.invoke(cli_app, ["study", "serve", "--domains", "telecom"])
-    assert isinstance(bad_domain.exception, UsiInputError)
-    bad_model = runner.invoke(cli_app, ["study", "serve", "--agent-model", "offline/nope"])
-    assert isinstance(bad_model.exception, UsiInputError)
+    weak = _error_line(usi("study", "serve", "--db", db, "--admin-token", "a" * 22))
+    assert weak.startswith("usi: error: --admin-token: admin token too weak")
+    assert "token_urlsafe" in weak
+    bad_pattern = _error_line(usi("study", "serve", "--pid-pattern", "(unclosed"))
+    assert bad_pattern.startswith("usi: error: --pid-pattern: not a regular expression")
+    bad_domain = _error_line(usi("study", "serve", "--domains", "telecom"))
+    assert bad_domain.startswith("usi: error: --domains: unknown domains ['telecom']")
+    bad_model = _error_line(usi("study", "serve", "--agent-model", "offline/nope"))
+    assert bad_model.startswith("usi: error: --agent-model: unknown offline model 'offline/nope'")

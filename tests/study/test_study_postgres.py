@@ -21,13 +21,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select
-from typer.testing import CliRunner
 
-from usi.cli import app as cli_app
 from usi.data.readers import read_episodes
 from usi.study import service
 from usi.study.db import make_engine, migrate
 from usi.study.schema import Slot
+from usi_main import Usi
 
 from .conftest import Participant, app_builder, free_port
 from .test_study_api import full_session, study_of
@@ -167,7 +166,7 @@ def test_migrations_run_twice_and_match_the_models_on_postgres(postgres_url: str
 
 
 def test_full_session_survey_and_export_on_postgres(
-    pg_app: Callable[..., TestClient], postgres_url: str, tmp_path: Path
+    pg_app: Callable[..., TestClient], postgres_url: str, tmp_path: Path, usi: Usi
 ) -> None:
     client = pg_app(tasks={"retail": ["0"]})
     p = full_session(client, "pgpid0001")
@@ -178,7 +177,7 @@ def test_full_session_survey_and_export_on_postgres(
     (session,) = service.list_sessions(study.factory)
     assert study.worker.compute_reward(session.id) == 1.0
     out = tmp_path / "human.jsonl"
-    result = CliRunner().invoke(cli_app, ["study", "export", "--db", postgres_url, "-o", str(out)])
+    result = usi("study", "export", "--db", postgres_url, "-o", out)
     assert result.exit_code == 0, result.output
     (episode,) = read_episodes(out)
     assert episode.source == "human" and episode.task_id == "0" and episode.reward == 1.0

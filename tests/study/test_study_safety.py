@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
-from usi.cli import app as cli_app
 from usi.data.readers import read_episodes
 from usi.study import service
 from usi.study.agent import AgentFailure
 from usi.study.schema import Slot, StoredMessage, StudySession
+from usi_main import Usi
 
 from .conftest import ADMIN_TOKEN, Participant, participant_of
 from .test_study_api import OkAgent, study_of
@@ -177,7 +176,7 @@ def test_the_llm_call_gets_the_turn_budget_as_litellm_timeout() -> None:
 
 
 def test_a_session_with_no_agent_reply_is_flagged_gives_its_slot_back_and_is_not_kept(
-    make_app: Callable[..., TestClient], tmp_path: Path
+    make_app: Callable[..., TestClient], tmp_path: Path, usi: Usi
 ) -> None:
     client = make_app(DownAgent(), tasks={"retail": ["0"]}, batches=1, judge_model=None)
     p = Participant(client)
@@ -198,9 +197,7 @@ def test_a_session_with_no_agent_reply_is_flagged_gives_its_slot_back_and_is_not
         assert db.scalar(select(Slot.status)) == "open"  # the cell still needs a conversation
     service.set_keep(study.factory, session_row(client).id, True)
     out = tmp_path / "all.jsonl"
-    result = CliRunner().invoke(
-        cli_app, ["study", "export", "--db", study.config.db_url, "-o", str(out)]
-    )
+    result = usi("study", "export", "--db", study.config.db_url, "-o", out)
     assert result.exit_code == 0, result.output
     (episode,) = read_episodes(out)
     meta = episode.metadata
@@ -209,10 +206,7 @@ def test_a_session_with_no_agent_reply_is_flagged_gives_its_slot_back_and_is_not
     assert [e["kind"] for e in meta["agent_errors"]] == ["error", "error", "error"]
     assert all("LLM is down" in e["error"] for e in meta["agent_errors"])
     kept = tmp_path / "kept.jsonl"
-    result = CliRunner().invoke(
-        cli_app,
-        ["study", "export", "--db", study.config.db_url, "-o", str(kept), "--kept-only"],
-    )
+    result = usi("study", "export", "--db", study.config.db_url, "-o", kept, "--kept-only")
     assert result.exit_code == 0
     assert kept.read_text() == ""
     assert "wrote 0 of 1 finished sessions" in result.output
@@ -220,7 +214,7 @@ def test_a_session_with_no_agent_reply_is_flagged_gives_its_slot_back_and_is_not
 
 
 def test_kept_only_without_a_judge_says_why_it_wrote_nothing(
-    make_app: Callable[..., TestClient], tmp_path: Path
+    make_app: Callable[..., TestClient], tmp_path: Path, usi: Usi
 ) -> None:
     client = make_app(OkAgent(), judge_model=None)
     p = Participant(client)
@@ -228,9 +222,8 @@ def test_kept_only_without_a_judge_says_why_it_wrote_nothing(
     p.stop("nojudge01")
     p.survey()
     out = tmp_path / "kept.jsonl"
-    result = CliRunner().invoke(
-        cli_app,
-        ["study", "export", "--db", study_of(client).config.db_url, "-o", str(out), "--kept-only"],
+    result = usi(
+        "study", "export", "--db", study_of(client).config.db_url, "-o", out, "--kept-only"
     )
     assert result.exit_code == 0
     assert "wrote 0 of 1" in result.output
@@ -387,7 +380,7 @@ def test_recruiter_ids_are_matched_whole_and_against_the_prolific_preset(
 
 
 def test_a_discarded_session_gives_its_slot_back_and_stays_in_the_export(
-    make_app: Callable[..., TestClient], tmp_path: Path
+    make_app: Callable[..., TestClient], tmp_path: Path, usi: Usi
 ) -> None:
     client = make_app(OkAgent(), tasks={"retail": ["0"]}, batches=1, judge_model=None)
     study = study_of(client)
@@ -407,7 +400,8 @@ def test_a_discarded_session_gives_its_slot_back_and_stays_in_the_export(
     nxt = participant_of(client)
     nxt.to_chat("discard03")  # the next real participant gets the task
     out = tmp_path / "all.jsonl"
-    CliRunner().invoke(cli_app, ["study", "export", "--db", study.config.db_url, "-o", str(out)])
+    result = usi("study", "export", "--db", study.config.db_url, "-o", out)
+    assert result.exit_code == 0, result.output
     (episode,) = read_episodes(out)
     assert episode.metadata["study_session"] == sid and episode.metadata["keep"] is False
 

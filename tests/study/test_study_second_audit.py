@@ -21,9 +21,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
-from usi.cli import app as cli_app
 from usi.core.survey import SURVEY_ITEMS
 from usi.data.readers import read_episodes
 from usi.errors import UsiInputError
@@ -32,6 +30,7 @@ from usi.study import service
 from usi.study.agent import AgentFailure
 from usi.study.db import make_engine, migrate
 from usi.study.schema import ACTIVE_STATES, StudySession
+from usi_main import Usi
 
 from .conftest import LiveServer, Participant, free_port, participant_of, wait_ready
 from .test_study_api import study_of
@@ -202,7 +201,7 @@ class DownForFirstAgent(CountingAgent):
 
 
 def test_an_outage_session_is_exported_as_a_failed_run_and_score_leaves_it_out(
-    make_app: Callable[..., TestClient], tmp_path: Path
+    make_app: Callable[..., TestClient], tmp_path: Path, usi: Usi
 ) -> None:
     """Before: reward 0.0 and no metadata.error, so usi score counted a person who never
     got an answer as a human failure (human success 0.0)."""
@@ -218,9 +217,7 @@ def test_an_outage_session_is_exported_as_a_failed_run_and_score_leaves_it_out(
     up.stop("up")
     assert up.survey().url.path == "/done"
     out = tmp_path / "human.jsonl"
-    result = CliRunner().invoke(
-        cli_app, ["study", "export", "--db", study_of(client).config.db_url, "-o", str(out)]
-    )
+    result = usi("study", "export", "--db", study_of(client).config.db_url, "-o", out)
     assert result.exit_code == 0, result.output
     assert (
         "1 written sessions had no agent reply: exported with metadata.error, so usi score "
