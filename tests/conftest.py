@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from usi.llm.offline.server import OfflineServer
     from usi_main import Usi
 
 # No test may reach the network: litellm must not fetch its cost map, the Hub is faked.
@@ -35,3 +37,23 @@ def usi(capsys: pytest.CaptureFixture[str]) -> Usi:
     from usi_main import run_usi  # imported here: usi.cli is heavy, and not every test needs it
 
     return functools.partial(run_usi, capsys)
+
+
+@pytest.fixture
+def offline_server() -> Iterator[Callable[..., OfflineServer]]:
+    """Install an offline server with the given config as the process default (restored after)."""
+    from usi.llm.offline.server import OfflineConfig, OfflineServer, set_default_server
+
+    started: list[OfflineServer] = []
+    previous = set_default_server(None)
+
+    def make(**config: object) -> OfflineServer:
+        server = OfflineServer(OfflineConfig(**config))  # type: ignore[arg-type]
+        set_default_server(server)
+        started.append(server)
+        return server
+
+    yield make
+    set_default_server(previous)
+    for server in started:
+        server.close()

@@ -78,8 +78,7 @@ def test_resume_drops_episodes_an_earlier_overlap_wrote_twice(
 ) -> None:
     """A file from before the lock holds an episode twice: --resume keeps the first, says
     so, and the file has every episode once (it used to say "already done" and keep both)."""
-    from test_run_e2e import settings
-
+    from run.test_run_e2e import settings
     from usi.run.runner import run_episodes
     from usi.run.summary import summary_line
 

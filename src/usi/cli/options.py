@@ -2,7 +2,7 @@
 
 A command writes ``overwrite: Overwrite = False`` instead of its own ``typer.Option(...)``, so
 ``--overwrite`` means the same and reads the same in every ``--help``
-(``tests/test_cli_options.py`` checks that no flag is declared twice with two texts). The
+(``tests/cli/test_options.py`` checks that no flag is declared twice with two texts). The
 defaults stay in the signatures: they are the commands' own (or their settings models', see
 :mod:`usi.run.defaults`). Imports only typer: every ``usi`` invocation loads this module.
 

@@ -3,7 +3,7 @@
 :class:`usi.run.episode.RunSettings` and :class:`usi.run.judge.JudgeSettings` take their
 defaults from here, and so do the signatures of ``usi run`` and ``usi judge``: typer needs
 them when the CLI starts, before τ² and litellm (seconds to import) are loaded, so they
-cannot be read off the models themselves. ``tests/run/test_run_cli_options.py`` checks that
+cannot be read off the models themselves. ``tests/cli/test_options.py`` checks that
 each command's defaults are its model's.
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from usi.data.readers import read_canonical
 from usi.fingerprint import FEATURES, fingerprint_frame
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from _corpus import write_corpus
 

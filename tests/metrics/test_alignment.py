@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_metrics_support import make_table, random_table
+from metrics.test_support import make_table, random_table
 from usi.fingerprint.features import DIMENSIONS, FEATURES
 from usi.metrics import MIN_CUE_TURNS, dice, dice_array, score_pair
 from usi.metrics.summary import MEAN_FEATURES, RATE_FEATURES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_metrics_support import make_table
+from metrics.test_support import make_table
 from usi.metrics import judge_agreement, score_pair
 
 

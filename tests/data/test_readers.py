@@ -13,7 +13,7 @@ from usi.data.readers import EpisodeFormat, detect_format, iter_episodes
 from usi.errors import UsiInputError
 from usi.fingerprint.extract import fingerprint_frame
 
-FIXTURE = Path(__file__).parent / "fixtures" / "tau_usi_small.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "tau_usi_small.json"
 
 
 def test_user_turns_only_reading_gives_the_same_fingerprints() -> None:

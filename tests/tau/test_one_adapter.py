@@ -19,7 +19,7 @@ import pytest
 
 from usi.core.episode import Episode, Message, ToolCall
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _gold_messages(domain: str, task_id: str) -> list[Any]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from test_metrics_support import random_table
+from metrics.test_support import random_table
 from usi.fingerprint.features import FEATURES
 from usi.metrics import LARGE_EFFECT, cliffs_delta, feature_significance, holm
 

@@ -17,7 +17,7 @@ from usi.data.fetch import DATASET_REPO, SESSIONS_FILE
 from usi.data.readers import read_canonical
 from usi_main import run_usi
 
-TAU_USI_SMALL = Path(__file__).parent / "fixtures" / "tau_usi_small.json"
+TAU_USI_SMALL = Path(__file__).parents[1] / "fixtures" / "tau_usi_small.json"
 TOKEN = "hf_test_token_granted_access"
 
 

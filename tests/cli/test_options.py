@@ -17,7 +17,7 @@ from usi.cli.options import OVERWRITE_HELP
 from usi.cli.run import JUDGE_FLAGS, RUN_FLAGS
 from usi_main import run_usi, usi_command
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "usi"
+SRC = Path(__file__).resolve().parents[2] / "src" / "usi"
 
 #: Flags two commands declare with two meanings, so two texts: --seed seeds the bootstrap of
 #: `usi score` but the trials of `usi run`; --workers sizes score's readers, run's backend.

@@ -22,7 +22,7 @@ from usi.errors import UsiInputError
 from usi.inputs.sides import Screening, read_input, screen_episodes, screen_table
 from usi.inputs.table import load_table
 
-FIXTURE = Path(__file__).parent / "fixtures" / "tau_usi_small.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "tau_usi_small.json"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_metrics_support import make_table, random_table
+from metrics.test_support import make_table, random_table
 from usi.fingerprint.features import DIMENSIONS
 from usi.metrics import (
     COMPONENT_NAMES,

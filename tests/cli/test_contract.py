@@ -26,7 +26,7 @@ import pytest
 
 from usi_main import run_usi
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 GOOD = FIXTURES / "tau_usi_small.json"
 UNWRITABLE = Path("/sys/usi-contract-test.jsonl")
 

@@ -17,7 +17,7 @@ from usi.tau import messages as tau_messages
 from usi.tau.messages import CONTROL_TOKENS, from_tau, strip_control_tokens, to_tau
 from usi.tau.tasks import DOMAINS, domain_tasks, scenario_texts, string_parameters
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_control_tokens_are_tau2s() -> None:

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from test_metrics_support import make_table, random_table
+from metrics.test_support import make_table, random_table
 from usi.metrics import score_pair
 from usi.metrics.divergences import DivergenceRow, build_divergences, relative_gap, sentence
 from usi.metrics.render import TOP_DIVERGENCES, render_score

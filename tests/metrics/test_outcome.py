@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_metrics_support import make_table
+from metrics.test_support import make_table
 from usi.metrics import calibration_bins, expected_calibration_error, score_pair
 
 rates = st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=40)

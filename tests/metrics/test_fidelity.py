@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from test_metrics_support import make_table, random_table
+from metrics.test_support import make_table, random_table
 from usi.metrics import (
     coverage,
     coverage_score,

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from audit._episodes import agent, episode, retail_clean, retail_opening, user
 from usi.data.io import write_episodes
 from usi.llm.offline.behaviour import quality_reply
 from usi.llm.quality import judge_messages, parse_verdict
 from usi.tau.cards import task_card
 from usi_main import Usi
-
-from ._episodes import agent, episode, retail_clean, retail_opening, user
 
 
 @pytest.fixture

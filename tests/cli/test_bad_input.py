@@ -111,7 +111,7 @@ def test_data_convert_prints_no_tau2_log_line(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    source = Path(__file__).parent / "fixtures" / "tau_usi_small.json"
+    source = Path(__file__).parents[1] / "fixtures" / "tau_usi_small.json"
     done = subprocess.run(
         [sys.executable, "-m", "usi", "data", "convert", str(source), "-o", str(tmp_path / "o")],
         env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
