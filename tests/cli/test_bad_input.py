@@ -99,9 +99,14 @@ def test_invalid_utf8_in_the_parallel_reader_names_its_line(tmp_path: Path) -> N
     from usi.errors import UsiInputError
 
     path = _write(tmp_path, "utf8-line-2")
-    with pytest.raises(UsiInputError) as caught:
-        load_table(path, workers=2)
-    assert caught.value.one_line() == f"{path}:line 2: invalid JSON line"
+    lines = []
+    for workers in (1, 2):  # one process, then the parallel reader: the same line
+        with pytest.raises(UsiInputError) as caught:
+            load_table(path, workers=workers)
+        lines.append(caught.value.one_line())
+    # the 0xFF byte follows 20 good bytes of line 2: it is byte 21, counted from 1
+    expected = f"{path}:line 2: not valid UTF-8 (byte 21 of the line)"
+    assert lines == [expected, expected]
 
 
 def test_data_convert_prints_no_tau2_log_line(tmp_path: Path) -> None:

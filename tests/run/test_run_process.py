@@ -93,14 +93,14 @@ def test_process_backend_matches_threads_and_resumes(tmp_path: Path, offline_ser
 def test_auto_backend_uses_processes_only_when_one_core_would_limit_the_run(monkeypatch) -> None:
     from usi.run import backends
 
-    monkeypatch.setattr(backends.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(backends, "usable_cores", lambda: 2)
     limit = backends.AUTO_PROCESS_CONCURRENCY
     assert backends.resolve_backend("auto", limit, 100) == "process"
     assert backends.resolve_backend("auto", limit - 1, 100) == "thread"
     assert backends.resolve_backend("auto", 64, limit - 1) == "thread"  # few episodes left
     assert backends.resolve_backend("thread", 64, 100) == "thread"
     assert backends.resolve_backend("ray", 1, 1) == "ray"
-    monkeypatch.setattr(backends.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(backends, "usable_cores", lambda: 1)
     assert backends.resolve_backend("auto", 64, 100) == "thread"
 
 
@@ -167,7 +167,9 @@ def test_process_workers_do_not_print_tau2_logs(tmp_path: Path) -> None:
 def test_worker_threads_spread_the_concurrency_over_at_most_one_worker_per_core(
     monkeypatch,
 ) -> None:
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    from usi.run import backends
+
+    monkeypatch.setattr(backends, "usable_cores", lambda: 2)
     assert worker_threads(32, 1000) == [16, 16]
     assert worker_threads(5, 1000) == [3, 2]
     assert worker_threads(32, 1000, workers=1) == [32]
@@ -175,3 +177,5 @@ def test_worker_threads_spread_the_concurrency_over_at_most_one_worker_per_core(
     assert worker_threads(8, 1) == [8]  # one episode to run: one worker, not one per core
     assert worker_threads(1, 10, workers=4) == [1]
     assert sum(worker_threads(7, 3, workers=5)) == 7
+    monkeypatch.setattr(backends, "usable_cores", lambda: 4)  # the rule follows the cores
+    assert worker_threads(32, 1000) == [8, 8, 8, 8]
