@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import NamedTuple
+from itertools import chain
+from typing import Any, NamedTuple
 
 from usi.fingerprint.tau_usi.patterns import (
     ACCUSATION_RE,
@@ -140,13 +141,12 @@ def _population_std(values: Sequence[float]) -> float:
     return (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
 
 
-def _share(flags: Sequence[bool]) -> float:
-    return _mean([1.0 if flag else 0.0 for flag in flags])
+class _Turn(NamedTuple):
+    """What one user turn contributes: its words and what the patterns find in it."""
 
-
-class _Cues(NamedTuple):
-    """What the patterns find in one lower-cased turn (the em dash is tested apart)."""
-
+    words: int  # whitespace words of the turn, agent markup removed
+    trigrams: tuple[str, ...]  # its lower-cased word trigrams, each as "w1 w2 w3"
+    formal: bool  # an em or en dash (tested on the text as typed)
     polite: bool
     ack: bool
     id_confuse: bool
@@ -160,9 +160,11 @@ class _Cues(NamedTuple):
 
 
 @lru_cache(maxsize=2**16)
-def _cues(lowered: str) -> _Cues:
-    """Cues of one turn. Cached: people and simulators repeat turns ("yes", "ok", "thanks"),
-    and a turn's cues depend on its text only."""
+def _turn(text: str) -> _Turn:
+    """One user turn's words and cues. Cached: people and simulators repeat turns ("yes",
+    "ok", "thanks"), and all of it depends on the turn's text only."""
+    cleaned = AGENT_MARKUP_RE.sub("", text) if "<" in text else text
+    lowered = cleaned.lower()
     question = 0
     if PUSHBACK_Q_RE.search(lowered):
         question = 1
@@ -170,7 +172,13 @@ def _cues(lowered: str) -> _Cues:
         question = 2
     elif INFO_Q_RE.search(lowered):
         question = 3
-    return _Cues(
+    words = lowered.split()
+    return _Turn(
+        words=len(cleaned.split()),
+        # Joined, a trigram is one string whose hash is computed once (a word holds no space,
+        # so the join loses nothing); a cached turn's trigrams are then counted at dict speed.
+        trigrams=tuple(map(" ".join, zip(words, words[1:], words[2:], strict=False))),
+        formal=EMDASH_RE.search(cleaned) is not None,
         polite=POLITE_PATTERNS.search(lowered) is not None,
         ack=ACK_ONLY_RE.match(lowered.strip()) is not None,
         id_confuse=ID_CONFUSE_RE.search(lowered) is not None,
@@ -189,47 +197,48 @@ def conversation_features(user_turns: Sequence[str], n_turns: int) -> dict[str, 
 
     ``n_turns`` is the number of non-meta messages of both roles (:mod:`usi.data.paper`).
     None when there is no user turn.
+
+    A rate is ``count / n_user``: the reference's mean of 0.0/1.0 flags sums to the same
+    exact integer, so the quotient is the same float (likewise the words per turn and the
+    identifier density, means of integers).
     """
     if not user_turns:
         return None
-    cleaned = [AGENT_MARKUP_RE.sub("", text) if "<" in text else text for text in user_turns]
-    word_counts = [len(text.split()) for text in cleaned]
-    lowered = [text.lower() for text in cleaned]
-    cues = [_cues(text) for text in lowered]
-    n_user = len(cleaned)
+    turns = [_turn(text) for text in user_turns]
+    # Each field of ``column``: that field's values over the turns, in order.
+    column: Any = _Turn._make(zip(*turns, strict=True))
+    word_counts = column.words
+    n_user = len(turns)
     total_words = sum(word_counts)
-    words_per_turn = _mean([float(c) for c in word_counts])
+    words_per_turn = total_words / n_user
 
     verbosity_cv = 0.0
     if words_per_turn > 0:
         verbosity_cv = _population_std([float(c) for c in word_counts]) / words_per_turn
 
-    trigrams: Counter[tuple[str, ...]] = Counter()
-    for text in lowered:
-        words = text.split()
-        for i in range(len(words) - 2):
-            trigrams[tuple(words[i : i + 3])] += 1
+    trigrams = Counter(chain.from_iterable(column.trigrams))
 
-    questions = Counter(c.question for c in cues)
+    questions = Counter(column.question)
+
     return {
         "n_turns": float(n_turns),
         "user_words_per_turn": float(words_per_turn),
-        "politeness_rate": _share([c.polite for c in cues]),
-        "short_msg_rate": _share([c <= SHORT_WORDS for c in word_counts]),
-        "formality_rate": _share([bool(EMDASH_RE.search(t)) for t in cleaned]),
-        "ack_only_rate": _share([c.ack for c in cues]),
+        "politeness_rate": sum(column.polite) / n_user,
+        "short_msg_rate": sum(c <= SHORT_WORDS for c in word_counts) / n_user,
+        "formality_rate": sum(column.formal) / n_user,
+        "ack_only_rate": sum(column.ack) / n_user,
         "verbosity_cv": float(verbosity_cv),
-        "repeat_rate": float(any(n > TRIGRAM_REPEAT_LIMIT for n in trigrams.values())),
-        "id_confuse_rate": float(any(c.id_confuse for c in cues)),
+        "repeat_rate": float(max(trigrams.values(), default=0) > TRIGRAM_REPEAT_LIMIT),
+        "id_confuse_rate": float(any(column.id_confuse)),
         "info_frontload": sum(word_counts[:2]) / total_words if total_words > 0 else 0.0,
-        "id_density": _mean([float(c.ids) for c in cues]),
+        "id_density": sum(column.ids) / n_user,
         "opening_words": float(word_counts[0]),
-        "uncertainty_rate": _share([c.uncertainty for c in cues]),
-        "certainty_rate": _share([c.certainty for c in cues]),
+        "uncertainty_rate": sum(column.uncertainty) / n_user,
+        "certainty_rate": sum(column.certainty) / n_user,
         "pushback_q_rate": questions[1] / n_user,
         "clarify_q_rate": questions[2] / n_user,
         "info_q_rate": questions[3] / n_user,
-        "emotion_rate": _share([c.emotion for c in cues]),
-        "accusation_rate": _share([c.accusation for c in cues]),
-        "pivot_rate": _share([c.pivot for c in cues]),
+        "emotion_rate": sum(column.emotion) / n_user,
+        "accusation_rate": sum(column.accusation) / n_user,
+        "pivot_rate": sum(column.pivot) / n_user,
     }
