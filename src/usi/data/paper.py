@@ -115,8 +115,15 @@ def episode_turns(episode: Episode) -> tuple[list[str], int]:
     ``n_turns`` is the count the paper's file recorded when the episode came from one
     (``metadata["tau_usi_n_turns"]``), else the count of :func:`paper_conversation`.
     """
-    turns, n_turns = raw_turns(paper_conversation(episode), human=episode.is_human)
     recorded = _recorded_turns(episode)
+    if recorded is not None and episode.is_human:
+        # A session of the study, its count recorded: its turns are its user messages as
+        # written (nothing is put back for a person), so the conversation is not rebuilt.
+        turns = [
+            m.content for m in episode.messages if m.role == "user" and not is_meta(m.content, True)
+        ]
+        return turns, recorded
+    turns, n_turns = raw_turns(paper_conversation(episode), human=episode.is_human)
     return turns, (n_turns if recorded is None else recorded)
 
 

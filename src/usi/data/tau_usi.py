@@ -265,18 +265,9 @@ def _conversation_messages(
             if not meta or is_user_content(content):
                 # Kept when either definition set counts it: tau-usi counts an empty turn
                 # (the paper's meta rules, spec §10.2); usi-v2's Episode.user_turns() filters
-                # its own way (spec §1). Checked above (a str, the user role): no need to
-                # validate 200k turns again; the defaults are given (not looked up per turn),
-                # the fields set are the two a user message sets.
-                messages.append(
-                    Message.model_construct(
-                        {"role", "content"},
-                        role="user",
-                        content=content,
-                        tool_calls=None,
-                        tool_call_id=None,
-                    )
-                )
+                # its own way (spec §1). Validated: pydantic-core builds a message in about
+                # half the time of model_construct's Python loop over the fields.
+                messages.append(Message(role="user", content=content))
         elif role == "assistant":
             if agent:
                 messages.extend(_agent_messages(session, content, position))

@@ -28,6 +28,9 @@ KEY_COLUMNS: tuple[str, ...] = (
 )
 
 
+_NO_FEATURES = [np.nan] * len(FEATURES)
+
+
 def _keep(episode: Episode) -> object:
     keep = episode.metadata.get("keep", True)
     return keep if keep is None or isinstance(keep, bool) else bool(keep)
@@ -39,12 +42,13 @@ def _text(value: object) -> str | None:
 
 def feature_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
     """One row per episode: the key columns, then the 20 features (NaN: no user turn)."""
-    rows: list[list[object]] = []
+    keys: list[list[object]] = []
+    values: list[float] = []
     for ep in episodes:
         turns, n_turns = episode_turns(ep)
         features = conversation_features(turns, n_turns)
         trial = ep.metadata.get("trial")
-        rows.append(
+        keys.append(
             [
                 tau_key(ep),
                 ep.metadata.get(INSTANCE_KEY),
@@ -53,15 +57,14 @@ def feature_frame(episodes: Sequence[Episode]) -> pd.DataFrame:
                 features is not None,
                 _text(ep.metadata.get("protocol")),
                 _text(ep.metadata.get("agent_model")),
-                *(
-                    [np.nan] * len(FEATURES)
-                    if features is None
-                    else [features[f] for f in FEATURES]
-                ),
             ]
         )
-    frame = pd.DataFrame(rows, columns=[*KEY_COLUMNS, *FEATURES])
+        values.extend(_NO_FEATURES if features is None else map(features.__getitem__, FEATURES))
+    # The key columns are typed one by one from their values (as pandas does for rows); the
+    # features go in as one float64 block (column by column they took a third of this time).
+    frame = pd.DataFrame(keys, columns=list(KEY_COLUMNS))
     frame["has_features"] = frame["has_features"].astype(bool)
-    for column in FEATURES:
-        frame[column] = frame[column].astype("float64")
-    return frame
+    features_block = np.array(values, dtype=np.float64).reshape(len(keys), len(FEATURES))
+    return pd.concat(
+        [frame, pd.DataFrame(features_block, columns=list(FEATURES), index=frame.index)], axis=1
+    )
