@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from usi.cli.options import Definitions, Episodes, Json
-from usi.fingerprint.features import DIMENSION_NAMES, DIMENSIONS, FEATURES
+from usi.fingerprint.features import CHUNK_EPISODES, DIMENSION_NAMES, DIMENSIONS, FEATURES
 from usi.layout import PIPE_WIDTH
 from usi.options import DEFAULT_DEFINITIONS, DefinitionsName
 from usi.outputs import check_input_file
@@ -38,7 +38,7 @@ def _fingerprinted(
     path: Path, screening: Screening | None
 ) -> Iterator[tuple[list[Episode], npt.NDArray[np.float64]]]:
     """Fingerprints chunk by chunk of the episodes the shared rules keep (failed runs out)."""
-    from usi.fingerprint.extract import CHUNK_EPISODES, fingerprint_turn_lists
+    from usi.fingerprint.extract import fingerprint_turn_lists
     from usi.inputs.frame import batches
     from usi.inputs.sides import Screening, screen_episodes
 
@@ -58,7 +58,6 @@ def _definition_rows(
     import numpy as np
 
     from usi.fingerprint.definitions import get_definitions
-    from usi.fingerprint.extract import CHUNK_EPISODES
     from usi.inputs.frame import batches
     from usi.inputs.sides import Screening, screen_episodes
 

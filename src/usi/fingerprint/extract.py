@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from usi.core.episode import Episode
-from usi.fingerprint.features import FEATURES
+from usi.fingerprint.features import CHUNK_EPISODES, FEATURES
 from usi.fingerprint.lexicons import (
     CUE_FEATURES,
     CUE_SCAN_RE,
@@ -48,10 +48,6 @@ from usi.fingerprint.lexicons import (
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-#: Episodes fingerprinted together. Large enough that per-chunk overhead vanishes, small enough
-#: that the joined text and token arrays of a chunk stay a few megabytes.
-CHUNK_EPISODES = 2048
 
 #: Features that are a per-turn flag averaged over the episode's turns, and can therefore be
 #: pooled over turns ("30.4% of all human turns are short"). Repetition is left out: whether a

@@ -6,6 +6,11 @@ fingerprint computed today lines up with one computed by another version of ``us
 
 from __future__ import annotations
 
+#: Episodes fingerprinted together. Large enough that per-chunk overhead vanishes, small enough
+#: that the joined text and token arrays of a chunk stay a few megabytes. (Here, not in
+#: :mod:`usi.fingerprint.extract`: the tau-usi path chunks alike without compiling its lexicons.)
+CHUNK_EPISODES = 2048
+
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     "D1": (
         "words_per_turn",
