@@ -129,9 +129,13 @@ def _identifier_counts(turns: Sequence[str]) -> IntArray:
     return counts
 
 
-def _tokens(lowered: Sequence[str]) -> tuple[list[str], IntArray]:
-    """All tokens of the turns in order, and the number of tokens of each turn."""
-    per_turn = list(map(TOKEN_RE.findall, lowered))
+def _tokens(lowered: Sequence[str], of: IntArray | None = None) -> tuple[list[str], IntArray]:
+    """All tokens of the turns in order, and the number of tokens of each turn.
+
+    ``of``: the turns are ``lowered[i] for i in of`` (each distinct text tokenized once).
+    """
+    per_text = list(map(TOKEN_RE.findall, lowered))
+    per_turn = per_text if of is None else [per_text[i] for i in of.tolist()]
     lengths = np.fromiter(map(len, per_turn), dtype=np.int64, count=len(per_turn))
     return list(chain.from_iterable(per_turn)), lengths
 
@@ -202,8 +206,14 @@ def _fingerprint_chunk(turn_lists: Sequence[Sequence[str]]) -> FloatArray:
     n_turns = np.fromiter(map(len, turn_lists), dtype=np.int64, count=n_episodes)
     if n_turns.sum() == 0:
         return out
-    turns = _clean(list(chain.from_iterable(turn_lists)))
-    lowered = [t.lower() for t in turns]
+    # Turns repeat ("yes", "ok", "thank you"), and what a turn holds depends on its text only:
+    # each distinct text of the chunk is lower-cased and scanned once, and the turns take
+    # their text's results (``text_of``).
+    all_turns = _clean(list(chain.from_iterable(turn_lists)))
+    text_of, distinct = pd.factorize(np.asarray(all_turns, dtype=object))
+    texts: list[str] = distinct.tolist()
+    lowered = [t.lower() for t in texts]
+    n_all = text_of.size
     turn_episode = np.repeat(np.arange(n_episodes, dtype=np.int64), n_turns)
     first_turn = np.zeros(n_episodes, dtype=np.int64)
     np.cumsum(n_turns[:-1], out=first_turn[1:])
@@ -216,7 +226,7 @@ def _fingerprint_chunk(turn_lists: Sequence[Sequence[str]]) -> FloatArray:
     def put(feature: str, values: FloatArray) -> None:
         out[:, _FEATURE_INDEX[feature]] = np.where(has_turns, values, 0.0)
 
-    tokens, lengths = _tokens(lowered)
+    tokens, lengths = _tokens(lowered, text_of)
     length_f = lengths.astype(np.float64)
     total_tokens = per_episode(length_f)
     mean_length = total_tokens / denominator
@@ -224,7 +234,7 @@ def _fingerprint_chunk(turn_lists: Sequence[Sequence[str]]) -> FloatArray:
     put("short_utterance_rate", per_episode(lengths <= SHORT_UTTERANCE_MAX_TOKENS) / denominator)
 
     for feature, hit in _cue_flags(lowered).items():
-        put(feature, per_episode(hit) / denominator)
+        put(feature, per_episode(hit[text_of]) / denominator)
 
     deviation = length_f - mean_length[turn_episode]
     std = np.sqrt(per_episode(deviation * deviation) / denominator)
@@ -234,11 +244,11 @@ def _fingerprint_chunk(turn_lists: Sequence[Sequence[str]]) -> FloatArray:
     repeated = _repeated_turns(tokens, lengths, turn_episode)
     put("repetition_rate", per_episode(repeated) / denominator)
 
-    rank = np.arange(len(turns), dtype=np.int64) - first_turn[turn_episode]
+    rank = np.arange(n_all, dtype=np.int64) - first_turn[turn_episode]
     front = per_episode(np.where(rank < FRONT_LOADING_TURNS, length_f, 0.0))
     put("front_loading_ratio", np.where(total_tokens > 0, front / np.maximum(total_tokens, 1), 1.0))
 
-    put("identifiers_per_turn", per_episode(_identifier_counts(turns)) / denominator)
+    put("identifiers_per_turn", per_episode(_identifier_counts(texts)[text_of]) / denominator)
     opening = np.zeros(n_episodes, dtype=np.float64)
     opening[has_turns] = length_f[first_turn[has_turns]]
     put("opening_length", opening)
