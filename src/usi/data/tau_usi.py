@@ -130,11 +130,12 @@ def read_tau_usi(
         for e in episodes
     ]
     alignments = align_sessions(tasks)
-    for episode in episodes:
-        alignment = alignments[episode.episode_id]
-        episode.task_id = alignment.task_id
-        episode.metadata["alignment"] = alignment.as_metadata()
-        yield episode
+    with tree_building():  # a few more objects per episode: not a reason to scan them all
+        for episode in episodes:
+            alignment = alignments[episode.episode_id]
+            episode.task_id = alignment.task_id
+            episode.metadata["alignment"] = alignment.as_metadata()
+    yield from episodes
 
 
 def _streamed_episodes(
