@@ -33,7 +33,6 @@ INSTANCE_KEY = "tau_usi_instance"
 TAU_KEY = "tau_usi_key"
 """Metadata key: the tau-usi task key ``{domain}_{index}`` of a usi run's episode."""
 _HUMAN_PREFIXES = ("\\tau ", "\\reward")
-_HUMAN_MARKERS = ("<|canvas|>", "<|highlight|>", "<|survey|>")
 
 
 def is_meta(content: str, human: bool) -> bool:
@@ -42,8 +41,11 @@ def is_meta(content: str, human: bool) -> bool:
         if content.startswith(_HUMAN_PREFIXES):
             return True
         # Every marker opens with "<|": most messages are rejected by that one test (this
-        # runs on every message of a raw file).
-        if "<|" in content and any(marker in content for marker in _HUMAN_MARKERS):
+        # runs on every message of a raw file); the markers are then tested in line, not by
+        # a generator (a third of the agent messages hold "<|": think blocks, tool results).
+        if "<|" in content and (
+            "<|canvas|>" in content or "<|highlight|>" in content or "<|survey|>" in content
+        ):
             return True
         return content.strip() == "/stop"
     return content.strip() == STOP
