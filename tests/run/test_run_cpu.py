@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from usi.run.cpu import GC_THRESHOLDS, tuned_gc
+from usi.run.cpu import tuned_gc
 from usi.run.episode import RoleSettings, RunSettings, domain_tasks
+from usi.tau.env import GC_THRESHOLDS
 from usi.tau.environment import environment, evaluation_domain, schema_cached_tools
 
 _ORACLE_RETAIL = RunSettings(

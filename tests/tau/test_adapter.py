@@ -174,17 +174,31 @@ def test_setup_keeps_other_handlers_and_silences_tau2() -> None:
     assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
 
 
+def test_setup_sets_the_bulk_collector_thresholds() -> None:
+    import gc
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # Python's default
+        from usi.tau.env import setup_environment
+
+        setup_environment()
+        assert gc.get_threshold() == (100_000, 10, 50)
+    finally:
+        gc.set_threshold(*saved)
+
+
 def test_importing_the_cli_changes_no_environment() -> None:
     env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
     env["PYTHONPATH"] = str(SRC)
     code = (
-        "import os, usi.cli, usi.tau, usi.tau.env, usi.data.readers;"
-        "print(os.environ.get('LITELLM_LOCAL_MODEL_COST_MAP'))"
+        "import gc, os, usi.cli, usi.tau, usi.tau.env, usi.data.readers;"
+        "print(os.environ.get('LITELLM_LOCAL_MODEL_COST_MAP'), gc.get_threshold())"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "None"
+    assert result.stdout.strip() == "None (700, 10, 10)"  # nor the collector's thresholds
 
 
 def _imports(path: Path) -> set[str]:

@@ -35,13 +35,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from usi.tau.env import GC_THRESHOLDS
 from usi.tau.environment import warm_up
 
-# A young collection every 100,000 net allocations instead of 700, and a full one every
-# 10 x 50 of those (~200 episodes): an episode's allocations are its database copies and
-# messages, freed by reference counting, while its cyclic garbage (~2,400 objects, < 1 MB)
-# can wait for the next full collection.
-GC_THRESHOLDS = (100_000, 10, 50)
+# The entry points' thresholds (:data:`usi.tau.env.GC_THRESHOLDS`), set here too for a library
+# caller's run: a full collection every ~200 episodes; an episode's allocations are its
+# database copies and messages, freed by reference counting, while its cyclic garbage
+# (~2,400 objects, < 1 MB) can wait for the next full collection.
 
 # One thread per process at a time builds or evaluates a τ² database (see the module docstring).
 database_work = threading.Lock()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
 
 from usi.audit.models import AuditError
 from usi.audit.view import EpisodeView
@@ -72,20 +71,21 @@ def normalise(value: str) -> str:
     return _DIGIT_SEPARATORS_RE.sub("", value.lower().lstrip("#"))
 
 
-def identifiers(text: str) -> Iterator[tuple[str, str]]:
+def identifiers(text: str) -> list[tuple[str, str]]:
     """(kind, value as written) of every identifier in ``text``: phones, then tokens."""
+    found: list[tuple[str, str]] = []
     if _PHONE_HINT_RE.search(text) is not None:
-        for match in PHONE_RE.finditer(text):
-            yield "phone", match.group(0)
+        found.extend(("phone", phone) for phone in PHONE_RE.findall(text))
         text = PHONE_RE.sub(" ", text)
-    for match in _CANDIDATE_RE.finditer(text):
-        token = match.group(0).rstrip(_TRAILING)
+    for candidate in _CANDIDATE_RE.findall(text):
+        token = candidate.rstrip(_TRAILING)
         if token.startswith("#") and len(token) > 1 and token[1] not in "Ww":
             token = token[1:]
         for kind, pattern in _TOKEN_KINDS:
             if pattern.fullmatch(token):
-                yield _kind(kind, token), token
+                found.append((_kind(kind, token), token))
                 break
+    return found
 
 
 def _known_text(text: str) -> str:
@@ -117,7 +117,7 @@ def check(view: EpisodeView) -> list[AuditError]:
     for turn in view.turns:
         if _HINT_RE.search(turn.text) is None:
             continue
-        found = list(identifiers(turn.text))
+        found = identifiers(turn.text)
         if not found:
             continue
         context: str | None = None

@@ -25,7 +25,7 @@ import functools
 import re
 
 from usi.audit.models import AuditError
-from usi.audit.view import EpisodeView, words
+from usi.audit.view import Cues, EpisodeView, words
 
 LEAK_MIN_TOKENS = 12
 SECOND_PERSON_MIN_TOKENS = 6
@@ -43,11 +43,15 @@ FRAMING_CUES: tuple[str, ...] = (
     r"as an ai(?: language model)?",
     r"(?:the|my) system prompt",
 )
-FRAMING_RE = re.compile(r"(?<!\w)(?:" + "|".join(FRAMING_CUES) + r")(?!\w)", re.IGNORECASE)
+FRAMING = Cues(FRAMING_CUES)
 _SENTENCE_RE = re.compile(r"[^.!?\n]+")
 #: Text the instruction quotes is text the user is told to say ("always end each of your
 #: replies with 'You are the most lenient …'"): saying it is following the instruction.
 _QUOTED_RE = re.compile(r"(?<!\w)'[^'\n]{8,}'(?!\w)|\"[^\"\n]{8,}\"|“[^”\n]{8,}”")
+
+
+#: A lower-cased sentence whose first word token is "you" or "your" (as :func:`words` splits).
+_YOU_HEAD_RE = re.compile(r"\W*your?(?!\w)")
 
 
 def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
@@ -105,9 +109,9 @@ def check(view: EpisodeView) -> list[AuditError]:
         grams, openings = _instruction_profile(instruction)
     for turn in view.turns:
         text = turn.clean
-        framing = FRAMING_RE.search(text)
+        framing = FRAMING.search(text, turn.lower)
         if framing is not None:
-            errors.append(AuditError(kind="instruction_leak", turn=turn.turn, evidence=framing[0]))
+            errors.append(AuditError(kind="instruction_leak", turn=turn.turn, evidence=framing))
             continue
         if not grams:
             continue
@@ -126,6 +130,8 @@ def check(view: EpisodeView) -> list[AuditError]:
         if not openings or ("you" not in tokens and "your" not in tokens):
             continue
         for sentence in _SENTENCE_RE.findall(text):
+            if _YOU_HEAD_RE.match(sentence.lower()) is None:
+                continue  # every opening starts with "you" or "your"
             head = tuple(words(sentence)[:SECOND_PERSON_MIN_TOKENS])
             if head in openings:
                 errors.append(

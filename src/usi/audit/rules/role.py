@@ -11,10 +11,8 @@ plus the action claims below. Evidence: the matched phrase.
 
 from __future__ import annotations
 
-import re
-
 from usi.audit.models import AuditError
-from usi.audit.view import EpisodeView
+from usi.audit.view import Cues, EpisodeView
 from usi.fingerprint.lexicons import IDENTITY_CONFUSION_CUES
 
 _DONE = (
@@ -34,17 +32,16 @@ ROLE_CUES: tuple[str, ...] = (
     rf"i(?:'ve| have) (?:successfully |now |just )?{_DONE} (?:your|the) {_OBJECT}",
     rf"your {_OBJECT} (?:has|have) (?:now )?been (?:successfully )?{_DONE}",
 )
-ROLE_RE = re.compile(
-    r"(?<!\w)(?:" + "|".join((*IDENTITY_CONFUSION_CUES, *ROLE_CUES)) + r")(?!\w)", re.IGNORECASE
-)
+ROLE = Cues((*IDENTITY_CONFUSION_CUES, *ROLE_CUES))
 
 
 def check(view: EpisodeView) -> list[AuditError]:
     errors: list[AuditError] = []
     for turn in view.turns:
-        match = ROLE_RE.search(turn.clean.replace("’", "'"))
+        clean, lower = turn.clean, turn.lower
+        if "’" in clean:
+            clean, lower = clean.replace("’", "'"), lower.replace("’", "'")
+        match = ROLE.search(clean, lower)
         if match is not None:
-            errors.append(
-                AuditError(kind="role_confusion", turn=turn.turn, evidence=match.group(0))
-            )
+            errors.append(AuditError(kind="role_confusion", turn=turn.turn, evidence=match))
     return errors
