@@ -7,6 +7,7 @@ the episode's user messages, empty ones included) and nothing is parsed twice.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -66,10 +67,10 @@ class Cues:
         self.lowered = re.compile(body)
         self.folded = re.compile(body, re.IGNORECASE)
 
-    def search(self, text: str, lowered: str | None = None) -> str | None:
-        """The first phrase in ``text`` as written there (``lowered``: ``text.lower()``)."""
+    def search(self, text: str) -> str | None:
+        """The first phrase in ``text`` as written there."""
         if text.isascii():
-            match = self.lowered.search(text.lower() if lowered is None else lowered)
+            match = self.lowered.search(text.lower())
             return None if match is None else text[match.start() : match.end()]
         found = self.folded.search(text)
         return None if found is None else found.group(0)
@@ -91,7 +92,26 @@ class UserTurn(NamedTuple):
     #: ``clean`` lower-cased.
     lower: str
     #: Its lower-cased word tokens.
-    tokens: list[str]
+    tokens: tuple[str, ...]
+
+
+#: Distinct user texts whose reading is kept (see :func:`read_turn`): ~100 bytes of tokens
+#: per word, so at most a few tens of MB even when every turn is a long, unique one.
+TURN_CACHE = 32_768
+
+
+@functools.lru_cache(maxsize=TURN_CACHE)
+def read_turn(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """A user message's clean text, lower-cased clean text and word tokens.
+
+    Cached by text: people repeat their short turns ("yes", "ok", "thanks", an order id)
+    across thousands of episodes, and what a turn's text yields does not depend on its
+    episode; the rules' own per-text work is cached the same way (role, framing,
+    identifiers). Results are exactly those of reading each turn afresh.
+    """
+    clean = strip_control(text)
+    lower = clean.lower()
+    return clean, lower, tuple(WORD_RE.findall(lower))
 
 
 @dataclass
@@ -107,9 +127,7 @@ class EpisodeView:
         for position, message in enumerate(self.episode.messages):
             if message.role == "user" and not message.content.startswith(PROTOCOL_PREFIXES):
                 text = message.content
-                clean = strip_control(text)
-                lower = clean.lower()
-                tokens = WORD_RE.findall(lower)
+                clean, lower, tokens = read_turn(text)
                 self.turns.append(UserTurn(len(self.turns), position, text, clean, lower, tokens))
 
     @cached_property

@@ -23,7 +23,7 @@ import functools
 import re
 
 from usi.audit.models import AuditError
-from usi.audit.view import EpisodeView
+from usi.audit.view import TURN_CACHE, EpisodeView
 
 PAYMENT_PREFIXES: tuple[str, ...] = (
     "credit_card",
@@ -71,8 +71,10 @@ def normalise(value: str) -> str:
     return _DIGIT_SEPARATORS_RE.sub("", value.lower().lstrip("#"))
 
 
-def identifiers(text: str) -> list[tuple[str, str]]:
-    """(kind, value as written) of every identifier in ``text``: phones, then tokens."""
+@functools.lru_cache(maxsize=TURN_CACHE)
+def identifiers(text: str) -> tuple[tuple[str, str], ...]:
+    """(kind, value as written) of every identifier in ``text``: phones, then tokens (cached
+    by text, as :func:`usi.audit.view.read_turn`: ids are repeated across turns)."""
     found: list[tuple[str, str]] = []
     if _PHONE_HINT_RE.search(text) is not None:
         found.extend(("phone", phone) for phone in PHONE_RE.findall(text))
@@ -85,7 +87,7 @@ def identifiers(text: str) -> list[tuple[str, str]]:
             if pattern.fullmatch(token):
                 found.append((_kind(kind, token), token))
                 break
-    return found
+    return tuple(found)
 
 
 def _known_text(text: str) -> str:
