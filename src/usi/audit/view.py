@@ -49,6 +49,11 @@ def strip_control(text: str) -> str:
     return " ".join(text.split())
 
 
+#: Distinct user texts whose reading is kept (see :func:`read_turn`): ~100 bytes of tokens
+#: per word, so at most a few tens of MB even when every turn is a long, unique one.
+TURN_CACHE = 32_768
+
+
 class Cues:
     """Phrases found case-insensitively in a turn, as ``re.IGNORECASE`` finds them, faster.
 
@@ -57,18 +62,24 @@ class Cues:
     case-sensitively in the lower-cased text instead, which finds the same spans (ASCII
     case folding is ``str.lower``; the phrases are written in lower case, checked here) in
     about half the time. Other text goes to the case-insensitive pattern, whose Unicode
-    folding (the Kelvin sign matches "k") ``lower`` does not reproduce.
+    folding (the Kelvin sign matches "k") ``lower`` does not reproduce. Answers are cached
+    by text, like :func:`read_turn`'s.
     """
 
     def __init__(self, phrases: tuple[str, ...]) -> None:
         body = r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)"
-        if re.sub(r"\\.", "", body) != re.sub(r"\\.", "", body).lower():
+        unescaped = re.sub(r"\\.", "", body)
+        if unescaped != unescaped.lower():
             raise ValueError("cue phrases are written in lower case")
         self.lowered = re.compile(body)
         self.folded = re.compile(body, re.IGNORECASE)
+        self._cached = functools.lru_cache(maxsize=TURN_CACHE)(self._search)
 
     def search(self, text: str) -> str | None:
         """The first phrase in ``text`` as written there."""
+        return self._cached(text)
+
+    def _search(self, text: str) -> str | None:
         if text.isascii():
             match = self.lowered.search(text.lower())
             return None if match is None else text[match.start() : match.end()]
@@ -95,18 +106,13 @@ class UserTurn(NamedTuple):
     tokens: tuple[str, ...]
 
 
-#: Distinct user texts whose reading is kept (see :func:`read_turn`): ~100 bytes of tokens
-#: per word, so at most a few tens of MB even when every turn is a long, unique one.
-TURN_CACHE = 32_768
-
-
 @functools.lru_cache(maxsize=TURN_CACHE)
 def read_turn(text: str) -> tuple[str, str, tuple[str, ...]]:
     """A user message's clean text, lower-cased clean text and word tokens.
 
     Cached by text: people repeat their short turns ("yes", "ok", "thanks", an order id)
     across thousands of episodes, and what a turn's text yields does not depend on its
-    episode; the rules' own per-text work is cached the same way (role, framing,
+    episode; the rules' own per-text work is cached the same way (:class:`Cues`,
     identifiers). Results are exactly those of reading each turn afresh.
     """
     clean = strip_control(text)

@@ -38,11 +38,6 @@ from contextlib import contextmanager
 from usi.tau.env import GC_THRESHOLDS
 from usi.tau.environment import warm_up
 
-# The entry points' thresholds (:data:`usi.tau.env.GC_THRESHOLDS`), set here too for a library
-# caller's run: a full collection every ~200 episodes; an episode's allocations are its
-# database copies and messages, freed by reference counting, while its cyclic garbage
-# (~2,400 objects, < 1 MB) can wait for the next full collection.
-
 # One thread per process at a time builds or evaluates a τ² database (see the module docstring).
 database_work = threading.Lock()
 
@@ -53,6 +48,10 @@ _worker_tuned = False
 
 
 def _tune_gc() -> None:
+    # The entry points' thresholds (:data:`usi.tau.env.GC_THRESHOLDS`), set here too for a
+    # library caller's run: a full collection every ~200 episodes; an episode's allocations
+    # are its database copies and messages, freed by reference counting, while its cyclic
+    # garbage (~2,400 objects, < 1 MB) can wait for the next full collection.
     gc.collect(1)  # the young garbage; a full collection would rescan the whole heap
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

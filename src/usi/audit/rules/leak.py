@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 
 from usi.audit.models import AuditError
-from usi.audit.view import TURN_CACHE, Cues, EpisodeView, words
+from usi.audit.view import Cues, EpisodeView, words
 
 LEAK_MIN_TOKENS = 12
 SECOND_PERSON_MIN_TOKENS = 6
@@ -97,13 +97,6 @@ def _instruction_profile(
     return frozenset(grams), frozenset(_second_person_openings(unquoted))
 
 
-@functools.lru_cache(maxsize=TURN_CACHE)
-def framing_phrase(clean: str) -> str | None:
-    """The first meta-framing phrase of a clean user text (cached by text, as
-    :func:`usi.audit.view.read_turn`)."""
-    return FRAMING.search(clean)
-
-
 def skipped(view: EpisodeView) -> list[str]:
     return [SKIPPED_PART] if view.instruction is None else []
 
@@ -117,7 +110,7 @@ def check(view: EpisodeView) -> list[AuditError]:
         grams, openings = _instruction_profile(instruction)
     for turn in view.turns:
         text = turn.clean
-        framing = framing_phrase(text)
+        framing = FRAMING.search(text)
         if framing is not None:
             errors.append(AuditError(kind="instruction_leak", turn=turn.turn, evidence=framing))
             continue

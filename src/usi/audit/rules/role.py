@@ -11,10 +11,8 @@ plus the action claims below. Evidence: the matched phrase.
 
 from __future__ import annotations
 
-import functools
-
 from usi.audit.models import AuditError
-from usi.audit.view import TURN_CACHE, Cues, EpisodeView
+from usi.audit.view import Cues, EpisodeView
 from usi.fingerprint.lexicons import IDENTITY_CONFUSION_CUES
 
 _DONE = (
@@ -37,17 +35,11 @@ ROLE_CUES: tuple[str, ...] = (
 ROLE = Cues((*IDENTITY_CONFUSION_CUES, *ROLE_CUES))
 
 
-@functools.lru_cache(maxsize=TURN_CACHE)
-def role_phrase(clean: str) -> str | None:
-    """The first agent-side phrase of a clean user text (typographic apostrophes as ``'``);
-    cached by text like :func:`usi.audit.view.read_turn`."""
-    return ROLE.search(clean.replace("’", "'") if "’" in clean else clean)
-
-
 def check(view: EpisodeView) -> list[AuditError]:
     errors: list[AuditError] = []
     for turn in view.turns:
-        match = role_phrase(turn.clean)
+        clean = turn.clean
+        match = ROLE.search(clean.replace("’", "'") if "’" in clean else clean)
         if match is not None:
             errors.append(AuditError(kind="role_confusion", turn=turn.turn, evidence=match))
     return errors
