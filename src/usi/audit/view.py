@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from usi.audit.tasks import TaskFacts
-from usi.core.episode import Episode
+from usi.core.episode import Episode, ToolCall
 
 #: Words are lower-cased ``\w+`` runs, as everywhere in usi (spec §1).
 WORD_RE = re.compile(r"\w+")
@@ -120,21 +120,64 @@ def read_turn(text: str) -> tuple[str, str, tuple[str, ...]]:
     return clean, lower, tuple(WORD_RE.findall(lower))
 
 
+#: Renders tool-call arguments as ``json.dumps(arguments, ensure_ascii=False)`` does, without
+#: building an encoder per call.
+_ARGUMENTS_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 @dataclass
 class EpisodeView:
-    """The episode, its task facts (if aligned) and the instruction the user was given."""
+    """The episode, its task facts (if aligned) and the instruction the user was given.
+
+    Its messages are walked once, here: the user's turns, whether agent messages were
+    removed, the agent's tool calls and what the user could read (rendered only when a rule
+    asks for it).
+    """
 
     episode: Episode
     task: TaskFacts | None
     turns: list[UserTurn] = field(init=False)
+    #: True when agent messages were removed from the record (placeholders only).
+    incomplete: bool = field(init=False)
+    #: The agent's tool calls, in order.
+    agent_calls: list[ToolCall] = field(init=False)
+    #: What the user could read: a message's text, or a tool call whose arguments
+    #: :attr:`readable` renders; and the position of its message.
+    _seen: list[str | ToolCall] = field(init=False)
+    _seen_at: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.turns = []
+        turns: list[UserTurn] = []
+        calls: list[ToolCall] = []
+        seen: list[str | ToolCall] = []
+        seen_at: list[int] = []
+        incomplete = False
         for position, message in enumerate(self.episode.messages):
-            if message.role == "user" and not message.content.startswith(PROTOCOL_PREFIXES):
-                text = message.content
-                clean, lower, tokens = read_turn(text)
-                self.turns.append(UserTurn(len(self.turns), position, text, clean, lower, tokens))
+            text = message.content
+            if message.role == "user":
+                if not text.startswith(PROTOCOL_PREFIXES):
+                    turns.append(UserTurn(len(turns), position, text, *read_turn(text)))
+                continue
+            if text:
+                seen.append(text)
+                seen_at.append(position)
+                if (
+                    not incomplete
+                    and text[0] in "[ "
+                    and message.role == "assistant"
+                    and REDACTED_RE.match(text)
+                ):
+                    incomplete = True
+            if message.tool_calls:
+                seen.extend(message.tool_calls)
+                seen_at.extend([position] * len(message.tool_calls))
+                if message.role == "assistant":
+                    calls.extend(message.tool_calls)
+        self.turns = turns
+        self.incomplete = incomplete
+        self.agent_calls = calls
+        self._seen = seen
+        self._seen_at = seen_at
 
     @cached_property
     def instruction(self) -> str | None:
@@ -146,40 +189,24 @@ class EpisodeView:
         return "\n".join(parts) if parts else None
 
     @cached_property
-    def incomplete(self) -> bool:
-        """True when agent messages were removed from the record (placeholders only)."""
-        return any(
-            m.role == "assistant" and m.content[:1] in "[ " and REDACTED_RE.match(m.content)
-            for m in self.episode.messages
-        )
-
-    @cached_property
     def suggested_opening(self) -> str:
         """The first message the study's card suggested (copying it is not a leak)."""
         value = self.episode.metadata.get("first_message")
         return value if isinstance(value, str) else ""
 
     @cached_property
-    def _readable(self) -> tuple[list[int], list[str]]:
+    def readable(self) -> tuple[list[int], list[str]]:
         """The parts of :meth:`context_before`, each with its message's position; rendered
         once per episode (several rules ask for the context of several turns)."""
-        positions: list[int] = []
-        parts: list[str] = []
-        for position, message in enumerate(self.episode.messages):
-            if message.role == "user":
-                continue
-            if message.content:
-                positions.append(position)
-                parts.append(message.content)
-            for call in message.tool_calls or ():
-                positions.append(position)
-                parts.append(json.dumps(call.arguments, ensure_ascii=False))
-        return positions, parts
+        return self._seen_at, [
+            part if isinstance(part, str) else _ARGUMENTS_JSON.encode(part.arguments)
+            for part in self._seen
+        ]
 
     def context_before(self, position: int) -> str:
         """What the user could have read before message ``position``: the agent's messages,
         the arguments of its tool calls and the tool results."""
-        positions, parts = self._readable
+        positions, parts = self.readable
         return "\n".join(parts[: bisect.bisect_left(positions, position)])
 
     def last_agent_text(self, position: int) -> str:

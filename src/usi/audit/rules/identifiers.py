@@ -19,8 +19,11 @@ runs (``hallucinated_identifier:unseen`` skipped).
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
+from typing import cast
 
 from usi.audit.models import AuditError
 from usi.audit.view import TURN_CACHE, EpisodeView
@@ -37,19 +40,25 @@ SINGLE_VALUED: frozenset[str] = frozenset({"user id", "e-mail"})
 
 #: Identifier shapes, tried in this order on each candidate token (a whitespace- or
 #: punctuation-delimited run holding a digit or an "@").
-_TOKEN_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("e-mail", re.compile(r"[A-Za-z0-9][\w.+-]*@[A-Za-z0-9][\w-]*(?:\.[\w-]+)+")),
-    ("id", re.compile(r"[A-Za-z]+(?:_[A-Za-z]+)*_\d{3,}")),
-    ("order id", re.compile(r"#?[Ww]\d{7}")),
-    ("number", re.compile(r"\d{7,}")),
-    ("code", re.compile(r"(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{6}")),
-    ("zip code", re.compile(r"\d{5}")),
+_TOKEN_KINDS: tuple[tuple[str, str], ...] = (
+    ("e-mail", r"[A-Za-z0-9][\w.+-]*@[A-Za-z0-9][\w-]*(?:\.[\w-]+)+"),
+    ("id", r"[A-Za-z]+(?:_[A-Za-z]+)*_\d{3,}"),
+    ("order id", r"#?[Ww]\d{7}"),
+    ("number", r"\d{7,}"),
+    ("code", r"(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*\d)[A-Z0-9]{6}"),
+    ("zip code", r"\d{5}"),
 )
+#: The shapes as one pattern, one group each: a full match takes the first alternative that
+#: spans the whole token, so ``lastindex`` names the shape the in-order loop would have found.
+_TOKEN_RE = re.compile("|".join(f"({pattern})" for _, pattern in _TOKEN_KINDS))
 #: Phone numbers span separators, so they are found in the whole text (when three digits
 #: and a separator hint at one), before the tokens.
 PHONE_RE = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")
 _PHONE_HINT_RE = re.compile(r"\d{3}[ .)-]")
-_CANDIDATE_RE = re.compile(r"[^\s,;:!?()\[\]{}<>\"'`=|/]*[\d@][^\s,;:!?()\[\]{}<>\"'`=|/]*")
+_DELIMITERS = r"\s,;:!?()\[\]{}<>\"'`=|/"
+#: A maximal run of non-delimiters holding a digit or an "@", found from the run's start
+#: (the look-behind) so that a run without one is scanned once, not from every character.
+_CANDIDATE_RE = re.compile(rf"(?<![^{_DELIMITERS}])[^{_DELIMITERS}\d@]*[\d@][^{_DELIMITERS}]*")
 _TRAILING = ".-_#+"
 #: Every identifier has a digit or an "@": turns without one are not scanned.
 _HINT_RE = re.compile(r"[\d@]")
@@ -83,15 +92,74 @@ def identifiers(text: str) -> tuple[tuple[str, str], ...]:
         token = candidate.rstrip(_TRAILING)
         if token.startswith("#") and len(token) > 1 and token[1] not in "Ww":
             token = token[1:]
-        for kind, pattern in _TOKEN_KINDS:
-            if pattern.fullmatch(token):
-                found.append((_kind(kind, token), token))
-                break
+        shape = _TOKEN_RE.fullmatch(token)
+        if shape is not None:
+            kind = _TOKEN_KINDS[cast(int, shape.lastindex) - 1][0]
+            found.append((_kind(kind, token), token))
     return tuple(found)
 
 
 def _known_text(text: str) -> str:
     return _DIGIT_SEPARATORS_RE.sub("", text.lower().replace("#", ""))
+
+
+#: A part whose known text, past any separators, starts or ends with a digit: joined to a
+#: neighbour that does too, the separators between them (the joining newline included)
+#: are removed.
+_STARTS_DIGIT_RE = re.compile(r"[\s().+-]*\d")
+_ENDS_DIGIT_RE = re.compile(r"\d[\s().+-]*\Z")
+_ONLY_SEPARATORS_RE = re.compile(r"[\s().+-]*\Z")
+
+
+@functools.lru_cache(maxsize=TURN_CACHE)
+def _known_part(part: str) -> tuple[str, bool, bool]:
+    """One readable part's known text, and whether it may join the part before (starts
+    with a digit) or after it (ends with one, or is separators only); cached by text: the
+    agent's phrasing and the tools' results repeat across episodes."""
+    known = _known_text(part)
+    if _ONLY_SEPARATORS_RE.match(known) is not None:
+        return known, True, True
+    return (
+        known,
+        _STARTS_DIGIT_RE.match(known) is not None,
+        _ENDS_DIGIT_RE.search(known) is not None,
+    )
+
+
+class KnownText:
+    """The known text (:func:`normalise`'s form) of what the user could read before each turn.
+
+    The context before a turn is the readable parts before it joined by newlines
+    (:meth:`EpisodeView.context_before`). Lower-casing and dropping ``#`` work character by
+    character, and the newline between two parts is a separator that only digits on both
+    sides of it can remove. So unless two neighbouring parts may meet digit to digit (a
+    part of separators only may let its neighbours meet), the known text of a context is
+    the known texts of its parts joined by newlines, a prefix of the whole episode's: each
+    part is normalised once (and cached by text), and a key is looked up in that prefix of
+    the one joined text. Otherwise each context is normalised whole, as the rule says.
+    """
+
+    def __init__(self, view: EpisodeView) -> None:
+        self._view = view
+        positions, parts = view.readable
+        self._positions = positions
+        known = [_known_part(part) for part in parts]
+        self._joined: str | None = None
+        if not any(a[2] and b[1] for a, b in itertools.pairwise(known)):
+            self._joined = "\n".join(k[0] for k in known)
+            self._ends = list(itertools.accumulate(len(k[0]) + 1 for k in known))
+        self._contexts: dict[int, str] = {}
+
+    def before(self, key: str, position: int) -> bool:
+        """Was ``key`` in the known text of the context before message ``position``?"""
+        count = bisect.bisect_left(self._positions, position)
+        if self._joined is not None:
+            end = self._ends[count - 1] - 1 if count else 0
+            return self._joined.find(key, 0, end) != -1
+        context = self._contexts.get(count)
+        if context is None:
+            context = self._contexts[count] = _known_text(self._view.context_before(position))
+        return key in context
 
 
 @functools.lru_cache(maxsize=4096)
@@ -116,13 +184,13 @@ def check(view: EpisodeView) -> list[AuditError]:
     unseen = not view.incomplete
     errors: list[AuditError] = []
     reported: set[str] = set()
+    known: KnownText | None = None
     for turn in view.turns:
         if _HINT_RE.search(turn.text) is None:
             continue
         found = identifiers(turn.text)
         if not found:
             continue
-        context: str | None = None
         for kind, value in found:
             key = normalise(value)
             if key in reported:
@@ -140,9 +208,9 @@ def check(view: EpisodeView) -> list[AuditError]:
                 continue
             if not unseen or key in instruction_known:
                 continue
-            if context is None:
-                context = _known_text(view.context_before(turn.position))
-            if key in context:
+            if known is None:
+                known = KnownText(view)
+            if known.before(key, turn.position):
                 continue
             reported.add(key)
             errors.append(

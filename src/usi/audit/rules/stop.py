@@ -82,13 +82,10 @@ def executed_writes(view: EpisodeView) -> tuple[Counter[str], bool]:
     """Agent tool calls by name, and whether the agent transferred to a human."""
     done: Counter[str] = Counter()
     transferred = False
-    for message in view.episode.messages:
-        if message.role != "assistant":
-            continue
-        for call in message.tool_calls or ():
-            if call.name.startswith(TRANSFER_TOOL_PREFIX):
-                transferred = True
-            done[call.name] += 1
+    for call in view.agent_calls:
+        if call.name.startswith(TRANSFER_TOOL_PREFIX):
+            transferred = True
+        done[call.name] += 1
     return done, transferred
 
 

@@ -1,0 +1,115 @@
+"""The identifier rule's faster paths give the answers of the rule as written.
+
+Each shortcut is checked against the plain form it replaces, on hand-picked cases and on
+random text built from the characters that matter (digits, the separators between digits,
+``#``, case-changing letters, Unicode digits and spaces).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from usi.audit.rules import identifiers as rule
+from usi.audit.rules.identifiers import KnownText, _known_text, identifiers
+from usi.audit.view import EpisodeView
+from usi.core.episode import Episode, Message, ToolCall
+
+#: Digits, every separator between digits, ``#``, letters whose lower case differs in
+#: length or context (İ, Σ), an Arabic-Indic digit and a no-break space.
+ALPHABET = "19 ().+-#\naW@_İΣς٣\u00a0,"
+PART = st.text(alphabet=ALPHABET, min_size=0, max_size=12)
+
+
+def _episode(messages: list[Message]) -> Episode:
+    return Episode(episode_id="e", source="sim", domain="retail", messages=messages)
+
+
+def _view(contents: list[tuple[str, str, dict[str, str] | None]]) -> EpisodeView:
+    messages = []
+    for n, (role, content, arguments) in enumerate(contents):
+        calls = None
+        if arguments is not None and role == "assistant":
+            calls = [ToolCall(id=f"c{n}", name="find", arguments=arguments)]
+        messages.append(Message(role=role, content=content, tool_calls=calls))
+    return EpisodeView(_episode(messages), None)
+
+
+MESSAGES = st.lists(
+    st.tuples(
+        st.sampled_from(["user", "assistant", "tool"]),
+        PART,
+        st.none() | st.dictionaries(st.sampled_from(["id", "n"]), PART, max_size=2),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=400)
+@given(MESSAGES, st.text(alphabet=ALPHABET, min_size=1, max_size=6))
+def test_known_text_of_each_context_as_if_rendered_whole(
+    contents: list[tuple[str, str, dict[str, str] | None]], key: str
+) -> None:
+    view = _view(contents)
+    known = KnownText(view)
+    for position in range(len(contents) + 1):
+        context = _known_text(view.context_before(position))
+        assert known.before(key, position) == (key in context)
+        for start in range(len(context)):  # every substring of the context is found
+            assert known.before(context[start : start + 4], position)
+
+
+def test_parts_meeting_digit_to_digit_take_the_whole_context() -> None:
+    # "1" + "\n" + "2" normalises to "12": the joined parts would keep the newline
+    view = _view([("assistant", "order 1", None), ("tool", "2 items", None), ("user", "x", None)])
+    known = KnownText(view)
+    assert known.before("12", 2) and _known_text(view.context_before(2)) == "order 12 items"
+    assert not known.before("12", 1)
+    # a part of separators only lets its neighbours meet: "1\n \n2" normalises to "12"
+    view = _view([("assistant", "1", None), ("tool", " ", None), ("assistant", "2", None)])
+    assert KnownText(view).before("12", 3)
+
+
+def test_parts_that_do_not_meet_share_one_joined_text() -> None:
+    view = _view([("assistant", "Order #W1234567.", None), ("tool", "ok", None)])
+    known = KnownText(view)
+    assert known._joined == "order w1234567.\nok"
+    assert known.before("w1234567", 1) and not known.before("ok", 1)
+
+
+_OLD_CANDIDATE_RE = re.compile(r"[^\s,;:!?()\[\]{}<>\"'`=|/]*[\d@][^\s,;:!?()\[\]{}<>\"'`=|/]*")
+
+
+@given(st.text(alphabet="a1@ ,.#(/)W_-\n", max_size=40))
+def test_candidates_as_the_backtracking_pattern_found_them(text: str) -> None:
+    assert rule._CANDIDATE_RE.findall(text) == _OLD_CANDIDATE_RE.findall(text)
+
+
+def _shape_in_order(token: str) -> str | None:
+    for kind, pattern in rule._TOKEN_KINDS:
+        if re.fullmatch(pattern, token):
+            return kind
+    return None
+
+
+@given(st.text(alphabet="aZW1357#@._-+", max_size=14))
+def test_one_pattern_names_the_first_shape_that_fits(token: str) -> None:
+    shape = rule._TOKEN_RE.fullmatch(token)
+    got = None if shape is None else rule._TOKEN_KINDS[shape.lastindex - 1][0]  # type: ignore[operator]
+    assert got == _shape_in_order(token)
+
+
+def test_shapes_by_hand() -> None:
+    assert identifiers("order #W1234567, zip 12345, code EHGLP3, mail a.b@x.io") == (
+        ("order id", "#W1234567"),
+        ("zip code", "12345"),
+        ("reservation or flight code", "EHGLP3"),
+        ("e-mail", "a.b@x.io"),
+    )
+    # 7 digits are a number before a zip code could be; a user id before a code
+    assert identifiers("item 1234567 for emma_kim_9957") == (
+        ("number", "1234567"),
+        ("user id", "emma_kim_9957"),
+    )
