@@ -102,14 +102,17 @@ def test_one_pattern_names_the_first_shape_that_fits(token: str) -> None:
 
 
 def test_shapes_by_hand() -> None:
-    assert identifiers("order #W1234567, zip 12345, code EHGLP3, mail a.b@x.io") == (
-        ("order id", "#W1234567"),
-        ("zip code", "12345"),
-        ("reservation or flight code", "EHGLP3"),
-        ("e-mail", "a.b@x.io"),
-    )
+    found = identifiers("order #W1234567, zip 12345, code EHGLP3, mail A.b@x.io, 555-123-4567")
+    assert [(i.kind, i.value, i.key) for i in found] == [
+        ("phone", "555-123-4567", "5551234567"),
+        ("order id", "#W1234567", "w1234567"),
+        ("zip code", "12345", "12345"),
+        ("reservation or flight code", "EHGLP3", "ehglp3"),
+        ("e-mail", "A.b@x.io", "a.b@x.io"),
+    ]
     # 7 digits are a number before a zip code could be; a user id before a code
-    assert identifiers("item 1234567 for emma_kim_9957") == (
+    assert [(i.kind, i.value) for i in identifiers("item 1234567 for emma_kim_9957")] == [
         ("number", "1234567"),
         ("user id", "emma_kim_9957"),
-    )
+    ]
+    assert identifiers("no digit, no at sign") == ()

@@ -138,3 +138,20 @@ def test_no_audit_leaves_the_score_as_it_is(corpus: tuple[Path, Path], usi: Usi)
     assert with_audit.pop("audit") is not None
     assert without.pop("audit") is None
     assert without == with_audit
+
+
+def test_tallies_give_the_shares_of_the_audits(corpus: tuple[Path, Path]) -> None:
+    from usi.audit.models import JudgeVerdict
+
+    audits = audit_file(corpus[0])
+    audits[0] = audits[0].model_copy(update={"judge": JudgeVerdict(model="m", score=4.0)})
+    audits[1] = audits[1].model_copy(update={"judge": JudgeVerdict(model="m", error="timeout")})
+    tallies = [a.tally() for a in audits]
+    assert summarise(tallies, "sim") == summarise(audits, "sim")
+    assert summarise(tallies, "sim").judge_scored == 1
+    first = tallies[0]
+    assert first.kinds == audits[0].kinds() and first.skipped == tuple(audits[0].skipped)
+    # the same set of kinds is one object, however many episodes have it
+    common = max({t.kinds for t in tallies}, key=[t.kinds for t in tallies].count)
+    same = [t.kinds for t in tallies if t.kinds == common]
+    assert len(same) > 1 and all(kinds is same[0] for kinds in same)

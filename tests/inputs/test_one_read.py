@@ -217,12 +217,20 @@ def test_the_audit_comes_out_of_the_reading_pass(tmp_path: Path) -> None:
         assert [a.model_dump() for a in parallel.per_episode] == [
             a.model_dump() for a in read.per_episode
         ]
+        tallied = read_input(path, workers=workers, per_episode=_tally)
+        assert tallied.per_episode == [a.tally() for a in read.per_episode]
 
 
 def _audit(episode: Episode) -> Any:
     from usi.audit.runner import audit_episode
 
     return audit_episode(episode)
+
+
+def _tally(episode: Episode) -> Any:
+    from usi.audit.runner import tally_episode
+
+    return tally_episode(episode)
 
 
 def test_score_json_reads_each_file_once(

@@ -4,6 +4,7 @@ from usi.audit.models import (
     KINDS as KINDS,
     AuditComparison as AuditComparison,
     AuditError as AuditError,
+    AuditTally as AuditTally,
     EpisodeAudit as EpisodeAudit,
     JudgeVerdict as JudgeVerdict,
     KindRate as KindRate,
@@ -15,4 +16,5 @@ from usi.audit.runner import (
     audit_file as audit_file,
     by_source as by_source,
     summarise as summarise,
+    tally_episode as tally_episode,
 )

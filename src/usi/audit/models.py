@@ -7,6 +7,8 @@ index), ``evidence`` the offending span or, for a premature stop, the action lef
 
 from __future__ import annotations
 
+from typing import NamedTuple, cast
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from usi.core.mistakes import MISTAKE_KINDS, MistakeKind
@@ -38,6 +40,26 @@ class JudgeVerdict(BaseModel):
     error: str | None = Field(default=None, description="why there is no score")
 
 
+class AuditTally(NamedTuple):
+    """What one episode's audit adds to its side's shares (:func:`usi.audit.summarise`).
+
+    ``usi score`` keeps this, not the whole :class:`EpisodeAudit`, for each episode it reads:
+    its audit block gives shares, not evidence, and a few immutable fields per episode (the
+    same kinds and skipped checks shared between episodes) are lighter to hold, and to send
+    back from a reading worker, than the errors with their quotes.
+    """
+
+    source: str
+    kinds: frozenset[str]
+    skipped: tuple[str, ...]
+    failed: bool
+    judge_score: float | None
+
+
+#: One object per distinct set of kinds or of skipped checks, shared by the tallies.
+_SHARED: dict[object, object] = {}
+
+
 class EpisodeAudit(BaseModel):
     """The audit of one episode: its errors and the checks that could not run on it."""
 
@@ -59,6 +81,18 @@ class EpisodeAudit(BaseModel):
     def failed(self) -> bool:
         """Reward 0: the agent failed the task (spec §4: reward is binary)."""
         return self.reward is not None and self.reward == 0.0
+
+    def tally(self) -> AuditTally:
+        """What this audit adds to its side's shares."""
+        kinds = frozenset(error.kind for error in self.errors)
+        skipped = tuple(self.skipped)
+        return AuditTally(
+            source=self.source,
+            kinds=cast(frozenset[str], _SHARED.setdefault(kinds, kinds)),
+            skipped=cast(tuple[str, ...], _SHARED.setdefault(skipped, skipped)),
+            failed=self.failed,
+            judge_score=self.judge.score if self.judge is not None else None,
+        )
 
 
 class KindRate(BaseModel):

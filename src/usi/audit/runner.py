@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from usi.audit.models import KINDS, AuditError, EpisodeAudit, KindRate, SideAudit
+from usi.audit.models import KINDS, AuditError, AuditTally, EpisodeAudit, KindRate, SideAudit
 from usi.audit.rules import all_rules
 from usi.audit.tasks import task_facts
 from usi.audit.view import EpisodeView
@@ -66,11 +66,17 @@ def _rate(flagged: int, checked: int) -> KindRate:
     return KindRate(flagged=flagged, checked=checked, rate=flagged / checked if checked else None)
 
 
-def summarise(audits: Iterable[EpisodeAudit], source: str) -> SideAudit:
+def tally_episode(episode: Episode) -> AuditTally:
+    """What ``episode``'s audit adds to its side's shares (``usi score``'s audit block)."""
+    return audit_episode(episode).tally()
+
+
+def summarise(audits: Iterable[EpisodeAudit | AuditTally], source: str) -> SideAudit:
     """Shares of episodes with each kind, with any, and of failed episodes with ≥ 1 error.
 
     A kind's share counts only the episodes on which its check ran (an unaligned episode
     cannot show a premature stop); "any" and the attributable failures count every episode.
+    Audits or their tallies (:meth:`EpisodeAudit.tally`) give the same shares.
     """
     n = 0
     flagged = dict.fromkeys(KINDS, 0)
@@ -79,20 +85,21 @@ def summarise(audits: Iterable[EpisodeAudit], source: str) -> SideAudit:
     any_error = failed = failed_with_error = 0
     judge_scores: list[float] = []
     for audit in audits:
+        tally = audit if isinstance(audit, AuditTally) else audit.tally()
         n += 1
-        kinds = audit.kinds()
+        kinds = tally.kinds
         for kind in KINDS:
-            if kind not in audit.skipped:
+            if kind not in tally.skipped:
                 checked[kind] += 1
                 flagged[kind] += kind in kinds
-        for name in audit.skipped:
+        for name in tally.skipped:
             skipped[name] = skipped.get(name, 0) + 1
         any_error += bool(kinds)
-        if audit.failed:
+        if tally.failed:
             failed += 1
             failed_with_error += bool(kinds)
-        if audit.judge is not None and audit.judge.score is not None:
-            judge_scores.append(audit.judge.score)
+        if tally.judge_score is not None:
+            judge_scores.append(tally.judge_score)
     return SideAudit(
         source=source,
         n_episodes=n,

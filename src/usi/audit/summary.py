@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from usi.audit.models import KINDS, AuditComparison, AuditError, EpisodeAudit, SideAudit
+from usi.audit.models import (
+    KINDS,
+    AuditComparison,
+    AuditError,
+    AuditTally,
+    EpisodeAudit,
+    SideAudit,
+)
 from usi.audit.runner import audit_file, summarise
 from usi.core.episode import HUMAN_SOURCE
 
@@ -83,12 +90,12 @@ def score_audit(sides: Sides, human: Path) -> dict[str, dict[str, object]]:
 
     One entry per scored row, named and filled as the scores are (``sides.origins``: a
     source found in several files is one row per file), over the same episodes. Files read
-    with the audit in their pass (``read_input(per_episode=audit_episode)``) are not read
+    with the audit in their pass (``read_input(per_episode=tally_episode)``) are not read
     again; any other is audited here.
     """
-    seen: dict[Path, list[EpisodeAudit]] = {}
+    seen: dict[Path, Sequence[EpisodeAudit | AuditTally]] = {}
 
-    def audits_of(path: Path) -> list[EpisodeAudit]:
+    def audits_of(path: Path) -> Sequence[EpisodeAudit | AuditTally]:
         key = path.resolve()
         if key not in seen:
             read = sides.inputs.get(key)

@@ -10,6 +10,7 @@ import bisect
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -73,11 +74,11 @@ class Cues:
             raise ValueError("cue phrases are written in lower case")
         self.lowered = re.compile(body)
         self.folded = re.compile(body, re.IGNORECASE)
-        self._cached = functools.lru_cache(maxsize=TURN_CACHE)(self._search)
-
-    def search(self, text: str) -> str | None:
-        """The first phrase in ``text`` as written there."""
-        return self._cached(text)
+        #: The first phrase in a text as written there (the cache itself: a turn's lookup
+        #: is one call).
+        self.search: Callable[[str], str | None] = functools.lru_cache(maxsize=TURN_CACHE)(
+            self._search
+        )
 
     def _search(self, text: str) -> str | None:
         if text.isascii():

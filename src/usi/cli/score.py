@@ -36,7 +36,7 @@ def _read(
     """One file read by the rules of ``usi.inputs.sides``, with a status line on stderr.
 
     ``audit``: each kept episode is audited in the same pass (the ``--json`` audit block),
-    so the conversations are read once.
+    so the conversations are read once; what the block counts of each is kept (its tally).
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -44,9 +44,9 @@ def _read(
 
     per_episode: Callable[[Episode], object] | None = None
     if audit:
-        from usi.audit.runner import audit_episode
+        from usi.audit.runner import tally_episode
 
-        per_episode = audit_episode
+        per_episode = tally_episode
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

@@ -23,7 +23,7 @@ import bisect
 import functools
 import itertools
 import re
-from typing import cast
+from typing import NamedTuple, cast
 
 from usi.audit.models import AuditError
 from usi.audit.view import TURN_CACHE, EpisodeView
@@ -80,13 +80,25 @@ def normalise(value: str) -> str:
     return _DIGIT_SEPARATORS_RE.sub("", value.lower().lstrip("#"))
 
 
+class Identifier(NamedTuple):
+    kind: str
+    #: As written in the text.
+    value: str
+    #: Its comparable form (:func:`normalise`).
+    key: str
+
+
 @functools.lru_cache(maxsize=TURN_CACHE)
-def identifiers(text: str) -> tuple[tuple[str, str], ...]:
-    """(kind, value as written) of every identifier in ``text``: phones, then tokens (cached
-    by text, as :func:`usi.audit.view.read_turn`: ids are repeated across turns)."""
+def identifiers(text: str) -> tuple[Identifier, ...]:
+    """Every identifier in ``text``: phones, then tokens (cached by text, as
+    :func:`usi.audit.view.read_turn`: ids are repeated across turns). A text without a digit
+    or an "@" has none."""
+    if _HINT_RE.search(text) is None:
+        return ()
     found: list[tuple[str, str]] = []
-    if _PHONE_HINT_RE.search(text) is not None:
-        found.extend(("phone", phone) for phone in PHONE_RE.findall(text))
+    phones = PHONE_RE.findall(text) if _PHONE_HINT_RE.search(text) is not None else []
+    if phones:
+        found.extend(("phone", phone) for phone in phones)
         text = PHONE_RE.sub(" ", text)
     for candidate in _CANDIDATE_RE.findall(text):
         token = candidate.rstrip(_TRAILING)
@@ -96,7 +108,7 @@ def identifiers(text: str) -> tuple[tuple[str, str], ...]:
         if shape is not None:
             kind = _TOKEN_KINDS[cast(int, shape.lastindex) - 1][0]
             found.append((_kind(kind, token), token))
-    return tuple(found)
+    return tuple(Identifier(kind, value, normalise(value)) for kind, value in found)
 
 
 def _known_text(text: str) -> str:
@@ -166,8 +178,8 @@ class KnownText:
 def _instruction_profile(instruction: str) -> tuple[str, dict[str, frozenset[str]]]:
     """The instruction as known text, and its identifiers by kind (cached: tasks repeat)."""
     given: dict[str, set[str]] = {}
-    for kind, value in identifiers(instruction):
-        given.setdefault(kind, set()).add(normalise(value))
+    for kind, _, key in identifiers(instruction):
+        given.setdefault(kind, set()).add(key)
     return _known_text(instruction), {k: frozenset(v) for k, v in given.items()}
 
 
@@ -186,13 +198,7 @@ def check(view: EpisodeView) -> list[AuditError]:
     reported: set[str] = set()
     known: KnownText | None = None
     for turn in view.turns:
-        if _HINT_RE.search(turn.text) is None:
-            continue
-        found = identifiers(turn.text)
-        if not found:
-            continue
-        for kind, value in found:
-            key = normalise(value)
+        for kind, value, key in identifiers(turn.text):
             if key in reported:
                 continue
             if kind in SINGLE_VALUED and given.get(kind) and key not in given[kind]:

@@ -24,9 +24,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from usi.audit.models import AuditError
-from usi.audit.view import Cues, EpisodeView, words
+from usi.audit.view import TURN_CACHE, Cues, EpisodeView, words
 
 LEAK_MIN_TOKENS = 12
 SECOND_PERSON_MIN_TOKENS = 6
@@ -69,13 +70,21 @@ def _second_person_openings(instruction: str) -> set[tuple[str, ...]]:
 
 
 def _copied_span(
-    tokens: Sequence[str], grams: frozenset[tuple[str, ...]], allowed: set[tuple[str, ...]]
+    tokens: Sequence[str],
+    grams: frozenset[tuple[str, ...]],
+    allowed: set[tuple[str, ...]],
+    firsts: frozenset[str],
 ) -> tuple[int, int] | None:
-    """The longest run of tokens whose every 12-gram is in ``grams`` and not ``allowed``."""
+    """The longest run of tokens whose every 12-gram is in ``grams`` and not ``allowed``.
+
+    ``firsts`` are the first tokens of ``grams``: a window starting elsewhere is not built.
+    """
     n = LEAK_MIN_TOKENS
     best: tuple[int, int] | None = None
     start = end = -1
     for i in range(len(tokens) - n + 1):
+        if tokens[i] not in firsts:
+            continue
         gram = tuple(tokens[i : i + n])
         if gram in grams and gram not in allowed:
             if i <= end:
@@ -87,14 +96,36 @@ def _copied_span(
     return best
 
 
+class _Profile(NamedTuple):
+    """What a turn is compared with: the instruction's 12-grams (and their first tokens)
+    and its second-person openings."""
+
+    grams: frozenset[tuple[str, ...]]
+    firsts: frozenset[str]
+    openings: frozenset[tuple[str, ...]]
+
+
 @functools.lru_cache(maxsize=4096)
-def _instruction_profile(
-    instruction: str,
-) -> tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]]:
+def _instruction_profile(instruction: str) -> _Profile:
     """The instruction's 12-grams and second-person openings (tasks repeat across episodes)."""
     unquoted = _QUOTED_RE.sub(" | ", instruction)
     grams = _ngrams(words(unquoted), LEAK_MIN_TOKENS)
-    return frozenset(grams), frozenset(_second_person_openings(unquoted))
+    return _Profile(
+        frozenset(grams),
+        frozenset(gram[0] for gram in grams),
+        frozenset(_second_person_openings(unquoted)),
+    )
+
+
+@functools.lru_cache(maxsize=TURN_CACHE)
+def _second_person_heads(text: str) -> tuple[tuple[tuple[str, ...], str], ...]:
+    """(first six words, sentence) of each sentence of ``text`` whose first word is "you" or
+    "your" (every opening starts so); cached by text, as the turns' reading is."""
+    heads = []
+    for sentence in _SENTENCE_RE.findall(text):
+        if _YOU_HEAD_RE.match(sentence.lower()) is not None:
+            heads.append((tuple(words(sentence)[:SECOND_PERSON_MIN_TOKENS]), sentence))
+    return tuple(heads)
 
 
 def skipped(view: EpisodeView) -> list[str]:
@@ -104,37 +135,34 @@ def skipped(view: EpisodeView) -> list[str]:
 def check(view: EpisodeView) -> list[AuditError]:
     errors: list[AuditError] = []
     instruction = view.instruction
-    grams: frozenset[tuple[str, ...]] = frozenset()
-    openings: frozenset[tuple[str, ...]] = frozenset()
-    if instruction:
-        grams, openings = _instruction_profile(instruction)
+    profile = _instruction_profile(instruction) if instruction else None
     for turn in view.turns:
         text = turn.clean
         framing = FRAMING.search(text)
         if framing is not None:
             errors.append(AuditError(kind="instruction_leak", turn=turn.turn, evidence=framing))
             continue
-        if not grams:
+        if profile is None or not profile.grams:
             continue
         tokens = turn.tokens
-        span = _copied_span(tokens, grams, set()) if len(tokens) >= LEAK_MIN_TOKENS else None
+        span = None
+        if len(tokens) >= LEAK_MIN_TOKENS:
+            span = _copied_span(tokens, profile.grams, set(), profile.firsts)
         if span is not None:  # only now read what the card and the agent said before
             before = view.context_before(turn.position)
             said = [*words(view.suggested_opening), "\n", *words(before)]
-            span = _copied_span(tokens, grams, _ngrams(said, LEAK_MIN_TOKENS))
+            allowed = _ngrams(said, LEAK_MIN_TOKENS)
+            span = _copied_span(tokens, profile.grams, allowed, profile.firsts)
             if span is not None:
                 evidence = " ".join(tokens[span[0] : span[1]])
                 errors.append(
                     AuditError(kind="instruction_leak", turn=turn.turn, evidence=evidence)
                 )
                 continue
-        if not openings or ("you" not in tokens and "your" not in tokens):
+        if not profile.openings:
             continue
-        for sentence in _SENTENCE_RE.findall(text):
-            if _YOU_HEAD_RE.match(sentence.lower()) is None:
-                continue  # every opening starts with "you" or "your"
-            head = tuple(words(sentence)[:SECOND_PERSON_MIN_TOKENS])
-            if head in openings:
+        for head, sentence in _second_person_heads(text):
+            if head in profile.openings:
                 errors.append(
                     AuditError(kind="instruction_leak", turn=turn.turn, evidence=sentence.strip())
                 )
