@@ -35,3 +35,64 @@ def test_same_match_as_the_case_insensitive_pattern(text: str) -> None:
     folded = re.compile(r"(?<!\w)(?:" + "|".join(FRAMING_CUES) + r")(?!\w)", re.IGNORECASE)
     found = folded.search(text)
     assert FRAMING.search(text) == (None if found is None else found.group(0))
+
+
+@given(st.text(alphabet="#/<>|[]sStToOpP ſINST_ofturn\n", max_size=30))
+def test_control_tokens_stripped_as_by_the_whole_pattern(text: str) -> None:
+    from usi.audit.view import CONTROL_TOKEN_RE, strip_control
+
+    assert strip_control(text) == " ".join(CONTROL_TOKEN_RE.sub(" ", text).split())
+
+
+def test_control_tokens_by_hand() -> None:
+    from usi.audit.view import strip_control
+
+    assert strip_control("ok ###STOP###") == "ok"
+    assert strip_control("order #W1234567 <|im_end|>") == "order #W1234567"
+    assert strip_control("/ſtop") == ""  # re.IGNORECASE folds the long s to "s"
+    assert strip_control("[INST] hi [/INST]") == "hi"
+
+
+def test_phrases_as_literal_starts_in_the_order_they_are_tried() -> None:
+    from usi.audit.view import literal_starts
+
+    assert literal_starts("(?:the|my) system prompt") == ["the system prompt", "my system prompt"]
+    assert literal_starts("(?:i )?apologi[sz]e") == ["i apologi[sz]e", "apologi[sz]e"]
+    assert literal_starts("(?:i am|i'm) (?:a|an) ai") == ["i am (?:a|an) ai", "i'm (?:a|an) ai"]
+    with pytest.raises(ValueError, match="must start"):
+        literal_starts(r"\w+ says")
+
+
+ROLE_WORDS = st.sampled_from(
+    [
+        "i",
+        "apologize",
+        "apologise",
+        "for",
+        "the",
+        "any",
+        "inconvenience",
+        "confusion",
+        "how",
+        "can",
+        "help",
+        "you",
+        "today",
+        "my",
+        "system",
+        "prompt",
+        "as",
+        "an",
+        "ai",
+        "x",
+    ]
+)
+
+
+@given(st.lists(st.tuples(ROLE_WORDS, st.sampled_from([" ", "", ". ", "_"])), max_size=10))
+def test_the_fast_pattern_finds_the_span_the_plain_one_finds(parts: list[tuple[str, str]]) -> None:
+    text = "".join(word + gap for word, gap in parts)
+    for cues in (ROLE, FRAMING):
+        plain = re.compile(cues.folded.pattern).search(text)
+        fast = cues.lowered.search(text)
+        assert (None if plain is None else plain.span()) == (None if fast is None else fast.span())

@@ -116,3 +116,49 @@ def test_shapes_by_hand() -> None:
         ("user id", "emma_kim_9957"),
     ]
     assert identifiers("no digit, no at sign") == ()
+
+
+@given(st.text(alphabet="1234 .-()+a", max_size=24))
+def test_a_phone_number_always_has_the_hint(text: str) -> None:
+    if rule.PHONE_RE.search(text):
+        assert rule._PHONE_HINT_RE.search(text)
+
+
+SCALAR = st.one_of(
+    st.text(alphabet='a"\\\n é', max_size=4),
+    st.integers(-2, 2),
+    st.booleans(),
+    st.none(),
+    st.sampled_from([0.0, -0.0, 1.0, 1e300]),
+)
+ARGUMENTS = st.dictionaries(
+    st.sampled_from(["id", "n", "x"]),
+    SCALAR | st.lists(SCALAR, max_size=2) | st.dictionaries(st.just("k"), SCALAR, max_size=1),
+    max_size=3,
+)
+
+
+@given(st.lists(ARGUMENTS, min_size=1, max_size=4))
+def test_arguments_read_as_their_json(calls: list[dict[str, object]]) -> None:
+    import json
+
+    from usi.audit.view import arguments_text
+
+    for n, arguments in enumerate(calls):  # in a row: a cached rendering must not leak over
+        call = ToolCall(id=f"c{n}", name="f", arguments=arguments)
+        assert arguments_text(call) == json.dumps(arguments, ensure_ascii=False)
+
+
+def test_equal_but_differently_written_values_are_not_confused() -> None:
+    from usi.audit.view import arguments_text
+
+    def text(value: object) -> str:
+        return arguments_text(ToolCall(id="c", name="f", arguments={"v": value}))
+
+    assert [text(1), text(True), text(1), text(0.0), text(-0.0)] == [
+        '{"v": 1}',
+        '{"v": true}',
+        '{"v": 1}',
+        '{"v": 0.0}',
+        '{"v": -0.0}',
+    ]

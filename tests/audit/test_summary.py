@@ -155,3 +155,12 @@ def test_tallies_give_the_shares_of_the_audits(corpus: tuple[Path, Path]) -> Non
     common = max({t.kinds for t in tallies}, key=[t.kinds for t in tallies].count)
     same = [t.kinds for t in tallies if t.kinds == common]
     assert len(same) > 1 and all(kinds is same[0] for kinds in same)
+
+
+def test_an_episode_tallied_as_its_audit_is(corpus: tuple[Path, Path]) -> None:
+    from usi.audit.runner import audit_episode, tally_episode
+    from usi.data.readers import iter_episodes
+
+    for path in corpus:
+        for read in iter_episodes(path):
+            assert tally_episode(read) == audit_episode(read).tally()

@@ -7,6 +7,7 @@ index), ``evidence`` the offending span or, for a premature stop, the action lef
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +56,26 @@ class AuditTally(NamedTuple):
     failed: bool
     judge_score: float | None
 
+    @classmethod
+    def of(
+        cls,
+        source: str,
+        kinds: Iterable[str],
+        skipped: Iterable[str],
+        failed: bool,
+        judge_score: float | None,
+    ) -> AuditTally:
+        """The tally, its kinds and skipped checks shared with every tally that has them."""
+        found = frozenset(kinds)
+        missed = tuple(skipped)
+        return cls(
+            source,
+            cast(frozenset[str], _SHARED.setdefault(found, found)),
+            cast(tuple[str, ...], _SHARED.setdefault(missed, missed)),
+            failed,
+            judge_score,
+        )
+
 
 #: One object per distinct set of kinds or of skipped checks, shared by the tallies.
 _SHARED: dict[object, object] = {}
@@ -84,12 +105,10 @@ class EpisodeAudit(BaseModel):
 
     def tally(self) -> AuditTally:
         """What this audit adds to its side's shares."""
-        kinds = frozenset(error.kind for error in self.errors)
-        skipped = tuple(self.skipped)
-        return AuditTally(
-            source=self.source,
-            kinds=cast(frozenset[str], _SHARED.setdefault(kinds, kinds)),
-            skipped=cast(tuple[str, ...], _SHARED.setdefault(skipped, skipped)),
+        return AuditTally.of(
+            self.source,
+            self.kinds(),
+            self.skipped,
             failed=self.failed,
             judge_score=self.judge.score if self.judge is not None else None,
         )

@@ -20,8 +20,9 @@ from usi.data.readers import iter_episodes
 from usi.inputs.sides import Screening, screen_episodes
 
 
-def audit_episode(episode: Episode) -> EpisodeAudit:
-    """Every rule that can run on ``episode``; the others are listed in ``skipped``."""
+def _run_rules(episode: Episode) -> tuple[list[AuditError], list[str]]:
+    """The errors every rule that can run on ``episode`` finds (in rule order), and the
+    checks that could not run."""
     task = task_facts(episode.domain, episode.task_id) if episode.task_id is not None else None
     view = EpisodeView(episode, task)
     errors: list[AuditError] = []
@@ -31,6 +32,12 @@ def audit_episode(episode: Episode) -> EpisodeAudit:
         skipped.extend(not_run)
         if rule.kind not in not_run:
             errors.extend(rule.check(view))
+    return errors, skipped
+
+
+def audit_episode(episode: Episode) -> EpisodeAudit:
+    """Every rule that can run on ``episode``; the others are listed in ``skipped``."""
+    errors, skipped = _run_rules(episode)
     errors.sort(key=lambda e: (e.turn, KINDS.index(e.kind)))
     return EpisodeAudit(
         episode_id=episode.episode_id,
@@ -67,8 +74,16 @@ def _rate(flagged: int, checked: int) -> KindRate:
 
 
 def tally_episode(episode: Episode) -> AuditTally:
-    """What ``episode``'s audit adds to its side's shares (``usi score``'s audit block)."""
-    return audit_episode(episode).tally()
+    """What ``episode``'s audit adds to its side's shares (``usi score``'s audit block):
+    ``audit_episode(episode).tally()``, without building the audit it would drop."""
+    errors, skipped = _run_rules(episode)
+    return AuditTally.of(
+        episode.source,
+        {error.kind for error in errors},
+        skipped,
+        failed=episode.reward is not None and episode.reward == 0.0,
+        judge_score=None,
+    )
 
 
 def summarise(audits: Iterable[EpisodeAudit | AuditTally], source: str) -> SideAudit:

@@ -39,13 +39,14 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(text.lower())
 
 
-#: Every control token has one of these characters; text without them is left alone.
-_CONTROL_HINT_RE = re.compile(r"[<#\[/]")
-
-
 def strip_control(text: str) -> str:
-    """``text`` without control tokens, whitespace collapsed."""
-    if _CONTROL_HINT_RE.search(text) is not None:
+    """``text`` without control tokens, whitespace collapsed.
+
+    Every control token holds "###", "<", "[" or "/" (case folding, under which "/ſtop"
+    is "/stop", changes none of them): other text, an order id's single "#" included, is
+    not searched.
+    """
+    if "###" in text or "<" in text or "[" in text or "/" in text:
         text = CONTROL_TOKEN_RE.sub(" ", text)
     return " ".join(text.split())
 
@@ -55,16 +56,56 @@ def strip_control(text: str) -> str:
 TURN_CACHE = 32_768
 
 
+_LEADING_GROUP_RE = re.compile(r"\(\?:([^()]*)\)(\??)")
+
+
+def literal_starts(phrase: str) -> list[str]:
+    """``phrase`` as alternatives that each start with a literal, in the order the engine
+    tries them: ``(?:a|b) x`` → ``a x``, ``b x``; ``(?:i )?x`` → ``i x``, ``x`` (the optional
+    group is tried first)."""
+    group = _LEADING_GROUP_RE.match(phrase)
+    if group is None:
+        if not phrase[:1].isalnum():
+            raise ValueError(f"a cue phrase must start with a letter or a group: {phrase!r}")
+        return [phrase]
+    rest = phrase[group.end() :]
+    options = [option + rest for option in group.group(1).split("|")]
+    if group.group(2):  # optional: without it, after every option
+        options.append(rest)
+    return [start for option in options for start in literal_starts(option)]
+
+
+def _first_letter_branches(phrases: tuple[str, ...]) -> str:
+    """``(?<!\\w)(?:phrases)`` for lower-cased text as one branch per first letter, the
+    look-behind after that letter: an alternation whose every branch starts with a literal
+    lets the engine skip to the positions holding one of those letters (a leading
+    look-behind makes it try every position). Each branch keeps its phrases in their order;
+    phrases with different first letters cannot match at the same position, so the match is
+    the one the plain alternation finds."""
+    branches: dict[str, list[str]] = {}
+    for phrase in phrases:
+        for start in literal_starts(phrase):
+            branches.setdefault(start[0], []).append(start[1:])
+    return (
+        "(?:"
+        + "|".join(
+            re.escape(first) + r"(?<!\w[\s\S])(?:" + "|".join(rests) + ")"
+            for first, rests in branches.items()
+        )
+        + ")"
+    )
+
+
 class Cues:
     """Phrases found case-insensitively in a turn, as ``re.IGNORECASE`` finds them, faster.
 
     Python's regex engine gives up its fast scanning for a case-insensitive pattern, and the
     rules search every user turn: on ASCII text (97% of turns) the phrases are matched
     case-sensitively in the lower-cased text instead, which finds the same spans (ASCII
-    case folding is ``str.lower``; the phrases are written in lower case, checked here) in
-    about half the time. Other text goes to the case-insensitive pattern, whose Unicode
-    folding (the Kelvin sign matches "k") ``lower`` does not reproduce. Answers are cached
-    by text, like :func:`read_turn`'s.
+    case folding is ``str.lower``; the phrases are written in lower case, checked here), by
+    a pattern the engine can scan quickly (:func:`_first_letter_branches`). Other text goes
+    to the case-insensitive pattern, whose Unicode folding (the Kelvin sign matches "k")
+    ``lower`` does not reproduce. Answers are cached by text, like :func:`read_turn`'s.
     """
 
     def __init__(self, phrases: tuple[str, ...]) -> None:
@@ -72,7 +113,7 @@ class Cues:
         unescaped = re.sub(r"\\.", "", body)
         if unescaped != unescaped.lower():
             raise ValueError("cue phrases are written in lower case")
-        self.lowered = re.compile(body)
+        self.lowered = re.compile(_first_letter_branches(phrases) + r"(?!\w)")
         self.folded = re.compile(body, re.IGNORECASE)
         #: The first phrase in a text as written there (the cache itself: a turn's lookup
         #: is one call).
@@ -124,6 +165,24 @@ def read_turn(text: str) -> tuple[str, str, tuple[str, ...]]:
 #: Renders tool-call arguments as ``json.dumps(arguments, ensure_ascii=False)`` does, without
 #: building an encoder per call.
 _ARGUMENTS_JSON = json.JSONEncoder(ensure_ascii=False)
+#: Argument values whose rendering is fixed by their type and value (not floats: 0.0 and
+#: -0.0 are equal keys but render apart).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_arguments(items: tuple[tuple[str, type, object], ...]) -> str:
+    return _ARGUMENTS_JSON.encode({name: value for name, _, value in items})
+
+
+def arguments_text(call: ToolCall) -> str:
+    """A tool call's arguments as the user could read them: their JSON, as
+    ``json.dumps(arguments, ensure_ascii=False)`` writes it. Calls repeat their arguments
+    (the same user id, the same order), so flat ones are rendered once (cached)."""
+    arguments = call.arguments
+    if all(type(value) in _PLAIN for value in arguments.values()):
+        return _plain_arguments(tuple((k, type(v), v) for k, v in arguments.items()))
+    return _ARGUMENTS_JSON.encode(arguments)
 
 
 @dataclass
@@ -131,8 +190,7 @@ class EpisodeView:
     """The episode, its task facts (if aligned) and the instruction the user was given.
 
     Its messages are walked once, here: the user's turns, whether agent messages were
-    removed, the agent's tool calls and what the user could read (rendered only when a rule
-    asks for it).
+    removed, the agent's tool calls and what the user could read.
     """
 
     episode: Episode
@@ -142,15 +200,14 @@ class EpisodeView:
     incomplete: bool = field(init=False)
     #: The agent's tool calls, in order.
     agent_calls: list[ToolCall] = field(init=False)
-    #: What the user could read: a message's text, or a tool call whose arguments
-    #: :attr:`readable` renders; and the position of its message.
-    _seen: list[str | ToolCall] = field(init=False)
-    _seen_at: list[int] = field(init=False)
+    #: What the user could read (:meth:`context_before`): the agent's messages, the
+    #: arguments of its tool calls and the tool results, each with its message's position.
+    readable: tuple[list[int], list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         turns: list[UserTurn] = []
         calls: list[ToolCall] = []
-        seen: list[str | ToolCall] = []
+        seen: list[str] = []
         seen_at: list[int] = []
         incomplete = False
         for position, message in enumerate(self.episode.messages):
@@ -170,15 +227,14 @@ class EpisodeView:
                 ):
                     incomplete = True
             if message.tool_calls:
-                seen.extend(message.tool_calls)
+                seen.extend(map(arguments_text, message.tool_calls))
                 seen_at.extend([position] * len(message.tool_calls))
                 if message.role == "assistant":
                     calls.extend(message.tool_calls)
         self.turns = turns
         self.incomplete = incomplete
         self.agent_calls = calls
-        self._seen = seen
-        self._seen_at = seen_at
+        self.readable = seen_at, seen
 
     @cached_property
     def instruction(self) -> str | None:
@@ -194,15 +250,6 @@ class EpisodeView:
         """The first message the study's card suggested (copying it is not a leak)."""
         value = self.episode.metadata.get("first_message")
         return value if isinstance(value, str) else ""
-
-    @cached_property
-    def readable(self) -> tuple[list[int], list[str]]:
-        """The parts of :meth:`context_before`, each with its message's position; rendered
-        once per episode (several rules ask for the context of several turns)."""
-        return self._seen_at, [
-            part if isinstance(part, str) else _ARGUMENTS_JSON.encode(part.arguments)
-            for part in self._seen
-        ]
 
     def context_before(self, position: int) -> str:
         """What the user could have read before message ``position``: the agent's messages,

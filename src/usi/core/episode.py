@@ -7,6 +7,7 @@ One JSON object per line (JSON Lines). Humans and simulators, tau-usi sessions a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Literal
@@ -110,11 +111,13 @@ class Episode(BaseModel):
         return [m.content for m in self.messages if m.role == "user" and is_user_content(m.content)]
 
 
+@functools.lru_cache(maxsize=32_768)
 def is_user_content(text: str) -> bool:
     """True unless ``text`` is empty or a control message of the study protocol (spec §1).
 
     Control messages: the set-up line, ``/stop``, ``\\reward`` and the participant's survey
-    submission (the ``<|survey|>`` form or a JSON object of answers).
+    submission (the ``<|survey|>`` form or a JSON object of answers). Cached by text: every
+    table row counts its user turns, and people repeat theirs ("yes", "ok", "thanks").
     """
     stripped = text.strip()
     if not stripped:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import sparse
 
 from usi.core.survey import goodness_matrix
 from usi.fingerprint.features import FEATURES
@@ -111,6 +110,8 @@ def unit_keys(table: pd.DataFrame, side: str) -> pd.Series:
 
 def _side_sums(table: pd.DataFrame, codes: npt.NDArray[np.intp], n_units: int) -> SideSums:
     """Per-unit sums of one side: one sparse (units × episodes) indicator product per array."""
+    from scipy import sparse  # usi-v2's only: tau-usi's scores do not pay for loading it
+
     n = len(table)
     indicator = sparse.csr_matrix(
         (np.ones(n), (codes, np.arange(n))), shape=(n_units, n), dtype=np.float64

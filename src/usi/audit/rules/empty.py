@@ -24,9 +24,7 @@ def check(view: EpisodeView) -> list[AuditError]:
     errors: list[AuditError] = []
     messages = view.episode.messages
     for turn in view.turns:
-        if messages[turn.position].tool_calls:
-            continue
-        if turn.clean:
+        if turn.clean or messages[turn.position].tool_calls:
             continue
         if turn is view.turns[-1] and _STOP_ONLY_RE.match(turn.text):
             continue

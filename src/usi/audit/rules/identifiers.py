@@ -51,10 +51,11 @@ _TOKEN_KINDS: tuple[tuple[str, str], ...] = (
 #: The shapes as one pattern, one group each: a full match takes the first alternative that
 #: spans the whole token, so ``lastindex`` names the shape the in-order loop would have found.
 _TOKEN_RE = re.compile("|".join(f"({pattern})" for _, pattern in _TOKEN_KINDS))
-#: Phone numbers span separators, so they are found in the whole text (when three digits
-#: and a separator hint at one), before the tokens.
+#: Phone numbers span separators, so they are found in the whole text (when its core is
+#: there), before the tokens.
 PHONE_RE = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")
-_PHONE_HINT_RE = re.compile(r"\d{3}[ .)-]")
+#: The core every phone number has (no look-behind, no optional prefix: a cheap first test).
+_PHONE_HINT_RE = re.compile(r"\d{3}\)?[ .-]\d{3}[ .-]\d{4}")
 _DELIMITERS = r"\s,;:!?()\[\]{}<>\"'`=|/"
 #: A maximal run of non-delimiters holding a digit or an "@", found from the run's start
 #: (the look-behind) so that a run without one is scanned once, not from every character.

@@ -27,11 +27,12 @@ Evidence: the first write never executed, and what the agent said last.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
 from usi.audit.models import AuditError
-from usi.audit.view import EpisodeView
+from usi.audit.view import TURN_CACHE, EpisodeView
 from usi.tau.messages import STOP
 
 #: Metadata keys that may record how the conversation ended, most specific first.
@@ -65,17 +66,26 @@ def _metadata_ending(view: EpisodeView) -> bool | None:
     return None
 
 
+@functools.lru_cache(maxsize=TURN_CACHE)
+def _last_words(text: str) -> tuple[bool, bool]:
+    """(hands off, says stop or goodbye) of a last user message; cached by text, as the
+    turns' reading is (people end with the same few words)."""
+    if HANDOFF_TOKEN_RE.search(text):
+        return True, False
+    return False, bool(STOP_TOKEN_RE.search(text) or GOODBYE_RE.search(text))
+
+
 def user_ended(view: EpisodeView) -> bool:
     """Did the user end the conversation (metadata first, then the last user message)?"""
     if not view.turns:
         return False
-    last = view.turns[-1].text
-    if HANDOFF_TOKEN_RE.search(last):
+    handoff, stop = _last_words(view.turns[-1].text)
+    if handoff:
         return False
     said = _metadata_ending(view)
     if said is not None:
         return said
-    return bool(STOP_TOKEN_RE.search(last) or GOODBYE_RE.search(last))
+    return stop
 
 
 def executed_writes(view: EpisodeView) -> tuple[Counter[str], bool]:
