@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -22,12 +23,11 @@ from usi.fingerprint import (
     fingerprint_turns,
     turn_cues,
 )
-from usi.fingerprint.lexicons import (
-    CUE_REGEXES,
-    IDENTIFIER_RE,
-    TOKEN_RE,
-    TURN_SEPARATOR,
-)
+from usi.fingerprint.extract import IDENTIFIER_RE, TOKEN_RE
+from usi.fingerprint.lexicons import CUE_BODIES, TURN_SEPARATOR
+
+#: The plain definition of each cue feature (the combined scan must agree with it).
+CUE_REGEXES = {feature: re.compile(r"\W" + body) for feature, body in CUE_BODIES.items()}
 
 # --------------------------------------------------------------------------------------------
 # A plain, per-turn reference: the definitions of spec §2 written the obvious way.

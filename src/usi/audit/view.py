@@ -148,6 +148,9 @@ class UserTurn(NamedTuple):
     tokens: tuple[str, ...]
 
 
+_new_tuple = tuple.__new__
+
+
 @functools.lru_cache(maxsize=TURN_CACHE)
 def read_turn(text: str) -> tuple[str, str, tuple[str, ...]]:
     """A user message's clean text, lower-cased clean text and word tokens.
@@ -214,7 +217,9 @@ class EpisodeView:
             text = message.content
             if message.role == "user":
                 if not text.startswith(PROTOCOL_PREFIXES):
-                    turns.append(UserTurn(len(turns), position, text, *read_turn(text)))
+                    # UserTurn(n, position, text, *reading) without its Python-level __new__
+                    reading = (len(turns), position, text, *read_turn(text))
+                    turns.append(_new_tuple(UserTurn, reading))
                 continue
             if text:
                 seen.append(text)

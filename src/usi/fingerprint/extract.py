@@ -23,6 +23,7 @@ Conventions the spec leaves open, fixed here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from itertools import chain
 
@@ -34,16 +35,21 @@ from usi.core.episode import Episode
 from usi.fingerprint.features import CHUNK_EPISODES, FEATURES
 from usi.fingerprint.lexicons import (
     CUE_FEATURES,
-    CUE_SCAN_RE,
+    CUE_SCAN_PATTERN,
     FRONT_LOADING_TURNS,
-    IDENTIFIER_HINT_RE,
-    IDENTIFIER_RE,
+    IDENTIFIER_HINT_PATTERN,
+    IDENTIFIER_PATTERN,
     REPETITION_MIN_EXCLUSIVE,
     REPETITION_NGRAM,
     SHORT_UTTERANCE_MAX_TOKENS,
-    TOKEN_RE,
+    TOKEN_PATTERN,
     TURN_SEPARATOR,
 )
+
+CUE_SCAN_RE = re.compile(CUE_SCAN_PATTERN)
+TOKEN_RE = re.compile(TOKEN_PATTERN)
+IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
+IDENTIFIER_HINT_RE = re.compile(IDENTIFIER_HINT_PATTERN)
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -90,7 +96,7 @@ def _clean(turns: Sequence[str]) -> Sequence[str]:
 def _cue_flags(lowered: Sequence[str]) -> dict[str, BoolArray]:
     """Per lexicon feature, whether each (lower-cased) turn holds at least one cue.
 
-    One scan of the joined turns with :data:`~usi.fingerprint.lexicons.CUE_SCAN_RE`: each match
+    One scan of the joined turns with :data:`CUE_SCAN_RE`: each match
     is a cue position and its groups say which features' cues start there.
     """
     joined, starts = _join(lowered)

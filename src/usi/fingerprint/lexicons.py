@@ -17,8 +17,9 @@ engine can then pre-scan the text for non-word characters and try the pattern on
 leading assertion disables that scan and makes matching several times slower. The meaning is
 the same: "the character before the cue is not a word character". Every turn is searched as
 ``TURN_SEPARATOR + turn.lower()``, so a cue at the very start of a turn has such a character.
-All twelve lexicons are then scanned in a single pass (:data:`CUE_SCAN_RE`); the one-regex-per-
-feature form (:data:`CUE_REGEXES`) is the plain definition the tests compare it with.
+All twelve lexicons are then scanned in a single pass (:data:`CUE_SCAN_PATTERN`, compiled in
+:mod:`usi.fingerprint.extract`); one regex per feature (``\\W`` + :data:`CUE_BODIES`) is the
+plain definition the tests compare it with.
 
 Every threshold of the spec is a named constant here, so it can be changed in one place.
 """
@@ -625,11 +626,8 @@ CUE_LEXICONS: dict[str, Lexicon] = {
 CUE_BODIES: dict[str, str] = {f: trie(lex.alternatives()) for f, lex in CUE_LEXICONS.items()}
 CUE_FEATURES: tuple[str, ...] = tuple(CUE_BODIES)
 
-#: One regex per feature: "the turn has a cue" is ``CUE_REGEXES[f].search(SEP + turn.lower())``.
-#: The plain definition, used by the tests as the reference for the combined scan below.
-CUE_REGEXES: dict[str, re.Pattern[str]] = {
-    feature: re.compile(r"\W" + body) for feature, body in CUE_BODIES.items()
-}
+#: "The turn has a cue of feature f" is ``re.search(r"\\W" + CUE_BODIES[f], SEP + turn.lower())``:
+#: the plain definition, the tests' reference for the combined scan below.
 
 #: All lexicons in ONE scan: at each non-word character where any feature's cue starts, the
 #: match records, in group ``i`` (an empty capture), whether feature ``CUE_FEATURES[i]``'s cue
@@ -644,7 +642,5 @@ CUE_SCAN_PATTERN = (
     + ")"
     + "".join(f"(?:(?={body})())?" for body in CUE_BODIES.values())
 )
-CUE_SCAN_RE = re.compile(CUE_SCAN_PATTERN)
-TOKEN_RE = re.compile(TOKEN_PATTERN)
-IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
-IDENTIFIER_HINT_RE = re.compile(IDENTIFIER_HINT_PATTERN)
+# The patterns are compiled where they are used (:mod:`usi.fingerprint.extract`): the audit
+# reads cue phrases from here without paying for compiling the feature scans.
