@@ -116,6 +116,9 @@ def test_shapes_by_hand() -> None:
         ("user id", "emma_kim_9957"),
     ]
     assert identifiers("no digit, no at sign") == ()
+    only_phone = identifiers("call (555) 123-4567, thanks")
+    assert [(i.kind, i.value) for i in only_phone] == [("phone", "(555) 123-4567")]
+    assert [i.value for i in identifiers("a,b;W1234567 x@y.io")] == ["W1234567", "x@y.io"]
 
 
 @given(st.text(alphabet="1234 .-()+a", max_size=24))
@@ -161,4 +164,29 @@ def test_equal_but_differently_written_values_are_not_confused() -> None:
         '{"v": 1}',
         '{"v": 0.0}',
         '{"v": -0.0}',
+    ]
+
+
+def _identifiers_plain(text: str) -> list[tuple[str, str]]:
+    """The rule as first written: phones, then every candidate run of the whole text."""
+    found: list[tuple[str, str]] = []
+    if rule.PHONE_RE.search(text):
+        found.extend(("phone", phone) for phone in rule.PHONE_RE.findall(text))
+        text = rule.PHONE_RE.sub(" ", text)
+    for candidate in _OLD_CANDIDATE_RE.findall(text):
+        token = candidate.rstrip(rule._TRAILING)
+        if token.startswith("#") and len(token) > 1 and token[1] not in "Ww":
+            token = token[1:]
+        kind = _shape_in_order(token)
+        if kind is not None:
+            found.append((rule._kind(kind, token), token))
+    return found
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="1234567 ,.-()#@aWx_:\n", max_size=40))
+def test_identifiers_as_the_plain_rule_finds_them(text: str) -> None:
+    assert [(i.kind, i.value) for i in identifiers.__wrapped__(text)] == _identifiers_plain(text)
+    assert [i.key for i in identifiers.__wrapped__(text)] == [
+        rule.normalise(value) for _, value in _identifiers_plain(text)
     ]

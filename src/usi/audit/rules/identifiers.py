@@ -94,14 +94,20 @@ def identifiers(text: str) -> tuple[Identifier, ...]:
     """Every identifier in ``text``: phones, then tokens (cached by text, as
     :func:`usi.audit.view.read_turn`: ids are repeated across turns). A text without a digit
     or an "@" has none."""
-    if _HINT_RE.search(text) is None:
+    hint = _HINT_RE.search(text)
+    if hint is None:
         return ()
     found: list[tuple[str, str]] = []
-    phones = PHONE_RE.findall(text) if _PHONE_HINT_RE.search(text) is not None else []
-    if phones:
+    if _PHONE_HINT_RE.search(text, hint.start()) is not None:
+        phones = PHONE_RE.findall(text)
         found.extend(("phone", phone) for phone in phones)
-        text = PHONE_RE.sub(" ", text)
-    for candidate in _CANDIDATE_RE.findall(text):
+        if phones:
+            text = PHONE_RE.sub(" ", text)
+            hint = _HINT_RE.search(text)
+    # Every candidate holds a digit or an "@", so none starts before the run holding the
+    # first one, nor before the space that precedes that run: the scan starts there.
+    start = text.rfind(" ", 0, hint.start()) + 1 if hint is not None else len(text)
+    for candidate in _CANDIDATE_RE.findall(text, start):
         token = candidate.rstrip(_TRAILING)
         if token.startswith("#") and len(token) > 1 and token[1] not in "Ww":
             token = token[1:]
