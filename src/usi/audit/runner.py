@@ -28,10 +28,13 @@ def _run_rules(episode: Episode) -> tuple[list[AuditError], list[str]]:
     errors: list[AuditError] = []
     skipped: list[str] = []
     for rule in all_rules():
-        not_run = rule.skipped(view)
-        skipped.extend(not_run)
-        if rule.kind not in not_run:
-            errors.extend(rule.check(view))
+        if rule.skipped is not None:
+            not_run = rule.skipped(view)
+            if not_run:
+                skipped.extend(not_run)
+                if rule.kind in not_run:
+                    continue
+        errors.extend(rule.check(view))
     return errors, skipped
 
 

@@ -199,6 +199,8 @@ class EpisodeView:
     episode: Episode
     task: TaskFacts | None
     turns: list[UserTurn] = field(init=False)
+    #: The task's scenario and/or the instruction card the episode carries.
+    instruction: str | None = field(init=False)
     #: True when agent messages were removed from the record (placeholders only).
     incomplete: bool = field(init=False)
     #: The agent's tool calls, in order.
@@ -237,18 +239,15 @@ class EpisodeView:
                 if message.role == "assistant":
                     calls.extend(message.tool_calls)
         self.turns = turns
-        self.incomplete = incomplete
-        self.agent_calls = calls
-        self.readable = seen_at, seen
-
-    @cached_property
-    def instruction(self) -> str | None:
-        """The task's scenario and/or the instruction card the episode carries."""
         parts = [self.task.instruction] if self.task is not None else []
         card = self.episode.metadata.get("instruction")
         if isinstance(card, str) and card.strip():
             parts.append(card)
-        return "\n".join(parts) if parts else None
+        self.instruction = "\n".join(parts) if parts else None
+        self.incomplete = incomplete
+        self.agent_calls = calls
+        self.readable = seen_at, seen
+
 
     @cached_property
     def suggested_opening(self) -> str:

@@ -1,7 +1,7 @@
 """The rule families, one module per error kind (each module's docstring is its rule).
 
-Every rule module has ``check(view) -> list[AuditError]`` and ``skipped(view) -> list[str]``:
-the checks (a kind, or ``kind:part`` for a part of one) that cannot run on this episode —
+Every rule module has ``check(view) -> list[AuditError]``, and a rule that cannot always run
+has ``skipped(view) -> list[str]``: the checks (a kind, or ``kind:part`` for a part of one) that cannot run on this episode —
 without an aligned τ² task there are no gold actions, without an instruction nothing to
 compare identifiers or copied spans with, and on a transcript whose agent messages were
 removed nobody knows what the agent said or did. A kind listed in ``skipped`` is not
@@ -24,7 +24,8 @@ Skipped = Callable[[EpisodeView], list[str]]
 class Rule:
     kind: Kind
     check: Callable[[EpisodeView], list[AuditError]]
-    skipped: Skipped
+    #: None for a rule that runs on every episode.
+    skipped: Skipped | None
 
 
 @functools.cache
@@ -33,16 +34,12 @@ def all_rules() -> tuple[Rule, ...]:
     by the module that checks it."""
     from usi.audit.rules import empty, identifiers, leak, repetition, role, stop
 
-    checks: dict[Kind, tuple[Callable[[EpisodeView], list[AuditError]], Skipped]] = {
+    checks: dict[Kind, tuple[Callable[[EpisodeView], list[AuditError]], Skipped | None]] = {
         "premature_stop": (stop.check, stop.skipped),
         "hallucinated_identifier": (identifiers.check, identifiers.skipped),
         "instruction_leak": (leak.check, leak.skipped),
-        "role_confusion": (role.check, _never),
-        "repetition_loop": (repetition.check, _never),
-        "empty_turn": (empty.check, _never),
+        "role_confusion": (role.check, None),
+        "repetition_loop": (repetition.check, None),
+        "empty_turn": (empty.check, None),
     }
     return tuple(Rule(kind, *checks[kind]) for kind in KINDS)
-
-
-def _never(view: EpisodeView) -> list[str]:
-    return []
