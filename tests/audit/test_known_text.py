@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,8 +19,9 @@ from usi.audit.view import EpisodeView
 from usi.core.episode import Episode, Message, ToolCall
 
 #: Digits, every separator between digits, ``#``, letters whose lower case differs in
-#: length or context (İ, Σ), an Arabic-Indic digit and a no-break space.
-ALPHABET = "19 ().+-#\naW@_İΣς٣\u00a0,"
+#: length or context (İ, Σ), an Arabic-Indic digit, a no-break space, and ASCII's less common
+#: whitespace (tab, the file separator).
+ALPHABET = "19 ().+-#\naW@_İΣς٣\u00a0,\t\x1c"
 PART = st.text(alphabet=ALPHABET, min_size=0, max_size=12)
 
 
@@ -72,11 +74,22 @@ def test_parts_meeting_digit_to_digit_take_the_whole_context() -> None:
     assert KnownText(view).before("12", 3)
 
 
+@pytest.mark.parametrize(
+    "gap", [" ", "\t", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "(", ")", ".", "+", "-"]
+)
+def test_the_quick_test_drops_every_separator_between_digits(gap: str) -> None:
+    view = _view([("assistant", f"order #12{gap}34{gap * 2}56", None), ("user", "x", None)])
+    assert _known_text(view.context_before(1)) == "order 123456"
+    assert KnownText(view).before("123456", 1)
+
+
 def test_parts_that_do_not_meet_share_one_joined_text() -> None:
     view = _view([("assistant", "Order #W1234567.", None), ("tool", "ok", None)])
     known = KnownText(view)
-    assert known._joined == "order w1234567.\nok"
+    assert not known.before("w7654321", 2)  # ruled out without the exact form
+    assert known._joined is None
     assert known.before("w1234567", 1) and not known.before("ok", 1)
+    assert known._joined == "order w1234567.\nok"
 
 
 _OLD_CANDIDATE_RE = re.compile(r"[^\s,;:!?()\[\]{}<>\"'`=|/]*[\d@][^\s,;:!?()\[\]{}<>\"'`=|/]*")

@@ -248,7 +248,6 @@ class EpisodeView:
         self.agent_calls = calls
         self.readable = seen_at, seen
 
-
     @cached_property
     def suggested_opening(self) -> str:
         """The first message the study's card suggested (copying it is not a leak)."""

@@ -1,11 +1,12 @@
 """The rule families, one module per error kind (each module's docstring is its rule).
 
-Every rule module has ``check(view) -> list[AuditError]``, and a rule that cannot always run
-has ``skipped(view) -> list[str]``: the checks (a kind, or ``kind:part`` for a part of one) that cannot run on this episode —
-without an aligned τ² task there are no gold actions, without an instruction nothing to
-compare identifiers or copied spans with, and on a transcript whose agent messages were
-removed nobody knows what the agent said or did. A kind listed in ``skipped`` is not
-checked at all; its parts listed there are not, the rest of it is.
+Every rule module has ``check(view) -> list[AuditError]``, and a rule that cannot always
+run has ``skipped(view) -> list[str]``: the checks (a kind, or ``kind:part`` for a part of
+one) that cannot run on this episode — without an aligned τ² task there are no gold
+actions, without an instruction nothing to compare identifiers or copied spans with, and on
+a transcript whose agent messages were removed nobody knows what the agent said or did. A
+kind listed in ``skipped`` is not checked at all; its parts listed there are not, the rest
+of it is.
 """
 
 from __future__ import annotations

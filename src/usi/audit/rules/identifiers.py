@@ -145,6 +145,13 @@ def _known_part(part: str) -> tuple[str, bool, bool]:
     )
 
 
+#: What the known text may drop (``#`` and every separator between digits), in ASCII text:
+#: every ``\\s`` character below 128 is listed, as the regex engine itself says.
+_LOOSE = str.maketrans(
+    "", "", "#().+-" + "".join(c for c in map(chr, range(128)) if re.match(r"\s", c))
+)
+
+
 class KnownText:
     """The known text (:func:`normalise`'s form) of what the user could read before each turn.
 
@@ -156,22 +163,37 @@ class KnownText:
     the known texts of its parts joined by newlines, a prefix of the whole episode's: each
     part is normalised once (and cached by text), and a key is looked up in that prefix of
     the one joined text. Otherwise each context is normalised whole, as the rule says.
+
+    First, in ASCII text, a quicker test that can only say no: with every character the
+    known text may drop deleted from both (``#`` and all separators), a key of the known
+    text of any context is in the lower-cased readable text of the whole episode.
     """
 
     def __init__(self, view: EpisodeView) -> None:
         self._view = view
-        positions, parts = view.readable
-        self._positions = positions
-        known = [_known_part(part) for part in parts]
+        whole = "\n".join(view.readable[1])
+        self._loose = whole.lower().translate(_LOOSE) if whole.isascii() else None
+        self._positions: list[int] | None = None
         self._joined: str | None = None
-        if not any(a[2] and b[1] for a, b in itertools.pairwise(known)):
-            self._joined = "\n".join(k[0] for k in known)
-            self._ends = list(itertools.accumulate(len(k[0]) + 1 for k in known))
+        self._ends: list[int] = []
         self._contexts: dict[int, str] = {}
+
+    def _index(self) -> list[int]:
+        """The exact form, built on the first key the quick test cannot rule out."""
+        if self._positions is None:
+            positions, parts = self._view.readable
+            known = [_known_part(part) for part in parts]
+            if not any(a[2] and b[1] for a, b in itertools.pairwise(known)):
+                self._joined = "\n".join(k[0] for k in known)
+                self._ends = list(itertools.accumulate(len(k[0]) + 1 for k in known))
+            self._positions = positions
+        return self._positions
 
     def before(self, key: str, position: int) -> bool:
         """Was ``key`` in the known text of the context before message ``position``?"""
-        count = bisect.bisect_left(self._positions, position)
+        if self._loose is not None and key.translate(_LOOSE) not in self._loose:
+            return False
+        count = bisect.bisect_left(self._index(), position)
         if self._joined is not None:
             end = self._ends[count - 1] - 1 if count else 0
             return self._joined.find(key, 0, end) != -1
