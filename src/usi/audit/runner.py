@@ -20,9 +20,9 @@ from usi.data.readers import iter_episodes
 from usi.inputs.sides import Screening, screen_episodes
 
 
-def _run_rules(episode: Episode) -> tuple[list[AuditError], list[str]]:
-    """The errors every rule that can run on ``episode`` finds (in rule order), and the
-    checks that could not run."""
+def _run_rules(episode: Episode, first_only: bool = False) -> tuple[list[AuditError], list[str]]:
+    """The errors every rule that can run on ``episode`` finds (in rule order; with
+    ``first_only``, each rule's first), and the checks that could not run."""
     task = task_facts(episode.domain, episode.task_id) if episode.task_id is not None else None
     view = EpisodeView(episode, task)
     errors: list[AuditError] = []
@@ -34,7 +34,11 @@ def _run_rules(episode: Episode) -> tuple[list[AuditError], list[str]]:
                 skipped.extend(not_run)
                 if rule.kind in not_run:
                     continue
-        errors.extend(rule.check(view))
+        found = rule.check(view)
+        if not first_only:
+            errors.extend(found)
+        elif (first := next(found, None)) is not None:
+            errors.append(first)
     return errors, skipped
 
 
@@ -78,8 +82,9 @@ def _rate(flagged: int, checked: int) -> KindRate:
 
 def tally_episode(episode: Episode) -> AuditTally:
     """What ``episode``'s audit adds to its side's shares (``usi score``'s audit block):
-    ``audit_episode(episode).tally()``, without building the audit it would drop."""
-    errors, skipped = _run_rules(episode)
+    ``audit_episode(episode).tally()``, without building the audit it would drop: a kind is
+    counted once per episode, so each rule stops at its first error."""
+    errors, skipped = _run_rules(episode, first_only=True)
     return AuditTally.of(
         episode.source,
         {error.kind for error in errors},

@@ -1,6 +1,7 @@
 """The rule families, one module per error kind (each module's docstring is its rule).
 
-Every rule module has ``check(view) -> list[AuditError]``, and a rule that cannot always
+Every rule module has ``check(view)``, which yields the errors it finds in order (whoever
+needs only to know whether there is one stops at the first), and a rule that cannot always
 run has ``skipped(view) -> list[str]``: the checks (a kind, or ``kind:part`` for a part of
 one) that cannot run on this episode — without an aligned τ² task there are no gold
 actions, without an instruction nothing to compare identifiers or copied spans with, and on
@@ -12,7 +13,7 @@ of it is.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from usi.audit.models import KINDS, AuditError, Kind
@@ -24,7 +25,7 @@ Skipped = Callable[[EpisodeView], list[str]]
 @dataclass(frozen=True)
 class Rule:
     kind: Kind
-    check: Callable[[EpisodeView], list[AuditError]]
+    check: Callable[[EpisodeView], Iterator[AuditError]]
     #: None for a rule that runs on every episode.
     skipped: Skipped | None
 
@@ -35,7 +36,7 @@ def all_rules() -> tuple[Rule, ...]:
     by the module that checks it."""
     from usi.audit.rules import empty, identifiers, leak, repetition, role, stop
 
-    checks: dict[Kind, tuple[Callable[[EpisodeView], list[AuditError]], Skipped | None]] = {
+    checks: dict[Kind, tuple[Callable[[EpisodeView], Iterator[AuditError]], Skipped | None]] = {
         "premature_stop": (stop.check, stop.skipped),
         "hallucinated_identifier": (identifiers.check, identifiers.skipped),
         "instruction_leak": (leak.check, leak.skipped),

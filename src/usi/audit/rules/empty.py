@@ -13,6 +13,7 @@ A message with user tool calls (τ² domains where the user has tools) is never 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from usi.audit.models import AuditError
 from usi.audit.view import EpisodeView
@@ -20,13 +21,11 @@ from usi.audit.view import EpisodeView
 _STOP_ONLY_RE = re.compile(r"^\s*(?:###(?:STOP|TRANSFER|OUT-OF-SCOPE)###|/stop)\s*$", re.I)
 
 
-def check(view: EpisodeView) -> list[AuditError]:
-    errors: list[AuditError] = []
+def check(view: EpisodeView) -> Iterator[AuditError]:
     messages = view.episode.messages
     for turn in view.turns:
         if turn.clean or messages[turn.position].tool_calls:
             continue
         if turn is view.turns[-1] and _STOP_ONLY_RE.match(turn.text):
             continue
-        errors.append(AuditError(kind="empty_turn", turn=turn.turn, evidence=repr(turn.text)))
-    return errors
+        yield AuditError(kind="empty_turn", turn=turn.turn, evidence=repr(turn.text))

@@ -23,6 +23,7 @@ import bisect
 import functools
 import itertools
 import re
+from collections.abc import Iterator
 from typing import NamedTuple, cast
 
 from usi.audit.models import AuditError
@@ -220,10 +221,9 @@ def skipped(view: EpisodeView) -> list[str]:
     return [UNSEEN_PART] if view.incomplete else []
 
 
-def check(view: EpisodeView) -> list[AuditError]:
+def check(view: EpisodeView) -> Iterator[AuditError]:
     instruction_known, given = _instruction_profile(view.instruction or "")
     unseen = not view.incomplete
-    errors: list[AuditError] = []
     reported: set[str] = set()
     known: KnownText | None = None
     for turn in view.turns:
@@ -233,12 +233,10 @@ def check(view: EpisodeView) -> list[AuditError]:
             if kind in SINGLE_VALUED and given.get(kind) and key not in given[kind]:
                 reported.add(key)
                 theirs = ", ".join(sorted(given[kind]))
-                errors.append(
-                    AuditError(
-                        kind="hallucinated_identifier",
-                        turn=turn.turn,
-                        evidence=f"{kind} {value} (the instruction gives {theirs})",
-                    )
+                yield AuditError(
+                    kind="hallucinated_identifier",
+                    turn=turn.turn,
+                    evidence=f"{kind} {value} (the instruction gives {theirs})",
                 )
                 continue
             if not unseen or key in instruction_known:
@@ -248,9 +246,6 @@ def check(view: EpisodeView) -> list[AuditError]:
             if known.before(key, turn.position):
                 continue
             reported.add(key)
-            errors.append(
-                AuditError(
-                    kind="hallucinated_identifier", turn=turn.turn, evidence=f"{kind} {value}"
-                )
+            yield AuditError(
+                kind="hallucinated_identifier", turn=turn.turn, evidence=f"{kind} {value}"
             )
-    return errors

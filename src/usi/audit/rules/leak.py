@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from usi.audit.models import AuditError
@@ -134,15 +134,14 @@ def skipped(view: EpisodeView) -> list[str]:
     return [SKIPPED_PART] if view.instruction is None else []
 
 
-def check(view: EpisodeView) -> list[AuditError]:
-    errors: list[AuditError] = []
+def check(view: EpisodeView) -> Iterator[AuditError]:
     instruction = view.instruction
     profile = _instruction_profile(instruction) if instruction else None
     for turn in view.turns:
         text = turn.clean
         framing = FRAMING.search(text)
         if framing is not None:
-            errors.append(AuditError(kind="instruction_leak", turn=turn.turn, evidence=framing))
+            yield AuditError(kind="instruction_leak", turn=turn.turn, evidence=framing)
             continue
         if profile is None or not profile.grams:
             continue
@@ -157,16 +156,11 @@ def check(view: EpisodeView) -> list[AuditError]:
             span = _copied_span(tokens, profile.grams, allowed, profile.firsts)
             if span is not None:
                 evidence = " ".join(tokens[span[0] : span[1]])
-                errors.append(
-                    AuditError(kind="instruction_leak", turn=turn.turn, evidence=evidence)
-                )
+                yield AuditError(kind="instruction_leak", turn=turn.turn, evidence=evidence)
                 continue
         if not profile.openings:
             continue
         for head, sentence in _second_person_heads(text):
             if head in profile.openings:
-                errors.append(
-                    AuditError(kind="instruction_leak", turn=turn.turn, evidence=sentence.strip())
-                )
+                yield AuditError(kind="instruction_leak", turn=turn.turn, evidence=sentence.strip())
                 break
-    return errors

@@ -9,6 +9,8 @@ message, at the turn where it is said for the third time; evidence: the message.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from usi.audit.models import AuditError
 from usi.audit.view import EpisodeView
 
@@ -16,14 +18,12 @@ LOOP_MIN_OCCURRENCES = 3
 LOOP_MIN_WORDS = 4
 
 
-def check(view: EpisodeView) -> list[AuditError]:
+def check(view: EpisodeView) -> Iterator[AuditError]:
     seen: dict[tuple[str, ...], int] = {}
-    errors: list[AuditError] = []
     for turn in view.turns:
         key = tuple(turn.tokens)
         if len(key) < LOOP_MIN_WORDS:
             continue
         seen[key] = seen.get(key, 0) + 1
         if seen[key] == LOOP_MIN_OCCURRENCES:
-            errors.append(AuditError(kind="repetition_loop", turn=turn.turn, evidence=turn.clean))
-    return errors
+            yield AuditError(kind="repetition_loop", turn=turn.turn, evidence=turn.clean)

@@ -11,6 +11,8 @@ plus the action claims below. Evidence: the matched phrase.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from usi.audit.models import AuditError
 from usi.audit.view import Cues, EpisodeView
 from usi.fingerprint.lexicons import IDENTITY_CONFUSION_CUES
@@ -35,11 +37,9 @@ ROLE_CUES: tuple[str, ...] = (
 ROLE = Cues((*IDENTITY_CONFUSION_CUES, *ROLE_CUES))
 
 
-def check(view: EpisodeView) -> list[AuditError]:
-    errors: list[AuditError] = []
+def check(view: EpisodeView) -> Iterator[AuditError]:
     for turn in view.turns:
         clean = turn.clean
         match = ROLE.search(clean.replace("’", "'") if "’" in clean else clean)
         if match is not None:
-            errors.append(AuditError(kind="role_confusion", turn=turn.turn, evidence=match))
-    return errors
+            yield AuditError(kind="role_confusion", turn=turn.turn, evidence=match)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 from usi.audit.models import AuditError
 from usi.audit.view import TURN_CACHE, EpisodeView
@@ -104,13 +105,13 @@ def skipped(view: EpisodeView) -> list[str]:
     return ["premature_stop"] if view.task is None or view.incomplete else []
 
 
-def check(view: EpisodeView) -> list[AuditError]:
+def check(view: EpisodeView) -> Iterator[AuditError]:
     task = view.task
     if task is None or not task.writes or not user_ended(view):
-        return []
+        return
     done, transferred = executed_writes(view)
     if transferred:
-        return []
+        return
     needed: Counter[str] = Counter()
     missing = None
     for action in task.writes:
@@ -119,7 +120,7 @@ def check(view: EpisodeView) -> list[AuditError]:
             missing = action
             break
     if missing is None:
-        return []
+        return
     last = view.turns[-1]
     agent = " ".join(view.last_agent_text(last.position).split())
     if len(agent) > AGENT_QUOTE_CHARS:  # keep the end: the proposal or the question
@@ -127,4 +128,4 @@ def check(view: EpisodeView) -> list[AuditError]:
     evidence = f"{missing.describe()} not executed"
     if agent:
         evidence += f"; the agent had said: {agent!r}"
-    return [AuditError(kind="premature_stop", turn=last.turn, evidence=evidence)]
+    yield AuditError(kind="premature_stop", turn=last.turn, evidence=evidence)
