@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from usi.audit.models import AuditError
-from usi.audit.view import TURN_CACHE, Cues, EpisodeView, words
+from usi.audit.view import TURN_CACHE, Cues, EpisodeView, read_turn, words
 
 LEAK_MIN_TOKENS = 12
 SECOND_PERSON_MIN_TOKENS = 6
@@ -118,6 +118,17 @@ def _instruction_profile(instruction: str) -> _Profile:
 
 
 @functools.lru_cache(maxsize=TURN_CACHE)
+def _copies(text: str, instruction: str) -> bool:
+    """Whether the user turn ``text`` holds 12 tokens in a row of ``instruction`` (before
+    what the user may have read is allowed for); cached: the same turn on the same task."""
+    tokens = read_turn(text)[2]
+    if len(tokens) < LEAK_MIN_TOKENS:
+        return False
+    profile = _instruction_profile(instruction)
+    return _copied_span(tokens, profile.grams, set(), profile.firsts) is not None
+
+
+@functools.lru_cache(maxsize=TURN_CACHE)
 def _second_person_heads(text: str) -> tuple[tuple[tuple[str, ...], str], ...]:
     """(first six words, sentence) of each sentence of ``text`` whose first word is "you" or
     "your" (every opening starts so); cached by text, as the turns' reading is."""
@@ -146,10 +157,8 @@ def check(view: EpisodeView) -> Iterator[AuditError]:
         if profile is None or not profile.grams:
             continue
         tokens = turn.tokens
-        span = None
-        if len(tokens) >= LEAK_MIN_TOKENS:
-            span = _copied_span(tokens, profile.grams, set(), profile.firsts)
-        if span is not None:  # only now read what the card and the agent said before
+        if instruction and _copies(turn.text, instruction):
+            # only now read what the card and the agent said before
             before = view.context_before(turn.position)
             said = [*words(view.suggested_opening), "\n", *words(before)]
             allowed = _ngrams(said, LEAK_MIN_TOKENS)
