@@ -146,14 +146,18 @@ class UserTurn(NamedTuple):
     lower: str
     #: Its lower-cased word tokens.
     tokens: tuple[str, ...]
+    #: The tokens as one string (a space between two): equal for equal tokens, and a
+    #: dictionary key whose hash is computed once per distinct text.
+    words: str
 
 
 _new_tuple = tuple.__new__
 
 
 @functools.lru_cache(maxsize=TURN_CACHE)
-def read_turn(text: str) -> tuple[str, str, tuple[str, ...]]:
-    """A user message's clean text, lower-cased clean text and word tokens.
+def read_turn(text: str) -> tuple[str, str, tuple[str, ...], str]:
+    """A user message's clean text, lower-cased clean text, word tokens and those tokens
+    joined.
 
     Cached by text: people repeat their short turns ("yes", "ok", "thanks", an order id)
     across thousands of episodes, and what a turn's text yields does not depend on its
@@ -162,7 +166,8 @@ def read_turn(text: str) -> tuple[str, str, tuple[str, ...]]:
     """
     clean = strip_control(text)
     lower = clean.lower()
-    return clean, lower, tuple(WORD_RE.findall(lower))
+    tokens = WORD_RE.findall(lower)
+    return clean, lower, tuple(tokens), " ".join(tokens)
 
 
 #: Renders tool-call arguments as ``json.dumps(arguments, ensure_ascii=False)`` does, without

@@ -157,7 +157,7 @@ def check(view: EpisodeView) -> Iterator[AuditError]:
         if profile is None or not profile.grams:
             continue
         tokens = turn.tokens
-        if instruction and _copies(turn.text, instruction):
+        if len(tokens) >= LEAK_MIN_TOKENS and instruction and _copies(turn.text, instruction):
             # only now read what the card and the agent said before
             before = view.context_before(turn.position)
             said = [*words(view.suggested_opening), "\n", *words(before)]

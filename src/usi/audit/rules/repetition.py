@@ -19,11 +19,11 @@ LOOP_MIN_WORDS = 4
 
 
 def check(view: EpisodeView) -> Iterator[AuditError]:
-    seen: dict[tuple[str, ...], int] = {}
+    seen: dict[str, int] = {}
     for turn in view.turns:
-        key = tuple(turn.tokens)
-        if len(key) < LOOP_MIN_WORDS:
+        if len(turn.tokens) < LOOP_MIN_WORDS:
             continue
-        seen[key] = seen.get(key, 0) + 1
-        if seen[key] == LOOP_MIN_OCCURRENCES:
+        key = turn.words  # tokens hold no space: equal strings are equal tokens
+        count = seen[key] = seen.get(key, 0) + 1
+        if count == LOOP_MIN_OCCURRENCES:
             yield AuditError(kind="repetition_loop", turn=turn.turn, evidence=turn.clean)
