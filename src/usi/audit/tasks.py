@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from usi.tau.tasks import DOMAINS as TASK_DOMAINS  # the domains whose tasks the audit loads
@@ -26,10 +26,16 @@ class GoldAction:
 
     name: str
     arguments: dict[str, Any]
+    #: ``name(key='value', …)``, as evidence quotes it (written once per task: tasks are
+    #: cached, and many episodes stop before the same action).
+    description: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
+        object.__setattr__(self, "description", f"{self.name}({args})")
 
     def describe(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
-        return f"{self.name}({args})"
+        return self.description
 
 
 @dataclass(frozen=True)

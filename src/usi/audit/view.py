@@ -179,8 +179,9 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=4096)
-def _plain_arguments(items: tuple[tuple[str, type, object], ...]) -> str:
-    return _ARGUMENTS_JSON.encode({name: value for name, _, value in items})
+def _plain_arguments(items: tuple[tuple[str, object], ...], types: tuple[type, ...]) -> str:
+    # ``types`` is part of the key: True == 1, and they are written apart
+    return _ARGUMENTS_JSON.encode(dict(items))
 
 
 def arguments_text(call: ToolCall) -> str:
@@ -188,8 +189,9 @@ def arguments_text(call: ToolCall) -> str:
     ``json.dumps(arguments, ensure_ascii=False)`` writes it. Calls repeat their arguments
     (the same user id, the same order), so flat ones are rendered once (cached)."""
     arguments = call.arguments
-    if all(type(value) in _PLAIN for value in arguments.values()):
-        return _plain_arguments(tuple((k, type(v), v) for k, v in arguments.items()))
+    types = tuple(map(type, arguments.values()))
+    if _PLAIN.issuperset(types):
+        return _plain_arguments(tuple(arguments.items()), types)
     return _ARGUMENTS_JSON.encode(arguments)
 
 

@@ -167,7 +167,7 @@ def check(view: EpisodeView) -> Iterator[AuditError]:
                 evidence = " ".join(tokens[span[0] : span[1]])
                 yield AuditError(kind="instruction_leak", turn=turn.turn, evidence=evidence)
                 continue
-        if not profile.openings:
+        if not profile.openings or "you" not in turn.lower:  # every opening holds "you"
             continue
         for head, sentence in _second_person_heads(text):
             if head in profile.openings:
