@@ -23,6 +23,7 @@ import bisect
 import functools
 import itertools
 import re
+import string
 from collections.abc import Iterator
 from typing import NamedTuple, cast
 
@@ -146,10 +147,13 @@ def _known_part(part: str) -> tuple[str, bool, bool]:
     )
 
 
-#: What the known text may drop (``#`` and every separator between digits), in ASCII text:
-#: every ``\\s`` character below 128 is listed, as the regex engine itself says.
+#: ASCII text lower-cased with everything the known text may drop (``#`` and every separator
+#: between digits) deleted: every ``\\s`` character below 128 is listed, as the regex engine
+#: itself says, and upper-case letters map as ``str.lower`` maps them in ASCII.
 _LOOSE = str.maketrans(
-    "", "", "#().+-" + "".join(c for c in map(chr, range(128)) if re.match(r"\s", c))
+    string.ascii_uppercase,
+    string.ascii_lowercase,
+    "#().+-" + "".join(c for c in map(chr, range(128)) if re.match(r"\s", c)),
 )
 
 
@@ -173,7 +177,7 @@ class KnownText:
     def __init__(self, view: EpisodeView) -> None:
         self._view = view
         whole = "\n".join(view.readable[1])
-        self._loose = whole.lower().translate(_LOOSE) if whole.isascii() else None
+        self._loose = whole.translate(_LOOSE) if whole.isascii() else None
         self._positions: list[int] | None = None
         self._joined: str | None = None
         self._ends: list[int] = []
