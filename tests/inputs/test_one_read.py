@@ -219,6 +219,13 @@ def test_the_audit_comes_out_of_the_reading_pass(tmp_path: Path) -> None:
         ]
         tallied = read_input(path, workers=workers, per_episode=_tally)
         assert tallied.per_episode == [a.tally() for a in read.per_episode]
+        # another definition set's table from the same pass is the one read by itself
+        both = read_input(path, workers=workers, also=("tau-usi",))
+        pd.testing.assert_frame_equal(both.table, read.table)
+        alone = read_input(path, workers=workers, definitions="tau-usi").table
+        pd.testing.assert_frame_equal(both.under("tau-usi").table, alone)
+        assert both.under("tau-usi").table.attrs == alone.attrs == {"definitions": "tau-usi"}
+        assert both.under("usi-v2") is both
 
 
 def _audit(episode: Episode) -> Any:

@@ -469,3 +469,48 @@ def test_log_ratio_places_zeros_at_the_edges() -> None:
     sim = np.array([2.0, 0.5, 0.0, 3.0, 0.0, 1000.0])
     human = np.array([1.0, 1.0, 0.0, 0.0, 2.0, 1.0])
     assert log_ratio(sim, human).tolist() == [1.0, -1.0, 0.0, RATIO_CLIP, -RATIO_CLIP, RATIO_CLIP]
+
+
+@pytest.mark.parametrize("definitions", ["tau-usi", "usi-v2"])
+def test_each_file_is_read_once(
+    corpus: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, definitions: str
+) -> None:
+    """The usi-v2 table, the tau-usi table and the audit come out of one read of each file;
+    a simulator in the people's file is not read again for it."""
+    from collections import Counter
+
+    from usi.audit import summary
+    from usi.data import readers
+
+    only_sections(monkeypatch, "audit")
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(corpus["human"].read_bytes() + corpus["mimic"].read_bytes())
+    opened: Counter[str] = Counter()
+    sniff = readers._sniff
+
+    def counting(path: Path) -> object:
+        opened[Path(path).name] += 1
+        return sniff(path)
+
+    def no_second_read(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the audit read a file again")
+
+    import usi.report.build as build
+
+    sims = {"mimic": mixed, "persona": corpus["persona"]}
+    expected = summary.report_audit(mixed, sims)  # every file audited by itself
+    made: list[summary.ReportAudit] = []
+    report_audit = build.report_audit
+
+    def keep(*args: object) -> summary.ReportAudit:
+        made.append(report_audit(*args))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(readers, "_sniff", counting)
+    monkeypatch.setattr(summary, "audit_file", no_second_read)
+    monkeypatch.setattr(build, "report_audit", keep)
+    build_report(mixed, sims, tmp_path / "out", workers=1, definitions=definitions)
+    assert opened == Counter({"mixed.jsonl": 1, "persona.jsonl": 1})
+    (audit,) = made
+    assert audit.comparisons == expected.comparisons and set(audit.comparisons) == set(sims)
+    assert audit.examples == expected.examples

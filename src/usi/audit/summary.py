@@ -53,20 +53,24 @@ class AuditedFiles:
 
 
 def audit_files(
-    sims: Mapping[str, Path] | Sequence[Path], human: Path | None
+    sims: Mapping[str, Path] | Sequence[Path],
+    human: Path | None,
+    done: Mapping[Path, list[EpisodeAudit]] | None = None,
 ) -> tuple[AuditedFiles, SideAudit | None]:
     """Audit simulator files (their non-human episodes) and the people of ``human``.
 
     ``sims`` is either ``{name: file}`` (``usi report``: every simulator episode of the file
     is that name's) or a list of files (``usi score``: each non-human source is a simulator,
-    one source spread over files is merged). Each distinct file is read once.
+    one source spread over files is merged). Each distinct file is read once, and not at
+    all when ``done`` (resolved path → the audits of its kept episodes, from the pass that
+    read it) has it.
     """
     audited = AuditedFiles()
     people = AuditedFiles()
     pairs: list[tuple[str | None, Path]] = (
         list(sims.items()) if isinstance(sims, Mapping) else [(None, p) for p in sims]
     )
-    seen: dict[Path, list[EpisodeAudit]] = {}
+    seen: dict[Path, list[EpisodeAudit]] = dict(done or {})
 
     def audits_of(path: Path) -> list[EpisodeAudit]:
         key = path.resolve()
@@ -145,8 +149,13 @@ class ReportAudit:
     notes: list[str] = field(default_factory=list)
 
 
-def report_audit(human: object, sims: Mapping[str, object]) -> ReportAudit:
-    """The audit of the report's inputs; inputs given as tables (no messages) are noted."""
+def report_audit(
+    human: object,
+    sims: Mapping[str, object],
+    done: Mapping[Path, list[EpisodeAudit]] | None = None,
+) -> ReportAudit:
+    """The audit of the report's inputs; inputs given as tables (no messages) are noted.
+    ``done``: audits already made in the pass that read a file (see :func:`audit_files`)."""
     files = {name: Path(s) for name, s in sims.items() if isinstance(s, str | Path)}
     notes = [
         f"{name}: given as several files, not audited"
@@ -158,7 +167,7 @@ def report_audit(human: object, sims: Mapping[str, object]) -> ReportAudit:
     human_path = Path(human) if isinstance(human, str | Path) else None
     if human_path is None:
         notes.append("the human episodes were given as a table: no human baseline")
-    audited, baseline = audit_files(files, human_path)
+    audited, baseline = audit_files(files, human_path, done)
     comparisons = {}
     for name in files:
         side = audited.side(name)

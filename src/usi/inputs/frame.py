@@ -97,9 +97,11 @@ def rows_of(
     chunk_size: int,
     definitions: str = TABLE_DEFINITIONS,
     per_episode: Callable[[Episode], Any] | None = None,
-) -> Iterator[tuple[pd.DataFrame, list[Any]]]:
+    also: tuple[str, ...] = (),
+) -> Iterator[tuple[pd.DataFrame, list[Any], dict[str, pd.DataFrame]]]:
     """Table rows chunk by chunk, with what ``per_episode`` gives for each of them (an empty
-    list without it); each chunk's conversations are dropped once reduced.
+    list without it) and the rows of each other definition set of ``also`` (the same meta
+    columns, that set's features); each chunk's conversations are dropped once reduced.
 
     The one table builder's step, in one process or in a reading worker. The feature columns
     are those of the ``definitions`` set (:mod:`usi.fingerprint.definitions`).
@@ -107,10 +109,15 @@ def rows_of(
     from usi.fingerprint.definitions import get_definitions
 
     frame = get_definitions(definitions).feature_frame
+    others = {name: get_definitions(name).feature_frame for name in also}
     for chunk in batches(episodes, chunk_size):
         meta = episode_frame(chunk)
         rows = pd.concat([meta, frame(chunk).reset_index(drop=True)], axis=1)
-        yield rows, [per_episode(e) for e in chunk] if per_episode is not None else []
+        more = {
+            name: pd.concat([meta, other(chunk).reset_index(drop=True)], axis=1)
+            for name, other in others.items()
+        }
+        yield rows, [per_episode(e) for e in chunk] if per_episode is not None else [], more
 
 
 def empty_rows(definitions: str = TABLE_DEFINITIONS) -> pd.DataFrame:

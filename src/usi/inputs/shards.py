@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,8 @@ class Shard:
     results: list[Any]
     read: int
     screening: Screening | None
+    #: The rows of each other definition set asked for (``also``).
+    also: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def load_shard(
@@ -84,6 +86,7 @@ def load_shard(
     definitions: str = "usi-v2",
     screen: bool = False,
     per_episode: Callable[[Episode], Any] | None = None,
+    also: tuple[str, ...] = (),
 ) -> Shard | ShardError | None:
     """Rows of the episodes in one byte range; an error as (message, line in shard).
 
@@ -111,19 +114,24 @@ def load_shard(
     screening = Screening(str(path)) if screen else None
     kept = episodes() if screening is None else screened(episodes(), screening)
     try:
-        parts = list(rows_of(kept, chunk_size, definitions, per_episode))
+        parts = list(rows_of(kept, chunk_size, definitions, per_episode, also))
     except _LineError as exc:
         return exc.message, exc.number
     except UnicodeDecodeError:
         return "not a text file (expected JSON Lines)", 0
     if not read:
         return None
-    rows = [part for part, _ in parts]
+    rows = [part for part, _, _ in parts]
     return Shard(
         rows=pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(),
-        results=[result for _, extra in parts for result in extra],
+        results=[result for _, extra, _ in parts for result in extra],
         read=read,
         screening=screening,
+        also={
+            name: pd.concat([more[name] for _, _, more in parts], ignore_index=True)
+            for name in also
+            if parts
+        },
     )
 
 
@@ -171,6 +179,7 @@ def read_shards(
     *,
     screen: bool = False,
     per_episode: Callable[[Episode], Any] | None = None,
+    also: tuple[str, ...] = (),
 ) -> list[Shard]:
     """The shards of a canonical JSONL file, in file order, from ``workers`` processes.
 
@@ -187,7 +196,7 @@ def read_shards(
         max_workers=workers, mp_context=context, initializer=setup_environment
     ) as pool:
         futures = [
-            pool.submit(load_shard, path, s, e, chunk_size, definitions, screen, per_episode)
+            pool.submit(load_shard, path, s, e, chunk_size, definitions, screen, per_episode, also)
             for s, e in ranges
         ]
         for (start, _), future in zip(ranges, futures, strict=True):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,10 +195,20 @@ class Input:
     #: What ``read_input``'s ``per_episode`` gave for each row of ``table``, in row order
     #: (the audit of ``usi score``, computed in the reading pass); None when not asked.
     per_episode: list[Any] | None = None
+    #: The same rows under other definition sets, read in the same pass (``also``).
+    also: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def notes(self) -> list[str]:
         return self.screening.notes()
+
+    def under(self, definitions: str) -> Input:
+        """This input with the features of ``definitions`` (its own or one read ``also``)."""
+        if self.table.attrs.get("definitions") == definitions:
+            return self
+        if definitions not in self.also:
+            raise KeyError(f"{self.label} was not read under {definitions}")
+        return replace(self, table=self.also[definitions], also={})
 
 
 def screen_table(table: pd.DataFrame, label: str, path: Path | None = None) -> Input:
@@ -274,30 +284,34 @@ def read_input(
     progress: ProgressCallback | None = None,
     definitions: str = "usi-v2",
     per_episode: Callable[[Episode], Any] | None = None,
+    also: tuple[str, ...] = (),
 ) -> Input:
     """One episode file in any format ``usi`` reads, as a table of ``definitions``' features,
-    after the rules, read once: the rules and ``per_episode`` (a module-level function, so
-    that reading workers can run it) are applied in the same pass that builds the rows."""
+    after the rules, read once: the rules, ``per_episode`` (a module-level function, so
+    that reading workers can run it) and the tables of the definition sets of ``also`` come
+    out of the same pass that builds the rows."""
     from usi.inputs.table import build_table
 
     screening = Screening(str(path))
     try:
-        table, results = build_table(
+        built = build_table(
             path,
             progress=progress,
             workers=workers,
             definitions=definitions,
             screening=screening,
             per_episode=per_episode,
+            also=also,
         )
     except OSError as exc:
         raise UsiInputError(exc.strerror or str(exc), path) from None
     return Input(
         label=str(path),
-        table=table,
+        table=built.table,
         screening=screening,
         path=path,
-        per_episode=results if per_episode is not None else None,
+        per_episode=built.results if per_episode is not None else None,
+        also=built.also,
     )
 
 

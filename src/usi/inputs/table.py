@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
@@ -47,7 +47,16 @@ def load_table(
     """
     return build_table(
         source, chunk_size=chunk_size, progress=progress, workers=workers, definitions=definitions
-    )[0]
+    ).table
+
+
+class Built(NamedTuple):
+    """What the table builder returns: the table, ``per_episode``'s results in row order,
+    and the table of each other definition set asked for (same rows, that set's features)."""
+
+    table: pd.DataFrame
+    results: list[Any]
+    also: dict[str, pd.DataFrame]
 
 
 def build_table(
@@ -59,11 +68,12 @@ def build_table(
     definitions: str = TABLE_DEFINITIONS,
     screening: Screening | None = None,
     per_episode: Callable[[Episode], Any] | None = None,
-) -> tuple[pd.DataFrame, list[Any]]:
+    also: tuple[str, ...] = (),
+) -> Built:
     """The one table builder: each episode is decoded once and, in the same pass (in the
     reading workers when there are workers), kept or left out by the input rules
-    (``screening``, :meth:`usi.inputs.sides.Screening.admit`), reduced to its row and given
-    to ``per_episode``. Returns the table and ``per_episode``'s results in row order.
+    (``screening``, :meth:`usi.inputs.sides.Screening.admit`), reduced to its row (and to its
+    row under each definition set of ``also``) and given to ``per_episode``.
 
     With ``screening`` the id rule is checked over the rows kept (all repeated ids in one
     error), and an input whose episodes were all left out is an empty table, not an error:
@@ -74,6 +84,7 @@ def build_table(
     path: Path | None = None
     parts: list[pd.DataFrame] = []
     results: list[Any] = []
+    more: dict[str, list[pd.DataFrame]] = {name: [] for name in also}
     read = 0
     if isinstance(source, str | Path):
         from usi.data.readers import EpisodeFormat, open_episodes
@@ -91,10 +102,13 @@ def build_table(
                 definitions=definitions,
                 screen=screening is not None,
                 per_episode=per_episode,
+                also=also,
             )
             for shard in shards:
                 parts.append(shard.rows)
                 results += shard.results
+                for name, rows in shard.also.items():
+                    more[name].append(rows)
                 read += shard.read
                 if screening is not None and shard.screening is not None:
                     screening.merge(shard.screening)
@@ -108,21 +122,29 @@ def build_table(
     done = 0
     counted = _counted(episodes)
     kept = counted if screening is None else screened(counted, screening)
-    for part, extra in rows_of(kept, chunk_size, definitions, per_episode):
+    for part, extra, other in rows_of(kept, chunk_size, definitions, per_episode, also):
         parts.append(part)
         results += extra
+        for name, rows in other.items():
+            more[name].append(rows)
         done += len(part)
         if progress is not None:
             progress(done)
     read += counted.n
     if not read:
         raise UsiInputError("no episodes", path)
-    parts = [part for part in parts if len(part)]
-    table = pd.concat(parts, ignore_index=True) if parts else empty_rows(definitions)
+    table = _assemble(parts, definitions)
     if screening is not None:
         screening.check_ids(table["episode_id"].astype(str))
+    return Built(table, results, {name: _assemble(more[name], name) for name in also})
+
+
+def _assemble(parts: list[pd.DataFrame], definitions: str) -> pd.DataFrame:
+    """One table from its parts in order (the empty table when no row is left)."""
+    parts = [part for part in parts if len(part)]
+    table = pd.concat(parts, ignore_index=True) if parts else empty_rows(definitions)
     table.attrs["definitions"] = definitions
-    return table, results
+    return table
 
 
 class _counted:

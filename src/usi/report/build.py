@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from usi.audit.models import EpisodeAudit
+from usi.audit.runner import audit_episode
 from usi.audit.summary import report_audit
 from usi.errors import UsiInputError
 from usi.fingerprint.definitions import DEFAULT as DEFAULT_DEFINITIONS
@@ -24,7 +26,7 @@ from usi.report.context import ReportData, choose_focus
 from usi.report.inputs import TableInput, load_capability, load_input, source_files
 from usi.report.model import Section
 from usi.report.render import render_html, write_tree
-from usi.report.scores import Warn, score_all, score_all_tau_usi
+from usi.report.scores import Warn, load_all, score_all, score_all_tau_usi
 from usi.report.sections import (
     audit,
     capability,
@@ -179,7 +181,11 @@ def build_report(
     capability_frame = load_capability(capability_csv, sims) if capability_csv is not None else None
 
     t = time.perf_counter()
-    human_input = load_input(human, "--human")
+    # Each file is read once: the usi-v2 table, the tau-usi one (when scoring by it) and
+    # the audit of its episodes come out of the same pass.
+    also = ("tau-usi",) if definitions == "tau-usi" else ()
+    audit = audit_episode if isinstance(human, str | Path) else None
+    human_input = load_input(human, "--human", also=also, per_episode=audit)
     human_table = human_side(human_input)
     for text in human_input.notes:
         note(text)
@@ -191,19 +197,26 @@ def build_report(
     n_workers = default_workers(len(sims)) if workers is None else workers
     with worker_pool(n_workers) as pool:
         t = time.perf_counter()
+        loaded = load_all(
+            sims, pool, human_input=human, warn=note, also=also, audit=True, human_read=human_input
+        )
         sim_tables, scores, ceiling, ceiling_note = score_all(
             human_table,
             sims,
             lambda name: tick("loaded and scored", name),
             pool,
-            human_input=human,
-            warn=note,
+            loaded=loaded,
         )
         v2_scores = scores
         if definitions == "tau-usi":
-            tau_human = human_side(load_input(human, "--human", "tau-usi"))
+            tau_human = human_side(human_input.under("tau-usi"))
             scores, ceiling, ceiling_note = score_all_tau_usi(
-                tau_human, sims, ratings, lambda name: tick("scored (tau-usi)", name), pool
+                tau_human,
+                sims,
+                ratings,
+                lambda name: tick("scored (tau-usi)", name),
+                pool,
+                loaded=loaded,
             )
         timings["load + score simulators"] = time.perf_counter() - t
 
@@ -220,7 +233,14 @@ def build_report(
         )
         data.focus = choose_focus(data, list(focus) if focus else None)
         t = time.perf_counter()
-        data.audit = report_audit(human, sims)
+        done: dict[Path, list[EpisodeAudit]] = {}
+        for name, source in sims.items():
+            audits = loaded[name].audits
+            if isinstance(source, str | Path) and audits is not None:
+                done[Path(source).resolve()] = audits
+        if isinstance(human, str | Path) and human_input.per_episode is not None:
+            done[Path(human).resolve()] = human_input.per_episode
+        data.audit = report_audit(human, sims, done)
         timings["audit"] = time.perf_counter() - t
 
         t = time.perf_counter()

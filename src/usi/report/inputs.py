@@ -6,14 +6,17 @@ half-written in the output folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from usi.errors import UsiInputError
 from usi.inputs.sides import Input, read_input, screen_table
+
+if TYPE_CHECKING:
+    from usi.core.episode import Episode
 
 #: Columns a capability CSV must have (spec: model must match a ``--sim`` NAME).
 CAPABILITY_COLUMNS: tuple[str, ...] = ("model", "family", "score")
@@ -36,12 +39,20 @@ def check_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame
 
 
-def load_input(source: TableInput, label: str, definitions: str = "usi-v2") -> Input:
+def load_input(
+    source: TableInput,
+    label: str,
+    definitions: str = "usi-v2",
+    also: tuple[str, ...] = (),
+    per_episode: Callable[[Episode], Any] | None = None,
+) -> Input:
     """An input read by the rules every scoring command shares (:mod:`usi.inputs.sides`).
 
     ``source`` is a file (any format ``usi`` reads), several files pooled, or a DataFrame
     given as is (already a table of one definition set); errors and warnings name the file,
-    or ``label`` for a DataFrame.
+    or ``label`` for a DataFrame. A file is read once for everything asked: the table of
+    ``definitions``, those of ``also`` and ``per_episode``'s results (the report's audit).
+    Pooled files and DataFrames are read as before, without ``also`` or ``per_episode``.
     """
     if isinstance(source, pd.DataFrame):
         return screen_table(check_table(source, label).reset_index(drop=True), label)
@@ -54,7 +65,7 @@ def load_input(source: TableInput, label: str, definitions: str = "usi-v2") -> I
         episodes = chain.from_iterable(iter_episodes(p) for p in source)
         table = load_table(episodes, definitions=definitions)
         return screen_table(table, " + ".join(str(p) for p in source))
-    return read_input(Path(source), definitions=definitions)
+    return read_input(Path(source), definitions=definitions, also=also, per_episode=per_episode)
 
 
 def source_files(source: TableInput) -> tuple[Path, ...]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from usi.report.inputs import TableInput, load_input, same_input
 __all__ = ["COMPONENTS", "COMPONENT_LABELS", "DEFINITIONS", "SimScore", "score_all"]
 
 if TYPE_CHECKING:
+    from usi.inputs.sides import Input
     from usi.metrics.models import CeilingResult, ScoreResult
     from usi.metrics.tau_usi.models import TauUsiResult
 
@@ -231,21 +232,79 @@ ScoreProgress = Callable[[str], None]
 Warn = Callable[[str], None]
 
 
-def _load(
-    args: tuple[str, TableInput, bool, str],
-) -> tuple[pd.DataFrame, list[str]]:
-    """Read one simulator input by ``usi score``'s rules (a worker pool's job)."""
+class Loaded(NamedTuple):
+    """One simulator input, read once: its table, the warnings of the rules, its tables
+    under other definition sets and its episodes' audits (file inputs only)."""
+
+    table: pd.DataFrame
+    notes: list[str]
+    also: dict[str, pd.DataFrame]
+    audits: list[Any] | None
+
+
+def _loaded(read: Input, name: str, is_human_input: bool) -> Loaded:
     from usi.inputs.sides import only_simulator, people_note
 
-    name, source, is_human_input, definitions = args
-    read = load_input(source, name, definitions)
     table = only_simulator(read, name)
     notes = read.notes + ([] if is_human_input else people_note(read))
-    return table, notes
+    also = {other: only_simulator(read.under(other), name) for other in read.also}
+    return Loaded(table, notes, also, read.per_episode)
+
+
+def _load(args: tuple[str, TableInput, bool, str, tuple[str, ...], bool]) -> Loaded:
+    """Read one simulator input by ``usi score``'s rules (a worker pool's job)."""
+    name, source, is_human_input, definitions, also, audit = args
+    per_episode = None
+    if audit:
+        from usi.audit.runner import audit_episode
+
+        per_episode = audit_episode
+    read = load_input(source, name, definitions, also, per_episode)
+    return _loaded(read, name, is_human_input)
 
 
 def _is_human_input(source: TableInput, human_input: TableInput | None) -> bool:
     return human_input is not None and same_input(source, human_input)
+
+
+def load_all(
+    sims: Mapping[str, TableInput],
+    pool: Executor | None,
+    definitions: str = "usi-v2",
+    human_input: TableInput | None = None,
+    warn: Warn | None = None,
+    *,
+    also: tuple[str, ...] = (),
+    audit: bool = False,
+    human_read: Input | None = None,
+) -> dict[str, Loaded]:
+    """Every simulator input, read (and fingerprinted) in the pool, each file once for all
+    it is asked for (``also``, ``audit``); warnings in order. ``human_read``: the people's
+    input already read (with the same ``also`` and audit), reused for a simulator in the
+    same file instead of reading it again."""
+    jobs = []
+    for name, source in sims.items():
+        is_human = _is_human_input(source, human_input)
+        jobs.append((name, source, is_human, definitions, also, audit and _is_file(source)))
+    reused = {
+        name: _loaded(human_read, name, True)
+        for name, _, is_human, *_ in jobs
+        if is_human and human_read is not None
+    }
+    todo = [job for job in jobs if job[0] not in reused]
+    outputs: Iterator[Loaded] = map(_load, todo) if pool is None else pool.map(_load, todo)
+    read = dict(zip([job[0] for job in todo], outputs, strict=True))
+    loaded: dict[str, Loaded] = {}
+    for name in sims:
+        loaded[name] = reused[name] if name in reused else read[name]
+        if warn is not None:
+            for note in loaded[name].notes:
+                warn(note)
+    return loaded
+
+
+def _is_file(source: TableInput) -> bool:
+    return isinstance(source, str | Path)
 
 
 def _load_all(
@@ -255,21 +314,9 @@ def _load_all(
     human_input: TableInput | None = None,
     warn: Warn | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every simulator's table, read (and fingerprinted) in the pool; warnings in order."""
-    jobs = [
-        (name, source, _is_human_input(source, human_input), definitions)
-        for name, source in sims.items()
-    ]
-    outputs: Iterator[tuple[pd.DataFrame, list[str]]] = (
-        map(_load, jobs) if pool is None else pool.map(_load, jobs)
-    )
-    tables: dict[str, pd.DataFrame] = {}
-    for name, (table, notes) in zip(sims, outputs, strict=True):
-        tables[name] = table
-        if warn is not None:
-            for note in notes:
-                warn(note)
-    return tables
+    """Every simulator's table (:func:`load_all`'s, nothing else asked)."""
+    loaded = load_all(sims, pool, definitions, human_input, warn)
+    return {name: entry.table for name, entry in loaded.items()}
 
 
 def score_all(
@@ -280,6 +327,7 @@ def score_all(
     *,
     human_input: TableInput | None = None,
     warn: Warn | None = None,
+    loaded: Mapping[str, Loaded] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, SimScore], SimScore | None, str]:
     """Load every simulator and score them all, and the human ceiling, by usi-v2.
 
@@ -296,7 +344,10 @@ def score_all(
     from usi.metrics.models import CeilingResult, ScoreResult
     from usi.metrics.score import score
 
-    tables = _load_all(sims, pool, "usi-v2", human_input, warn)
+    if loaded is None:
+        tables = _load_all(sims, pool, "usi-v2", human_input, warn)
+    else:  # read by the caller (load_all), warnings given then
+        tables = {name: loaded[name].table for name in sims}
     scored = score(tables, human, definitions="usi-v2", pool=pool)
     by_name = {r.simulator: r for r in scored.results if isinstance(r, ScoreResult)}
     scores: dict[str, SimScore] = {}
@@ -316,6 +367,7 @@ def score_all_tau_usi(
     ratings: Mapping[str, Path],
     progress: ScoreProgress | None = None,
     pool: Executor | None = None,
+    loaded: Mapping[str, Loaded] | None = None,
 ) -> tuple[dict[str, SimScore], SimScore | None, str]:
     """Every simulator and the ceiling by definitions tau-usi, through the same entry.
 
@@ -329,9 +381,12 @@ def score_all_tau_usi(
     from usi.metrics.tau_usi.models import TauUsiResult
     from usi.metrics.tau_usi.ratings import load_ratings
 
-    tables = _load_all(sims, pool, "tau-usi")
-    loaded = {name: load_ratings(path) for name, path in ratings.items()}
-    scored = score(tables, human, definitions="tau-usi", ratings=loaded, pool=pool)
+    if loaded is None:
+        tables = _load_all(sims, pool, "tau-usi")
+    else:  # read once with the usi-v2 tables (load_all's ``also``)
+        tables = {name: loaded[name].also["tau-usi"] for name in sims}
+    rated = {name: load_ratings(path) for name, path in ratings.items()}
+    scored = score(tables, human, definitions="tau-usi", ratings=rated, pool=pool)
     by_name = {r.simulator: r for r in scored.results if isinstance(r, TauUsiResult)}
     scores: dict[str, SimScore] = {}
     for name in sims:
