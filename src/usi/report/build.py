@@ -209,7 +209,12 @@ def build_report(
         )
         v2_scores = scores
         if definitions == "tau-usi":
-            tau_human = human_side(human_input.under("tau-usi"))
+            read_once = "tau-usi" in human_input.also  # a file; pooled files are read again
+            tau_human = human_side(
+                human_input.under("tau-usi")
+                if read_once
+                else load_input(human, "--human", "tau-usi")
+            )
             scores, ceiling, ceiling_note = score_all_tau_usi(
                 tau_human,
                 sims,

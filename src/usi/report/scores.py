@@ -383,8 +383,12 @@ def score_all_tau_usi(
 
     if loaded is None:
         tables = _load_all(sims, pool, "tau-usi")
-    else:  # read once with the usi-v2 tables (load_all's ``also``)
-        tables = {name: loaded[name].also["tau-usi"] for name in sims}
+    else:  # read once with the usi-v2 tables (load_all's ``also``); pooled files again
+        again = {name: sims[name] for name in sims if "tau-usi" not in loaded[name].also}
+        read = _load_all(again, pool, "tau-usi") if again else {}
+        tables = {
+            name: read[name] if name in read else loaded[name].also["tau-usi"] for name in sims
+        }
     rated = {name: load_ratings(path) for name, path in ratings.items()}
     scored = score(tables, human, definitions="tau-usi", ratings=rated, pool=pool)
     by_name = {r.simulator: r for r in scored.results if isinstance(r, TauUsiResult)}
