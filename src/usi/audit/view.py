@@ -148,7 +148,7 @@ class UserTurn(NamedTuple):
     tokens: tuple[str, ...]
     #: The tokens as one string (a space between two): equal for equal tokens, and a
     #: dictionary key whose hash is computed once per distinct text.
-    words: str
+    joined: str
 
 
 _new_tuple = tuple.__new__

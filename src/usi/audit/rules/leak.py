@@ -131,10 +131,9 @@ def _copies(text: str, instruction: str) -> bool:
 @functools.lru_cache(maxsize=TURN_CACHE)
 def _second_person_heads(text: str) -> tuple[tuple[tuple[str, ...], str], ...]:
     """(first six words, sentence) of each sentence of ``text`` whose first word is "you" or
-    "your" (every opening starts so); cached by text, as the turns' reading is."""
+    "your" (every opening starts so); cached by text, as the turns' reading is. The check
+    asks only for turns holding "you"."""
     heads: list[tuple[tuple[str, ...], str]] = []
-    if "you" not in text.lower():  # "your" holds it too
-        return ()
     for sentence in _SENTENCE_RE.findall(text):
         if _YOU_HEAD_RE.match(sentence.lower()) is not None:
             heads.append((tuple(words(sentence)[:SECOND_PERSON_MIN_TOKENS]), sentence))

@@ -23,7 +23,7 @@ def check(view: EpisodeView) -> Iterator[AuditError]:
     for turn in view.turns:
         if len(turn.tokens) < LOOP_MIN_WORDS:
             continue
-        key = turn.words  # tokens hold no space: equal strings are equal tokens
+        key = turn.joined  # tokens hold no space: equal strings are equal tokens
         count = seen[key] = seen.get(key, 0) + 1
         if count == LOOP_MIN_OCCURRENCES:
             yield AuditError(kind="repetition_loop", turn=turn.turn, evidence=turn.clean)
